@@ -1,0 +1,1 @@
+"""Flagman controller: watches flagger.app/v1beta1 Canaries and runs Blue/Green analysis."""

@@ -1,0 +1,1 @@
+"""Flagman's command-line entry point: dispatches `flagman <deployable> ...` to the deployable's own CLI."""

@@ -1,0 +1,5 @@
+import sys
+
+from flagman.cli import main
+
+sys.exit(main())

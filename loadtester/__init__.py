@@ -1,0 +1,1 @@
+"""Flagman load tester: a Flagger-compatible webhook runner (cmd, bash, helm, kubectl, gates)."""
