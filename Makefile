@@ -35,5 +35,23 @@ demo: setup tools
 bench: setup tools
 	$(PY) -m bench
 
+# --- install paths: CRDs from their single source, chart lint, container images ---
+.PHONY: crds charts-lint images
+IMAGE_REGISTRY ?= ghcr.io/flagman
+IMAGE_TAG ?= 0.1.0
+CRD_SOURCE := kustomize/base/flagman/crd.yaml
+
+crds:
+	mkdir -p charts/flagman/crds
+	cp $(CRD_SOURCE) charts/flagman/crds/crd.yaml
+
+charts-lint: tools
+	for chart in charts/*/; do helm lint --strict "$$chart" || exit 1; done
+
+images:
+	@command -v docker >/dev/null || { echo "images: no docker engine on this machine (docker build needs one)" >&2; exit 1; }
+	docker build -f images/controller/Dockerfile -t $(IMAGE_REGISTRY)/controller:$(IMAGE_TAG) .
+	docker build -f images/loadtester/Dockerfile -t $(IMAGE_REGISTRY)/loadtester:$(IMAGE_TAG) .
+
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,187 @@
+"""`python -m bench.loadtester`: measure the load tester as a real process on loopback.
+
+1. Floor: `subprocess.run(["bash", "-c", "true"])` straight from Python (sequential, and 8 threads).
+2. Blocking `bash` task running `true`: requests/s and p50/p99 latency at concurrency 1, 8 and 32.
+   Each concurrent worker uses its own canary name, so no request attaches to another one's run
+   (identical concurrent requests would share one run and flatter the numbers).
+3. `/gate/check` with `hey` (an open gate, so every answer is 200 Approved).
+4. Resident memory of the idle load tester process.
+
+Every phase is bounded by a request count. Prints one results table (markdown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import os
+import pathlib
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import aiohttp
+
+HOST = "127.0.0.77"
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+class Row:
+    def __init__(self, what: str, concurrency: int, requests: int, seconds: float, latencies: list[float]) -> None:
+        self.what = what
+        self.concurrency = concurrency
+        self.rate = requests / seconds
+        self.p50_ms = _percentile(latencies, 0.50) * 1000 if latencies else float("nan")
+        self.p99_ms = _percentile(latencies, 0.99) * 1000 if latencies else float("nan")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_loadtester(port: int, log_level: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loadtester", f"-port={port}", f"-host={HOST}", f"-log-level={log_level}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("the load tester did not start")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def floor_rows(requests: int) -> list[Row]:
+    def spawn_once() -> float:
+        started = time.perf_counter()
+        subprocess.run(["bash", "-c", "true"], check=True)
+        return time.perf_counter() - started
+
+    rows = []
+    for concurrency in (1, 8):
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+            latencies = list(pool.map(lambda _: spawn_once(), range(requests)))
+        rows.append(Row("floor: subprocess.run bash -c true", concurrency, requests, time.perf_counter() - started, latencies))
+    return rows
+
+
+async def bash_rows(url: str, requests: int, levels: tuple[int, ...]) -> list[Row]:
+    rows = []
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for concurrency in levels:
+            latencies: list[float] = []
+            per_worker = max(1, requests // concurrency)
+
+            async def worker(number: int) -> None:
+                body = {"name": f"bench-{number}", "namespace": "bench", "metadata": {"type": "bash", "cmd": "true"}}
+                for _ in range(per_worker):
+                    started = time.perf_counter()
+                    async with session.post(url + "/", json=body) as response:
+                        await response.read()
+                        if response.status != 200:
+                            raise SystemExit(f"unexpected status {response.status}")
+                    latencies.append(time.perf_counter() - started)
+
+            for number in range(concurrency):  # warm up connections and code paths
+                await asyncio.gather(worker(number)) if False else None
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(number) for number in range(concurrency)))
+            elapsed = time.perf_counter() - started
+            rows.append(Row("load tester: blocking bash `true`", concurrency, len(latencies), elapsed, latencies))
+    return rows
+
+
+def gate_row(url: str, requests: int, concurrency: int) -> Row:
+    body = '{"name": "bench", "namespace": "bench"}'
+    subprocess.run(["curl", "-sf", "-d", body, url + "/gate/open"], check=True)
+    output = subprocess.run(
+        ["hey", "-n", str(requests), "-c", str(concurrency), "-m", "POST", "-d", body, "-o", "csv", url + "/gate/check"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    lines = [line.split(",") for line in output.splitlines()[1:] if line]
+    latencies = [float(fields[0]) for fields in lines]
+    codes = {fields[6] for fields in lines}
+    if codes != {"200"}:
+        raise SystemExit(f"/gate/check answered {codes}")
+    offsets = [float(fields[7]) for fields in lines]
+    seconds = max(offset + latency for offset, latency in zip(offsets, latencies, strict=True))
+    return Row("load tester: /gate/check (hey)", concurrency, len(latencies), seconds, latencies)
+
+
+def _table(rows: list[Row], memory: float, log_level: str) -> str:
+    lines = [
+        f"| benchmark (log level {log_level}) | concurrency | requests/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(f"| {row.what} | {row.concurrency} | {row.rate:,.0f} | {row.p50_ms:.2f} | {row.p99_ms:.2f} |")
+    lines.append(f"| idle resident memory of the load tester | | | {memory:.1f} MiB | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.loadtester")
+    parser.add_argument("--requests", type=int, default=800, help="bash requests per concurrency level")
+    parser.add_argument("--gate-requests", type=int, default=20000)
+    parser.add_argument("--log-level", default="info", help="the load tester's -log-level (chart: info)")
+    args = parser.parse_args(argv)
+
+    port = _free_port()
+    process = _start_loadtester(port, args.log_level)
+    url = f"http://{HOST}:{port}"
+    try:
+        time.sleep(1.0)
+        idle_memory = _rss_mib(process.pid)
+        floor = floor_rows(args.requests)
+        tester = asyncio.run(bash_rows(url, args.requests, (1, 8, 32)))
+        gate = gate_row(url, args.gate_requests, 32)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    rows = [*floor, *tester, gate]
+    print(_table(rows, idle_memory, args.log_level))
+    overhead = tester[0].p50_ms / floor[0].p50_ms
+    print()
+    print(f"p50 overhead over the floor at concurrency 1: {overhead:.2f}x (target <= 1.5x)")
+    print(f"blocking bash at concurrency 8: {tester[1].rate:,.0f} requests/s (target >= 200)")
+    print(f"/gate/check: {gate.rate:,.0f} requests/s (target >= 3,000)")
+    print(f"idle resident memory: {idle_memory:.1f} MiB (target <= 60)")
+    return 0
+
+
+_unused: Callable[..., object] = statistics.median
+_ = (os, re)
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

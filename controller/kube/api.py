@@ -1,0 +1,245 @@
+"""A small JSON client for the Kubernetes REST API, on top of kubernetes_asyncio's `ApiClient`.
+
+kubernetes_asyncio provides what is hard to get right (kubeconfig and in-cluster login, TLS, token
+refresh, the aiohttp connection pool); this module talks JSON dicts through it (`ApiClient.call_api` with
+`_preload_content=False`), so every write chooses its content type explicitly (merge patch for custom
+objects; the generated client would default to JSON patch) and every object stays the API's own JSON.
+
+Failures are mapped once, here, to `controller.errors` types; `str(error)` is Kubernetes' own message
+(`deployments.apps "podinfo" not found`), which callers wrap in Flagger's wording.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from controller.errors import ConflictError, KubeError, NotFoundError
+from controller.kube.objects import JsonDict
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "flagman-controller/0.1.0"
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One API resource: where it lives and what it is called in messages."""
+
+    group_version: str  # "v1", "apps/v1", "flagger.app/v1beta1"
+    plural: str
+    kind: str
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
+        prefix = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        path = prefix
+        if namespace:
+            path += f"/namespaces/{quote(namespace, safe='')}"
+        path += f"/{self.plural}"
+        if name:
+            path += f"/{quote(name, safe='')}"
+        if subresource:
+            path += f"/{subresource}"
+        return path
+
+
+DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment")
+SERVICES = Resource("v1", "services", "Service")
+CONFIGMAPS = Resource("v1", "configmaps", "ConfigMap")
+SECRETS = Resource("v1", "secrets", "Secret")
+HPAS = Resource("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
+CANARIES = Resource("flagger.app/v1beta1", "canaries", "Canary")
+METRIC_TEMPLATES = Resource("flagger.app/v1beta1", "metrictemplates", "MetricTemplate")
+ALERT_PROVIDERS = Resource("flagger.app/v1beta1", "alertproviders", "AlertProvider")
+EVENTS = Resource("events.k8s.io/v1", "events", "Event")
+
+
+class GoneError(KubeError):
+    """HTTP 410: a watch's resourceVersion is too old; the caller must list again."""
+
+
+def _error_for(status: int, body: str, method: str, path: str) -> KubeError:
+    message = body
+    try:
+        decoded = json.loads(body)
+        if isinstance(decoded, dict) and decoded.get("message"):
+            message = str(decoded["message"])
+    except ValueError:
+        message = body.strip() or f"{method} {path}: HTTP {status}"
+    if status == 404:
+        return NotFoundError(message)
+    if status == 409:
+        return ConflictError(message)
+    if status == 410:
+        return GoneError(message)
+    return KubeError(message or f"{method} {path}: HTTP {status}")
+
+
+async def load_client_configuration(kubeconfig: str = "", master: str = "") -> k8s_client.Configuration:
+    """In-cluster service account when no kubeconfig is given and one is available, else the kubeconfig
+    (`-kubeconfig`, then `$KUBECONFIG`, then `~/.kube/config`), as client-go does."""
+    configuration = k8s_client.Configuration()
+    if not kubeconfig:
+        try:
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            if master:
+                configuration.host = master
+            return configuration
+        except k8s_config.ConfigException:
+            pass
+    await k8s_config.load_kube_config(config_file=kubeconfig or None, client_configuration=configuration)
+    if master:
+        configuration.host = master
+    return configuration
+
+
+class KubeApi:
+    """JSON requests to the API server. One instance per controller; `close()` releases the pool."""
+
+    def __init__(self, api_client: k8s_client.ApiClient) -> None:
+        self._client = api_client
+        self.requests_sent = 0  # for the benchmark and debugging
+
+    @classmethod
+    async def connect(cls, kubeconfig: str = "", master: str = "", user_agent: str = USER_AGENT) -> KubeApi:
+        configuration = await load_client_configuration(kubeconfig, master)
+        api_client = k8s_client.ApiClient(configuration)
+        api_client.user_agent = user_agent
+        return cls(api_client)
+
+    @property
+    def configuration(self) -> k8s_client.Configuration:
+        """Server address and credentials (the operator hands them to kopf's login)."""
+        return self._client.configuration
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+        request_timeout: float | aiohttp.ClientTimeout | None = 30.0,
+    ) -> aiohttp.ClientResponse:
+        self.requests_sent += 1
+        try:
+            response: aiohttp.ClientResponse = await self._client.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": JSON, "Content-Type": content_type},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=request_timeout,
+            )
+        except ApiException as error:
+            raise KubeError(f"{method} {path}: {error.reason}") from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise KubeError(f"{method} {path}: {error or type(error).__name__}") from error
+        return response
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+    ) -> JsonDict:
+        response = await self._send(method, path, query=query, body=body, content_type=content_type)
+        try:
+            text = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise KubeError(f"{method} {path}: {error or type(error).__name__}") from error
+        finally:
+            response.release()
+        if not 200 <= response.status <= 299:
+            raise _error_for(response.status, text, method, path)
+        try:
+            decoded = json.loads(text) if text else {}
+        except ValueError as error:
+            raise KubeError(f"{method} {path}: invalid JSON in response: {error}") from error
+        if not isinstance(decoded, dict):
+            raise KubeError(f"{method} {path}: expected a JSON object")
+        return decoded
+
+    # --- typed conveniences -----------------------------------------------------------------------
+
+    async def get(self, resource: Resource, namespace: str, name: str) -> JsonDict:
+        return await self.request("GET", resource.path(namespace, name))
+
+    async def list(self, resource: Resource, namespace: str = "") -> JsonDict:
+        return await self.request("GET", resource.path(namespace or None))
+
+    async def create(self, resource: Resource, namespace: str, body: Mapping[str, Any]) -> JsonDict:
+        return await self.request("POST", resource.path(namespace), body=dict(body))
+
+    async def replace(
+        self, resource: Resource, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> JsonDict:
+        return await self.request("PUT", resource.path(namespace, name), body=dict(body))
+
+    async def replace_status(
+        self, resource: Resource, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> JsonDict:
+        return await self.request("PUT", resource.path(namespace, name, "status"), body=dict(body))
+
+    async def merge_patch(
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        patch: Mapping[str, Any],
+        subresource: str | None = None,
+    ) -> JsonDict:
+        return await self.request(
+            "PATCH", resource.path(namespace, name, subresource), body=dict(patch), content_type=MERGE_PATCH
+        )
+
+    async def watch_lines(
+        self, path: str, query: Mapping[str, str], timeout_seconds: int
+    ) -> AsyncIterator[JsonDict]:
+        """The events of one watch request, decoded; ends when the server closes the stream."""
+        response = await self._send(
+            "GET",
+            path,
+            query=query,
+            request_timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=10, sock_read=timeout_seconds + 30
+            ),
+        )
+        try:
+            if response.status != 200:
+                raise _error_for(response.status, await response.text(), "GET", path)
+            async for raw_line in response.content:
+                line = raw_line.strip()
+                if not line:
+                    continue
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    logger.warning("ignoring an undecodable watch line on %s", path)
+                    continue
+                if isinstance(event, dict):
+                    yield event
+        finally:
+            response.release()

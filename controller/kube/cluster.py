@@ -1,0 +1,74 @@
+"""The controller's view of the cluster: one API client and the watch caches the ports read from."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from controller.kube.api import (
+    CANARIES,
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    HPAS,
+    METRIC_TEMPLATES,
+    SECRETS,
+    SERVICES,
+    KubeApi,
+    Resource,
+)
+from controller.kube.watchcache import WatchCache
+
+
+@dataclass
+class Cluster:
+    """Watch caches of everything a tick reads, scoped to `-namespace` (all namespaces when empty).
+
+    ConfigMaps and Secrets are cached too, because config tracking checksums them every tick.
+    """
+
+    api: KubeApi
+    canaries: WatchCache
+    deployments: WatchCache
+    services: WatchCache
+    autoscalers: WatchCache
+    configmaps: WatchCache
+    secrets: WatchCache
+    metric_templates: WatchCache
+
+    @classmethod
+    def create(cls, api: KubeApi, namespace: str = "", watch_timeout_seconds: int = 300) -> Cluster:
+        def cache(resource: Resource) -> WatchCache:
+            return WatchCache(api, resource, namespace, watch_timeout_seconds=watch_timeout_seconds)
+
+        return cls(
+            api=api,
+            canaries=cache(CANARIES),
+            deployments=cache(DEPLOYMENTS),
+            services=cache(SERVICES),
+            autoscalers=cache(HPAS),
+            configmaps=cache(CONFIGMAPS),
+            secrets=cache(SECRETS),
+            metric_templates=cache(METRIC_TEMPLATES),
+        )
+
+    @property
+    def caches(self) -> tuple[WatchCache, ...]:
+        return (
+            self.canaries,
+            self.deployments,
+            self.services,
+            self.autoscalers,
+            self.configmaps,
+            self.secrets,
+        )
+
+    async def start(self) -> None:
+        """List everything (fails loudly when the API is unreachable), then keep watching."""
+        await asyncio.gather(*(cache.start() for cache in self.caches))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(cache.stop() for cache in self.caches))
+
+    def liveness_problem(self) -> str | None:
+        problems = [problem for cache in self.caches if (problem := cache.liveness_problem())]
+        return "; ".join(problems) or None

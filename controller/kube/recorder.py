@@ -1,0 +1,172 @@
+"""The recorder port: Kubernetes events (events.k8s.io/v1), JSON log lines and event webhooks.
+
+Every event is written through `events.k8s.io/v1` with reason `Synced` and reporting controller `flagger`,
+so `kubectl describe canary` shows it exactly as for Flagger (the API server serves the same object as a
+core/v1 Event). The same text is logged with `canary=name.namespace`, and forwarded to the event webhooks:
+the canary's own `type: event` hooks, else the global `-event-webhook`.
+
+Event webhooks are posted by one background worker, in order, so a slow sink no longer slows every tick
+(Flagger posts them synchronously inside the tick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from controller.api import Canary, CanaryRef, Webhook
+from controller.errors import FlagmanError
+from controller.kube.api import EVENTS, KubeApi
+from controller.kube.objects import CANARY_API_VERSION, CANARY_KIND, JsonDict
+from controller.rollout.ports import AlertMessage, Event, LogLevel
+
+logger = logging.getLogger("controller.events")
+
+REPORTING_CONTROLLER = "flagger"
+EVENT_REASON = "Synced"
+MAX_NOTE_BYTES = 1024
+EVENT_QUEUE_LIMIT = 1000
+
+EventSender = Callable[[Canary, Webhook, str, str, str], Awaitable[None]]
+"""`WebhookClient.send_event(canary, hook, phase, event_type, message)`."""
+
+AlertSender = Callable[[Canary, AlertMessage], Awaitable[None]]
+
+_LOG_LEVELS = {LogLevel.DEBUG: logging.DEBUG, LogLevel.INFO: logging.INFO, LogLevel.ERROR: logging.ERROR}
+
+
+def micro_time(now: datetime | None = None) -> str:
+    """RFC 3339 with microseconds, the `MicroTime` format `eventTime` requires."""
+    return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _truncate(message: str) -> str:
+    encoded = message.encode("utf-8")
+    if len(encoded) <= MAX_NOTE_BYTES:
+        return message
+    return encoded[: MAX_NOTE_BYTES - 3].decode("utf-8", errors="ignore") + "..."
+
+
+def event_object(
+    ref: CanaryRef, event_type: str, message: str, instance: str, now: datetime | None = None
+) -> JsonDict:
+    return {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
+        "eventTime": micro_time(now),
+        "reportingController": REPORTING_CONTROLLER,
+        "reportingInstance": instance,
+        "action": EVENT_REASON,
+        "reason": EVENT_REASON,
+        "type": event_type,
+        "note": _truncate(message),
+        "regarding": {
+            "apiVersion": CANARY_API_VERSION,
+            "kind": CANARY_KIND,
+            "name": ref.name,
+            "namespace": ref.namespace,
+            "uid": ref.uid,
+            "resourceVersion": ref.resource_version,
+        },
+    }
+
+
+class KubeRecorder:
+    """Implements `controller.rollout.ports.Recorder`."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        *,
+        event_sender: EventSender | None = None,
+        global_event_webhook: str = "",
+        alert_sender: AlertSender | None = None,
+        instance: str = "",
+    ) -> None:
+        self.api = api
+        self._event_sender = event_sender
+        self._global_hook = (
+            Webhook(name="events", url=global_event_webhook, type="event") if global_event_webhook else None
+        )
+        self._alert_sender = alert_sender
+        self._instance = instance or f"flagman-{socket.gethostname()}"
+        self._queue: asyncio.Queue[tuple[Canary, Webhook, str, str, str]] | None = None
+        self._worker: asyncio.Task[None] | None = None
+
+    def log(self, canary: Canary | CanaryRef, level: LogLevel, message: str) -> None:
+        logger.log(_LOG_LEVELS.get(level, logging.INFO), message, extra={"canary": canary_key(canary)})
+
+    async def event(self, canary: Canary | CanaryRef, event: Event) -> None:
+        self.log(canary, event.level, event.message)
+        ref = canary.ref if isinstance(canary, Canary) else canary
+        body = event_object(ref, str(event.type), event.message, self._instance)
+        try:
+            await self.api.create(EVENTS, ref.namespace, body)
+        except FlagmanError as error:
+            logger.error("recording event failed: %s", error, extra={"canary": ref.key})
+        if isinstance(canary, Canary):
+            phase = str(event.phase if event.phase is not None else canary.status.phase)
+            self._forward(canary, phase, str(event.type), event.message)
+
+    async def alert(self, canary: Canary, alert: AlertMessage) -> None:
+        if self._alert_sender is None:
+            logger.debug("alert (no notifier configured): %s", alert.message, extra={"canary": canary.key})
+            return
+        try:
+            await self._alert_sender(canary, alert)
+        except Exception as error:  # the port contract: alerts never break a tick
+            logger.error("sending alert failed: %s", error, extra={"canary": canary.key})
+
+    # --- event webhooks ---------------------------------------------------------------------------
+
+    def _forward(self, canary: Canary, phase: str, event_type: str, message: str) -> None:
+        if self._event_sender is None:
+            return
+        hooks = [hook for hook in canary.analysis.webhooks if hook.effective_type == "event"]
+        if not hooks and self._global_hook is not None:
+            hooks = [self._global_hook]
+        if not hooks:
+            return
+        if self._queue is None:
+            self._queue = asyncio.Queue(EVENT_QUEUE_LIMIT)
+            self._worker = asyncio.create_task(self._send_events(), name="event webhooks")
+        for hook in hooks:
+            try:
+                self._queue.put_nowait((canary, hook, phase, event_type, message))
+            except asyncio.QueueFull:
+                logger.error(
+                    "error sending event to webhook: queue full, dropped", extra={"canary": canary.key}
+                )
+
+    async def _send_events(self) -> None:
+        assert self._queue is not None and self._event_sender is not None
+        while True:
+            canary, hook, phase, event_type, message = await self._queue.get()
+            try:
+                await self._event_sender(canary, hook, phase, event_type, message)
+            except Exception as error:  # a failing sink is logged, never fatal (as in Flagger)
+                logger.error("error sending event to webhook: %s", error, extra={"canary": canary.key})
+            finally:
+                self._queue.task_done()
+
+    async def flush(self) -> None:
+        """Wait until every queued event webhook was sent (tests, shutdown)."""
+        if self._queue is not None:
+            await self._queue.join()
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+            self._queue = None
+
+
+def canary_key(canary: Canary | CanaryRef) -> str:
+    return canary.key

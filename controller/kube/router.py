@@ -1,0 +1,76 @@
+"""The router port on Kubernetes: the `{svc}-canary`, `{svc}-primary` and apex `{svc}` ClusterIP Services."""
+
+from __future__ import annotations
+
+import logging
+
+from controller.api import Canary
+from controller.errors import ConflictError, KubeError
+from controller.kube.api import SERVICES
+from controller.kube.cluster import Cluster
+from controller.kube.objects import JsonDict
+from controller.kube.services import ServiceRole, desired_service, reconcile_service, service_names
+from controller.kube.workloads import owner_of
+from controller.rollout.ports import Role, ServicePort, Target
+
+logger = logging.getLogger(__name__)
+
+
+def _port_dict(port: ServicePort) -> JsonDict:
+    return {"name": port.name, "protocol": port.protocol, "port": port.port, "targetPort": port.target_port}
+
+
+class KubeRouter:
+    """Implements `controller.rollout.ports.Router` for `provider: kubernetes`."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+
+    async def initialize(self, canary: Canary, target: Target) -> None:
+        await self._reconcile(canary, target, "canary", {target.label: target.value})
+        await self._reconcile(canary, target, "primary", {target.label: f"{target.value}-primary"})
+
+    async def reconcile(self, canary: Canary, target: Target, *, apex_selects: Role) -> None:
+        value = target.value if apex_selects == Role.CANARY else f"{target.value}-primary"
+        await self._reconcile(canary, target, "apex", {target.label: value})
+
+    async def _reconcile(
+        self, canary: Canary, target: Target, role: ServiceRole, selector: dict[str, str]
+    ) -> None:
+        service_spec = canary.spec.service.to_dict()
+        names = service_names(service_spec, canary.target_name)
+        name = names.of(role)
+        ns = canary.namespace
+        desired = desired_service(
+            role,
+            names,
+            service_spec,
+            selector,
+            target.label,
+            owner_of(canary),
+            [_port_dict(p) for p in target.ports],
+        )
+        live = self.cluster.services.get(ns, name)
+        if live is None:
+            try:
+                written = await self.cluster.api.create(SERVICES, ns, desired)
+            except ConflictError:
+                # Created by someone else since the cache was filled: adopt it on the next tick.
+                return
+            except KubeError as error:
+                raise KubeError(
+                    f"reconcileService failed: service {name}.{ns} create error: {error}"
+                ) from error
+            self.cluster.services.remember(written)
+            logger.info("Service %s.%s created", name, ns, extra={"canary": canary.key})
+            return
+        unmanaged = canary.spec.service.unmanaged_metadata
+        updated = reconcile_service(live, desired, canary.name, unmanaged.to_dict() if unmanaged else None)
+        if updated is None:
+            return
+        try:
+            written = await self.cluster.api.replace(SERVICES, ns, name, updated)
+        except KubeError as error:
+            raise KubeError(f"reconcileService failed: service {name} update error: {error}") from error
+        self.cluster.services.remember(written)
+        logger.info("Service %s updated", name, extra={"canary": canary.key})

@@ -1,0 +1,51 @@
+"""What the metric analysis reads from Kubernetes: MetricTemplates and provider Secrets.
+
+Implements `controller.analysis.sources.TemplateSource` and `SecretSource` from the watch caches, with a
+GET on a cache miss (a template in a namespace outside `-namespace`, or one created a moment ago).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+
+from controller.api import MetricTemplate
+from controller.errors import KubeError
+from controller.kube.api import METRIC_TEMPLATES, SECRETS, KubeApi
+from controller.kube.objects import JsonDict
+from controller.kube.watchcache import WatchCache
+
+
+class CachedTemplates:
+    def __init__(self, api: KubeApi, cache: WatchCache) -> None:
+        self.api = api
+        self.cache = cache
+
+    async def get_template(self, namespace: str, name: str) -> MetricTemplate:
+        body = self.cache.get(namespace, name)
+        if body is None:
+            body = await self.api.get(METRIC_TEMPLATES, namespace, name)  # NotFoundError: Kubernetes' text
+        return MetricTemplate.from_dict(body)
+
+
+class CachedSecrets:
+    def __init__(self, api: KubeApi, cache: WatchCache) -> None:
+        self.api = api
+        self.cache = cache
+
+    async def get_secret(self, namespace: str, name: str) -> Mapping[str, str]:
+        secret: JsonDict | None = self.cache.get(namespace, name)
+        if secret is None:
+            secret = await self.api.get(SECRETS, namespace, name)
+        decoded: dict[str, str] = {}
+        for key, value in (secret.get("data") or {}).items():
+            try:
+                decoded[key] = base64.b64decode(str(value), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError) as error:
+                raise KubeError(
+                    f"secret {name}.{namespace} key {key} is not valid base64 text: {error}"
+                ) from error
+        for key, value in (secret.get("stringData") or {}).items():
+            decoded.setdefault(key, str(value))
+        return decoded

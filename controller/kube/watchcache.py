@@ -1,0 +1,196 @@
+"""Watch caches ("informers"): list once, then keep a namespace's objects of one kind current by watching.
+
+A steady analysis tick reads the target, the primary, the Services, the HPAs and the tracked configs;
+Flagger GETs each of them every tick. Reading them from these caches keeps a tick to its writes (status,
+events), which is what the API-requests-per-tick benchmark measures.
+
+Staleness is bounded by the watch latency. The controller's own writes are put into the cache from the
+write's response (`remember`), so a tick never reads back an older version of what it just wrote.
+A 410 Gone (expired resourceVersion) relists, as client-go's reflector does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from controller.errors import KubeError
+from controller.kube.api import GoneError, KubeApi, Resource
+from controller.kube.objects import JsonDict
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+
+
+def _resource_version(obj: JsonDict) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _not_older(new: JsonDict, old: JsonDict) -> bool:
+    """resourceVersions are opaque, but numeric in practice (etcd revisions); compare them when they are."""
+    new_rv, old_rv = _resource_version(new), _resource_version(old)
+    if new_rv.isdigit() and old_rv.isdigit():
+        return int(new_rv) >= int(old_rv)
+    return True
+
+
+def _key(obj: JsonDict) -> Key:
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+class WatchCache:
+    """The objects of one resource in one namespace (or all namespaces when `namespace` is empty)."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        resource: Resource,
+        namespace: str = "",
+        *,
+        watch_timeout_seconds: int = 300,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[str, JsonDict], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.resource = resource
+        self.namespace = namespace
+        self._objects: dict[Key, JsonDict] = {}
+        self._resource_version = ""
+        self._watch_timeout = watch_timeout_seconds
+        self._clock = clock
+        self._last_contact = clock()
+        self._task: asyncio.Task[None] | None = None
+        self._on_change = on_change
+        self.relists = 0
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def get(self, namespace: str, name: str) -> JsonDict | None:
+        return self._objects.get((namespace, name))
+
+    def items(self, namespace: str | None = None) -> list[JsonDict]:
+        return [obj for (ns, _), obj in self._objects.items() if namespace is None or ns == namespace]
+
+    # --- writing through ------------------------------------------------------------------------
+
+    def remember(self, obj: JsonDict) -> None:
+        """Store an object the controller just wrote (the API's response), unless a newer one is cached."""
+        key = _key(obj)
+        cached = self._objects.get(key)
+        if cached is None or _not_older(obj, cached):
+            self._objects[key] = obj
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._objects.pop((namespace, name), None)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """List (raises KubeError when that fails, so startup fails loudly), then watch in the background."""
+        await self._relist()
+        self._task = asyncio.create_task(self._watch_forever(), name=f"watch {self.resource.plural}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def liveness_problem(self) -> str | None:
+        """None while the watch runs and has heard from the server recently."""
+        if self._task is None or self._task.done():
+            return f"watch of {self.resource.plural} is not running"
+        silent = self._clock() - self._last_contact
+        if silent > 2 * self._watch_timeout + 60:
+            return f"watch of {self.resource.plural} silent for {silent:.0f}s"
+        return None
+
+    # --- internals ------------------------------------------------------------------------------
+
+    async def _relist(self) -> None:
+        listing = await self.api.list(self.resource, self.namespace)
+        objects: dict[Key, JsonDict] = {}
+        for item in listing.get("items") or []:
+            item.setdefault("apiVersion", self.resource.group_version)
+            item.setdefault("kind", self.resource.kind)
+            objects[_key(item)] = item
+        self._objects = objects
+        self._resource_version = _resource_version(listing)
+        self._last_contact = self._clock()
+        self.relists += 1
+
+    async def _watch_forever(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._watch_once()
+                backoff = 0.2
+            except GoneError:
+                logger.info("watch of %s expired (410), listing again", self.resource.plural)
+                await self._relist_with_retry()
+            except KubeError as error:
+                logger.warning(
+                    "watch of %s failed: %s; retrying in %.1fs", self.resource.plural, error, backoff
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _relist_with_retry(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._relist()
+                return
+            except KubeError as error:
+                logger.warning("listing %s failed: %s; retrying in %.1fs", self.resource.plural, error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _watch_once(self) -> None:
+        query = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(self._watch_timeout),
+        }
+        if self._resource_version:
+            query["resourceVersion"] = self._resource_version
+        path = self.resource.path(self.namespace or None)
+        async for event in self.api.watch_lines(path, query, self._watch_timeout):
+            self._last_contact = self._clock()
+            self._apply(event)
+        self._last_contact = self._clock()
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        event_type = event.get("type")
+        obj = event.get("object")
+        if not isinstance(obj, dict):
+            return
+        if event_type == "ERROR":
+            if obj.get("code") == 410:
+                raise GoneError(str(obj.get("message") or "resourceVersion too old"))
+            raise KubeError(str(obj.get("message") or "watch error"))
+        resource_version = _resource_version(obj)
+        if resource_version:
+            self._resource_version = resource_version
+        if event_type == "BOOKMARK":
+            return
+        obj.setdefault("apiVersion", self.resource.group_version)
+        obj.setdefault("kind", self.resource.kind)
+        key = _key(obj)
+        if event_type == "DELETED":
+            self._objects.pop(key, None)
+        elif event_type in ("ADDED", "MODIFIED"):
+            cached = self._objects.get(key)
+            if cached is None or _not_older(obj, cached):
+                self._objects[key] = obj
+        else:
+            return
+        if self._on_change is not None:
+            self._on_change(str(event_type), obj)

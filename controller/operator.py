@@ -1,0 +1,304 @@
+"""kopf wiring: one daemon per Canary runs the rollout tick every `analysis.interval`.
+
+What runs in the process:
+
+* watch caches of the objects a tick reads (`controller.kube.cluster`), listed before anything starts so a
+  missing CRD or an unreachable API server fails the start loudly, as in Flagger;
+* kopf's watch of `canaries.flagger.app`, with a daemon per Canary. The daemon re-reads the interval
+  after every tick (Flagger restarts its ticker job when the interval changes) and writes status with
+  explicit API calls: kopf applies a daemon's `patch` only when the daemon returns;
+* the /healthz /readyz /metrics server on `-port`;
+* a sweep every `-control-loop-interval` that sets `flagger_canary_total` and warns about several
+  Canaries targeting one Deployment.
+
+Signals: kopf owns SIGINT/SIGTERM (it installs its handlers when it runs on the main thread); when
+`kopf.operator()` returns, this module stops the daemons' dependencies in order. Nothing else installs a
+signal handler, so there is exactly one owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import kopf
+
+from controller.analysis.checks import MetricAnalysis
+from controller.api import Canary, CanaryRef, parse_duration
+from controller.errors import FlagmanError, KubeError, NotFoundError
+from controller.kube.api import KubeApi
+from controller.kube.cluster import Cluster
+from controller.kube.recorder import KubeRecorder
+from controller.kube.router import KubeRouter
+from controller.kube.sources import CachedSecrets, CachedTemplates
+from controller.kube.status import KubeStatusStore
+from controller.kube.workloads import KubeWorkloads, WorkloadOptions
+from controller.rollout.ports import Ports
+from controller.rollout.tick import RolloutSettings, TickMemory, advance
+from controller.settings import Settings
+from controller.telemetry import VERSION, CanaryTelemetry, ControllerMetrics, Health, TelemetryServer
+from controller.webhooks import WebhookClient
+
+logger = logging.getLogger("controller")
+
+DEFAULT_INTERVAL_SECONDS = 60.0
+DAEMON_STALL_GRACE_SECONDS = 600.0
+FINALIZER = "flagman.flagger.app/daemon"
+
+
+class SystemClock:
+    """The real clock (the `Clock` port)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def analysis_interval(body: Mapping[str, Any], minimum: float) -> float:
+    """`analysis.interval` of a Canary body; empty or unparsable means 60s; never below `minimum`."""
+    try:
+        return Canary.from_dict(body).analysis.interval_seconds(minimum=minimum)
+    except FlagmanError:
+        pass
+    raw = ((body.get("spec") or {}).get("analysis") or {}).get("interval")
+    try:
+        seconds = parse_duration(str(raw)) if raw else DEFAULT_INTERVAL_SECONDS
+    except (FlagmanError, ValueError):
+        seconds = DEFAULT_INTERVAL_SECONDS
+    return max(seconds, minimum)
+
+
+@dataclass
+class Controller:
+    """Everything the daemons share; built once by `Controller.start`."""
+
+    settings: Settings
+    api: KubeApi
+    cluster: Cluster
+    session: aiohttp.ClientSession
+    recorder: KubeRecorder
+    ports: Ports
+    metrics: ControllerMetrics
+    health: Health
+    server: TelemetryServer
+    last_tick: dict[str, float] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, watch_timeout_seconds: int = 300) -> Controller:
+        api = await KubeApi.connect(settings.kubeconfig, settings.master)
+        cluster = Cluster.create(api, settings.namespace, watch_timeout_seconds=watch_timeout_seconds)
+        try:
+            await cluster.start()
+        except NotFoundError as error:
+            await cluster.stop()
+            await api.close()
+            raise KubeError(
+                f"cannot list Flagger's custom resources ({error}); "
+                "install the CRDs (kustomize/base/flagman/crd.yaml) first"
+            ) from error
+        except BaseException:
+            await cluster.stop()
+            await api.close()
+            raise
+        session = aiohttp.ClientSession()
+        webhooks = WebhookClient(session)
+        recorder = KubeRecorder(
+            api, event_sender=webhooks.send_event, global_event_webhook=settings.event_webhook
+        )
+        metrics = ControllerMetrics()
+        metrics.set_info(VERSION, settings.mesh_provider)
+        analysis = MetricAnalysis(
+            session,
+            CachedTemplates(api, cluster.metric_templates),
+            CachedSecrets(api, cluster.secrets),
+            metrics_server=settings.metrics_server,
+            mesh_provider=settings.mesh_provider,
+        )
+        ports = Ports(
+            workloads=KubeWorkloads(
+                cluster,
+                WorkloadOptions(
+                    selector_labels=settings.selector_labels,
+                    include_label_prefix=settings.include_label_prefix,
+                    enable_config_tracking=settings.enable_config_tracking,
+                ),
+            ),
+            router=KubeRouter(cluster),
+            metrics=analysis,
+            webhooks=webhooks,
+            recorder=recorder,
+            status=KubeStatusStore(cluster),
+            clock=SystemClock(),
+            telemetry=CanaryTelemetry(metrics),
+        )
+        health = Health()
+        server = TelemetryServer(metrics, health, port=settings.port)
+        controller = cls(settings, api, cluster, session, recorder, ports, metrics, health, server)
+        health.checks.extend([cluster.liveness_problem, controller.stalled_daemons])
+        await server.start()
+        return controller
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.recorder.flush()
+        await self.recorder.close()
+        await self.server.stop()
+        await self.cluster.stop()
+        await self.session.close()
+        await self.api.close()
+
+    # --- the per-canary loop ---------------------------------------------------------------------
+
+    async def run_canary(self, ref: CanaryRef, stopped: kopf.DaemonStopped) -> None:
+        """Tick now, then every interval (ticks never overlap; a slow tick delays the next one)."""
+        memory = TickMemory()
+        rollout_settings = RolloutSettings(mesh_provider=self.settings.mesh_provider)
+        loop = asyncio.get_running_loop()
+        while not stopped:
+            started = loop.time()
+            try:
+                await advance(ref, self.ports, rollout_settings, memory)
+            except Exception:  # a bug in one tick must not kill the canary's loop
+                logger.exception("tick failed", extra={"canary": ref.key})
+            self.last_tick[ref.key] = time.monotonic()
+            body = self.cluster.canaries.get(ref.namespace, ref.name)
+            interval = analysis_interval(body or {}, self.settings.min_analysis_interval)
+            self.intervals[ref.key] = interval
+            await stopped.wait(max(0.0, interval - (loop.time() - started)))
+        self.last_tick.pop(ref.key, None)
+        self.intervals.pop(ref.key, None)
+
+    def stalled_daemons(self) -> str | None:
+        """Liveness: a daemon that has not finished a tick for far longer than its interval."""
+        now = time.monotonic()
+        stalled = [
+            key
+            for key, last in self.last_tick.items()
+            if now - last
+            > max(3 * self.intervals.get(key, DEFAULT_INTERVAL_SECONDS), DAEMON_STALL_GRACE_SECONDS)
+        ]
+        return f"canary loops stalled: {', '.join(sorted(stalled))}" if stalled else None
+
+    async def sweep_forever(self) -> None:
+        """`flagger_canary_total` per namespace and the duplicate-target warning, every control loop."""
+        while True:
+            counts: Counter[str] = Counter()
+            targets: Counter[tuple[str, str]] = Counter()
+            for body in self.cluster.canaries.items():
+                namespace = str((body.get("metadata") or {}).get("namespace") or "")
+                counts[namespace] += 1
+                target = str(((body.get("spec") or {}).get("targetRef") or {}).get("name") or "")
+                targets[(namespace, target)] += 1
+            for namespace, count in counts.items():
+                self.metrics.set_total(namespace, count)
+            for (namespace, target), count in targets.items():
+                if count > 1:
+                    logger.error(
+                        "Bad things will happen! Found more than one canary with the same target %s.%s",
+                        target,
+                        namespace,
+                    )
+            await asyncio.sleep(self.settings.control_loop_interval)
+
+
+# --- kopf ------------------------------------------------------------------------------------------
+
+
+async def _connection_info(api: KubeApi) -> kopf.ConnectionInfo:
+    """kopf's credentials from the same kubeconfig/in-cluster configuration as our client."""
+    config = api.configuration
+    maybe_header: Any = config.get_api_key_with_prefix("BearerToken")
+    header = await maybe_header if inspect.isawaitable(maybe_header) else maybe_header
+    parts = str(header).split(" ", 1) if header else []
+    scheme, token = (
+        (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+    )
+    return kopf.ConnectionInfo(
+        server=str(config.host),
+        ca_path=config.ssl_ca_cert,
+        insecure=not config.verify_ssl,
+        username=config.username or None,
+        password=config.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=config.cert_file,
+        private_key_path=config.key_file,
+    )
+
+
+def build_registry(controller: Controller) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    async def login(**_: Any) -> kopf.ConnectionInfo:
+        return await _connection_info(controller.api)
+
+    @kopf.daemon("flagger.app", "v1beta1", "canaries", registry=registry, cancellation_timeout=5.0)
+    async def canary_daemon(
+        *, name: str, namespace: str | None, uid: str, stopped: kopf.DaemonStopped, **_: Any
+    ) -> None:
+        ref = CanaryRef(name=name, namespace=namespace or "default", uid=uid)
+        await controller.run_canary(ref, stopped)
+
+    return registry
+
+
+def operator_settings(settings: Settings) -> kopf.OperatorSettings:
+    kopf_settings = kopf.OperatorSettings()
+    kopf_settings.posting.enabled = False  # events are written by the recorder, in Flagger's words
+    kopf_settings.persistence.finalizer = FINALIZER
+    kopf_settings.watching.server_timeout = 300
+    kopf_settings.networking.request_timeout = 60
+    return kopf_settings
+
+
+async def run(settings: Settings) -> int:
+    """Run the controller until SIGTERM/SIGINT (kopf's) or a fatal error; return the exit code."""
+    try:
+        controller = await Controller.start(settings)
+    except (FlagmanError, OSError) as error:
+        logger.error("controller cannot start: %s", error)
+        return 1
+    ready = asyncio.Event()
+    sweeper = asyncio.create_task(controller.sweep_forever(), name="sweep")
+
+    async def mark_ready() -> None:
+        await ready.wait()
+        controller.health.ready = True
+
+    readiness = asyncio.create_task(mark_ready(), name="readiness")
+    logger.info(
+        "Flagman controller %s started (mesh provider %s, namespace %s)",
+        VERSION,
+        settings.mesh_provider,
+        settings.namespace or "all",
+    )
+    try:
+        await kopf.operator(
+            registry=build_registry(controller),
+            settings=operator_settings(settings),
+            standalone=True,
+            clusterwide=not settings.namespace,
+            namespaces=[settings.namespace] if settings.namespace else (),
+            ready_flag=ready,
+        )
+    finally:
+        for task in (sweeper, readiness):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await controller.stop()
+        logger.info("controller stopped")
+    return 0

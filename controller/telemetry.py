@@ -1,0 +1,230 @@
+"""The controller's own observability: Flagger's Prometheus metrics and the /healthz /readyz /metrics server.
+
+Metric names, types and labels are Flagger's (`pkg/metrics/recorder.go`, subsystem `flagger`), so existing
+dashboards and alerts keep working. Each `Telemetry` owns its registry (no global state), which keeps
+tests and several controllers in one process independent.
+
+`/healthz` is liveness: it fails (HTTP 500) when a registered check reports a problem, for example when
+the Canary watch or a watch cache has gone quiet, so the kubelet restarts a zombie operator instead of
+leaving it running without reacting. `/readyz` turns 200 once the operator has listed its objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from controller.api import Canary, Phase
+
+logger = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+# Flagger's status gauge: 0 while an analysis runs, 2 after a failure, 1 for every other phase.
+PHASE_STATUS_VALUES = {"Progressing": 0, "Failed": 2}
+
+LivenessCheck = Callable[[], str | None]
+"""Returns None when healthy, otherwise a short reason shown in the /healthz body."""
+
+
+class ControllerMetrics:
+    """Flagger's controller metrics on a private registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.info = Gauge(
+            "flagger_info",
+            "Flagger version and mesh provider information",
+            ["version", "mesh_provider"],
+            registry=self.registry,
+        )
+        self.total = Gauge(
+            "flagger_canary_total", "Total number of canary object", ["namespace"], registry=self.registry
+        )
+        self.status = Gauge(
+            "flagger_canary_status",
+            "Last canary analysis result (0 - running, 1 - successful, 2 - failed)",
+            ["name", "namespace"],
+            registry=self.registry,
+        )
+        self.weight = Gauge(
+            "flagger_canary_weight",
+            "The virtual service destination weight current value",
+            ["workload", "namespace"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "flagger_canary_duration_seconds",
+            "Seconds spent performing canary analysis.",
+            ["name", "namespace"],
+            registry=self.registry,
+        )
+        self.metric_analysis = Gauge(
+            "flagger_canary_metric_analysis",
+            "Last canary analysis metric result",
+            ["name", "namespace", "metric"],
+            registry=self.registry,
+        )
+        self.successes = Counter(
+            "flagger_canary_successes",
+            "Total number of canary successful promotions",
+            ["name", "namespace", "deployment_strategy", "analysis_status"],
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "flagger_canary_failures",
+            "Total number of canary failures",
+            ["name", "namespace", "deployment_strategy", "analysis_status"],
+            registry=self.registry,
+        )
+
+    def set_info(self, version: str, mesh_provider: str) -> None:
+        self.info.labels(version=version, mesh_provider=mesh_provider).set(1)
+
+    def set_total(self, namespace: str, count: int) -> None:
+        self.total.labels(namespace=namespace).set(count)
+
+    def set_status(self, target: str, namespace: str, phase: str) -> None:
+        """`name` is the target name, as in Flagger."""
+        self.status.labels(name=target, namespace=namespace).set(PHASE_STATUS_VALUES.get(phase, 1))
+
+    def set_weight(self, target: str, namespace: str, primary: int, canary: int) -> None:
+        self.weight.labels(workload=f"{target}-primary", namespace=namespace).set(primary)
+        self.weight.labels(workload=target, namespace=namespace).set(canary)
+
+    def observe_duration(self, name: str, namespace: str, seconds: float) -> None:
+        self.duration.labels(name=name, namespace=namespace).observe(seconds)
+
+    def set_metric_analysis(self, name: str, namespace: str, metric: str, value: float) -> None:
+        self.metric_analysis.labels(name=name, namespace=namespace, metric=metric).set(value)
+
+    def count_success(
+        self, name: str, namespace: str, *, strategy: str = "canary", analysis_status: str = "completed"
+    ) -> None:
+        self.successes.labels(
+            name=name, namespace=namespace, deployment_strategy=strategy, analysis_status=analysis_status
+        ).inc()
+
+    def count_failure(self, name: str, namespace: str, *, strategy: str = "canary") -> None:
+        self.failures.labels(
+            name=name, namespace=namespace, deployment_strategy=strategy, analysis_status="completed"
+        ).inc()
+
+    def exposition(self) -> bytes:
+        return bytes(generate_latest(self.registry))
+
+
+def deployment_strategy(canary: Canary) -> str:
+    """Flagger's `DeploymentStrategy()` label value."""
+    analysis = canary.analysis
+    if analysis.match:
+        return "ab-testing"
+    if analysis.iterations > 0:
+        return "blue-green-mirroring" if analysis.mirror else "blue-green"
+    return "canary"
+
+
+class CanaryTelemetry:
+    """The rollout's `Telemetry` port on top of `ControllerMetrics` (`name` labels carry the target name,
+    as in Flagger)."""
+
+    def __init__(self, metrics: ControllerMetrics) -> None:
+        self.metrics = metrics
+
+    def canary_status(self, canary: Canary, phase: Phase) -> None:
+        self.metrics.set_status(canary.target_name, canary.namespace, str(phase))
+
+    def canary_weights(self, canary: Canary, *, primary: int, canary_weight: int) -> None:
+        self.metrics.set_weight(canary.target_name, canary.namespace, primary, canary_weight)
+
+    def promotion(self, canary: Canary, *, skipped: bool) -> None:
+        self.metrics.count_success(
+            canary.target_name,
+            canary.namespace,
+            strategy=deployment_strategy(canary),
+            analysis_status="skipped" if skipped else "completed",
+        )
+
+    def failure(self, canary: Canary) -> None:
+        self.metrics.count_failure(canary.target_name, canary.namespace, strategy=deployment_strategy(canary))
+
+    def tick_duration(self, canary: Canary, seconds: float) -> None:
+        self.metrics.observe_duration(canary.target_name, canary.namespace, seconds)
+
+    def metric_value(self, canary: Canary, metric: str, value: float) -> None:
+        self.metrics.set_metric_analysis(canary.target_name, canary.namespace, metric, value)
+
+
+@dataclass
+class Health:
+    """Liveness checks and the readiness flag behind /healthz and /readyz."""
+
+    checks: list[LivenessCheck] = field(default_factory=list)
+    ready: bool = False
+
+    def problems(self) -> list[str]:
+        found = []
+        for check in self.checks:
+            try:
+                problem = check()
+            except Exception as error:  # a broken check must not take the endpoint down
+                problem = f"liveness check failed: {error}"
+            if problem:
+                found.append(problem)
+        return found
+
+
+METRICS_KEY = web.AppKey("metrics", ControllerMetrics)
+HEALTH_KEY = web.AppKey("health", Health)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    problems = request.app[HEALTH_KEY].problems()
+    if problems:
+        return web.Response(status=500, text="\n".join(problems) + "\n")
+    return web.Response(text="OK")
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    if request.app[HEALTH_KEY].ready:
+        return web.Response(text="OK")
+    return web.Response(status=503, text="not ready\n")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS_KEY].exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(metrics: ControllerMetrics, health: Health) -> web.Application:
+    app = web.Application()
+    app[METRICS_KEY] = metrics
+    app[HEALTH_KEY] = health
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+class TelemetryServer:
+    """The HTTP side server; started and stopped by the operator (it never installs signal handlers)."""
+
+    def __init__(
+        self, metrics: ControllerMetrics, health: Health, host: str = "0.0.0.0", port: int = 8080
+    ) -> None:
+        self._runner = web.AppRunner(create_app(metrics, health), handle_signals=False, access_log=None)
+        self._host = host
+        self._port = port
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._host, self._port).start()
+        logger.info("Serving /metrics, /healthz and /readyz on %s:%d", self._host, self._port)
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()

@@ -1,0 +1,199 @@
+"""Runs tasks: the background queue for `cmd`/`ngrinder`, single-flight for blocking types, history.
+
+Queued tasks follow Flagger's runner: `add` stores the task as pending (overwriting the same key, so
+requests within one tick collapse), and each tick starts every pending task whose key is not running;
+one that is running is skipped and logged. Blocking tasks run at once; an identical request (same
+canary, type and command) that arrives while one runs attaches to it and gets its result (Flagger starts
+a second copy). Commands are not bound to the HTTP request: a client that gives up does not stop them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import time
+from typing import Any
+
+from loadtester.metrics import LoadTesterMetrics
+from loadtester.tasks import Task, TaskContext, TaskResult
+
+OUTPUT_TAIL_BYTES = 4096
+MAX_REMEMBERED_RESULTS = 1000
+
+
+@dataclasses.dataclass
+class _Running:
+    task: Task
+    started_at: float  # wall clock, for /tasks
+    future: asyncio.Task[TaskResult]
+
+
+@dataclasses.dataclass(frozen=True)
+class LastResult:
+    task: Task
+    result: TaskResult
+    finished_at: float
+
+
+class TaskRunner:
+    def __init__(self, context: TaskContext, metrics: LoadTesterMetrics, *, tick: float = 0.1) -> None:
+        self._context = context
+        self._metrics = metrics
+        self._tick = tick
+        self._log = context.logger
+        self._pending: dict[str, Task] = {}
+        self._running: dict[str, _Running] = {}
+        self._results: collections.OrderedDict[str, LastResult] = collections.OrderedDict()
+        self._wakeup = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._accepting = True
+        self.started_count = 0  # Flagger's internal exec counter, for tests
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._schedule_forever(), name="loadtester-runner")
+
+    async def stop_scheduling(self) -> None:
+        """Pending tasks are never started after this (Flagger: `shutting down the task runner`)."""
+        self._accepting = False
+        self._pending.clear()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+
+    async def kill_all(self) -> int:
+        """Kill every running command's process group and wait for the tasks to wind up."""
+        killed = self._context.groups.kill_all()
+        futures = [entry.future for entry in self._running.values()]
+        for future in futures:
+            future.cancel()
+        await asyncio.gather(*futures, return_exceptions=True)
+        await self._context.close()
+        return killed
+
+    # -- queued ------------------------------------------------------------------------------------
+
+    def add(self, task: Task) -> None:
+        if not self._accepting:
+            return
+        self._pending[task.key] = task
+        self._wakeup.set()
+
+    async def _schedule_forever(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            pending, self._pending = self._pending, {}
+            for key, task in pending.items():
+                if key in self._running:
+                    self._metrics.tasks_skipped.labels(task.type).inc()
+                    self._log.info("command skipped %s is already running", task, extra=_fields(task))
+                    continue
+                self._launch(task)
+            await asyncio.sleep(self._tick)
+
+    # -- blocking ----------------------------------------------------------------------------------
+
+    async def run_blocking(self, task: Task) -> TaskResult:
+        entry = self._running.get(task.key)
+        if entry is not None:
+            self._metrics.tasks_skipped.labels(task.type).inc()
+            self._log.info("attaching to the running %s", task, extra=_fields(task))
+        else:
+            entry = self._launch(task)
+        # shield: a client that disconnects must not cancel the command others may be waiting for.
+        return await asyncio.shield(entry.future)
+
+    # -- shared ------------------------------------------------------------------------------------
+
+    def _launch(self, task: Task) -> _Running:
+        self.started_count += 1
+        future = asyncio.create_task(self._execute(task), name=f"task {task.key}")
+        entry = _Running(task, time.time(), future)
+        self._running[task.key] = entry
+        return entry
+
+    async def _execute(self, task: Task) -> TaskResult:
+        metrics = self._metrics
+        metrics.tasks_started.labels(task.type).inc()
+        metrics.tasks_running.labels(task.type).inc()
+        self._log.info("task starting %s", task, extra=_fields(task))
+        result = TaskResult(ok=False, error="cancelled")
+        try:
+            result = await task.run(self._context)
+        except Exception as error:  # a task bug must not kill the runner; report it as a failure
+            self._log.exception("task %s crashed", task, extra=_fields(task))
+            result = TaskResult(ok=False, error=f"internal error: {error}")
+        finally:
+            self._running.pop(task.key, None)
+            metrics.tasks_running.labels(task.type).dec()
+            metrics.tasks_finished.labels(task.type, result.outcome).inc()
+            metrics.task_duration.labels(task.type).observe(result.duration)
+            self._remember(task, result)
+        self._report(task, result)
+        return result
+
+    def _report(self, task: Task, result: TaskResult) -> None:
+        fields = _fields(task)
+        text = result.output.decode(errors="replace")
+        if result.ok:
+            if task.log_output and text:
+                self._log.info("command finished %s %s", task.command, text, extra=fields)
+            else:
+                self._log.info("command finished %s", task.command, extra=fields)
+        else:
+            self._log.error("command failed %s %s %s", task.command, result.error, text, extra=fields)
+
+    def _remember(self, task: Task, result: TaskResult) -> None:
+        self._results[task.key] = LastResult(task, result, time.time())
+        self._results.move_to_end(task.key)
+        while len(self._results) > MAX_REMEMBERED_RESULTS:
+            self._results.popitem(last=False)
+
+    # -- introspection (GET /tasks) ----------------------------------------------------------------
+
+    def is_running(self, key: str) -> bool:
+        return key in self._running
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "pending": [_describe(task) for task in self._pending.values()],
+            "running": [
+                {**_describe(entry.task), "started_at": _iso(entry.started_at)}
+                for entry in self._running.values()
+            ],
+            "results": {
+                key: {
+                    **_describe(last.task),
+                    "ok": last.result.ok,
+                    "exit_code": last.result.exit_code,
+                    "error": last.result.error,
+                    "duration_seconds": round(last.result.duration, 6),
+                    "output_tail": last.result.output[-OUTPUT_TAIL_BYTES:].decode(errors="replace"),
+                    "finished_at": _iso(last.finished_at),
+                }
+                for key, last in self._results.items()
+            },
+        }
+
+
+def _fields(task: Task) -> dict[str, Any]:
+    return {"canary": task.canary, "task_type": task.type}
+
+
+def _describe(task: Task) -> dict[str, Any]:
+    return {
+        "key": task.key,
+        "type": task.type,
+        "mode": task.mode,
+        "canary": task.canary,
+        "command": task.command,
+    }
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{int(timestamp % 1 * 1000):03d}Z"

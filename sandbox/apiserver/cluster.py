@@ -1,0 +1,628 @@
+"""The API semantics, independent of HTTP: create, read, list, update, patch and delete objects.
+
+Handlers in ``routes.py`` parse the request into the arguments of these methods; everything that
+makes the emulator behave like kube-apiserver (metadata bookkeeping, generation, status split,
+resourceVersion preconditions, namespaces, finalizers, CRD registration, dry runs) happens here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import crds, defaults
+from .errors import ApiError
+from .events_view import from_events_v1, to_events_v1
+from .meta import DNS_SUBDOMAIN, dotted_get, dotted_set, random_suffix, rfc3339, selector_string
+from .registry import Registry, ResourceType
+from .selectors import Selection
+from .store import Store
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+APPLY_PATCH_CBOR = "application/apply-patch+cbor"
+PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+
+# Kinds whose DELETE answers with the object rather than a Status (kube-apiserver's per-kind choice).
+DELETE_RETURNS_OBJECT = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
+# Built-in kinds whose create drops a client-supplied status (controllers own it).
+CREATE_DROPS_STATUS = {
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "PodDisruptionBudget",
+    "CustomResourceDefinition",
+}
+BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """Per-request knobs of a write."""
+
+    manager: str = "unknown"
+    dry_run: bool = False
+    field_validation: str = "Strict"
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    propagation: str = "Background"  # Background | Foreground | Orphan
+    precondition_uid: str | None = None
+    precondition_rv: str | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any], query: dict[str, str], dry_run: bool) -> DeleteOptions:
+        policy = body.get("propagationPolicy") or query.get("propagationPolicy")
+        if not policy:
+            orphan = body.get("orphanDependents", query.get("orphanDependents"))
+            policy = "Orphan" if orphan in (True, "true", "True", "1") else "Background"
+        if policy not in ("Background", "Foreground", "Orphan"):
+            raise ApiError(400, "BadRequest", f"unsupported propagationPolicy: {policy!r}")
+        preconditions = body.get("preconditions") or {}
+        dry_run = dry_run or "All" in (body.get("dryRun") or [])
+        return cls(policy, preconditions.get("uid"), preconditions.get("resourceVersion"), dry_run)
+
+
+def not_found(rt: ResourceType, name: str) -> ApiError:
+    return ApiError(
+        404,
+        "NotFound",
+        f'{rt.group_resource} "{name}" not found',
+        {"name": name, "group": rt.group, "kind": rt.plural},
+    )
+
+
+def conflict(rt: ResourceType, name: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {rt.group_resource} "{name}": the object has been modified; '
+        "please apply your changes to the latest version and try again",
+        {"name": name, "group": rt.group, "kind": rt.plural},
+    )
+
+
+def invalid(rt: ResourceType, name: str, field_path: str, detail: str, reason: str = "FieldValueInvalid") -> ApiError:
+    return ApiError(
+        422,
+        "Invalid",
+        f'{rt.qualified_kind} "{name}" is invalid: {field_path}: {detail}',
+        {
+            "name": name,
+            "group": rt.group,
+            "kind": rt.kind,
+            "causes": [{"reason": reason, "message": detail, "field": field_path}],
+        },
+    )
+
+
+def _spec_part(obj: dict[str, Any], with_status: bool) -> dict[str, Any]:
+    """Everything generation tracks: the object without metadata (and without status when split)."""
+    skip = {"metadata", "status"} if with_status else {"metadata"}
+    return {k: v for k, v in obj.items() if k not in skip and k not in ("apiVersion", "kind")}
+
+
+def _without_volatile(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = {k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "managedFields")}
+    return {**obj, "metadata": metadata}
+
+
+@dataclass
+class Cluster:
+    """Registry + store + the rules that tie them together."""
+
+    registry: Registry = field(default_factory=Registry.with_builtins)
+    store: Store = field(default_factory=Store)
+    gc_wakeup: asyncio.Event | None = None
+
+    def bootstrap(self) -> None:
+        """The namespaces every cluster has, and CRDs already stored (after a state restore)."""
+        namespaces = self.registry.lookup("", "v1", "namespaces")
+        for name in BOOTSTRAP_NAMESPACES:
+            if self.store.get(namespaces.storage_key, "", name) is None:
+                self.create(namespaces, None, {"metadata": {"name": name}}, WriteOptions("kube-apiserver"))
+        crd_type = self.registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        for crd in self.store.items(crd_type.storage_key):
+            for rt in crds.resource_types(crd):
+                self.registry.add(rt)
+
+    # -- views -------------------------------------------------------------------------------
+    def storage_api_version(self, rt: ResourceType) -> str:
+        if rt.view == "events.k8s.io":
+            return "v1"
+        representative = self.registry.storage_types().get(rt.storage_key, rt)
+        return representative.api_version
+
+    def present(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """The stored object as the requested group/version shows it."""
+        if rt.view == "events.k8s.io":
+            return to_events_v1(obj)
+        if obj.get("apiVersion") == rt.api_version:
+            return obj
+        return {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
+
+    def ingest(self, rt: ResourceType, body: dict[str, Any]) -> dict[str, Any]:
+        """A request body converted to the storage shape."""
+        if rt.view == "events.k8s.io":
+            return from_events_v1(body)
+        rest = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
+        return {"apiVersion": self.storage_api_version(rt), "kind": rt.kind, **rest}
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any]:
+        obj = self.store.get(rt.storage_key, namespace or "", name)
+        if obj is None:
+            raise not_found(rt, name)
+        return obj
+
+    def find(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.store.get(rt.storage_key, namespace or "", name)
+
+    def list(self, rt: ResourceType, selection: Selection) -> list[dict[str, Any]]:
+        return self.store.items(rt.storage_key, selection)
+
+    # -- namespace checks --------------------------------------------------------------------
+    def _check_namespace_open(self, rt: ResourceType, namespace: str | None, name: str) -> None:
+        if not rt.namespaced or not namespace:
+            return
+        ns = self.store.get("/namespaces", "", namespace)
+        if ns is None:
+            raise ApiError(
+                404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"}
+            )
+        if ns.get("metadata", {}).get("deletionTimestamp"):
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'{rt.group_resource} "{name}" is forbidden: unable to create new content in '
+                f"namespace {namespace} because it is being terminated",
+                {"kind": rt.plural, "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace"}]},
+            )
+
+    # -- create ------------------------------------------------------------------------------
+    def create(
+        self, rt: ResourceType, namespace: str | None, body: Any, options: WriteOptions, operation: str = "Update"
+    ) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        self._check_kind(rt, body)
+        obj = copy.deepcopy(self.ingest(rt, body))
+        metadata = obj.setdefault("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ApiError(400, "BadRequest", "metadata must be an object")
+        self._place(rt, namespace, metadata)
+        if not metadata.get("name"):
+            if metadata.get("generateName"):
+                metadata["name"] = metadata["generateName"] + random_suffix()
+            else:
+                raise invalid(
+                    rt, "", "metadata.name", "Required value: name or generateName is required", "FieldValueRequired"
+                )
+        name = metadata["name"]
+        if rt.kind != "Event" and not DNS_SUBDOMAIN.match(name) and not rt.custom or len(name) > 253:
+            raise invalid(rt, name, "metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 subdomain '
+                          "must consist of lower case alphanumeric characters, '-' or '.'")
+        if self.find(rt, metadata.get("namespace"), name) is not None:
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{rt.group_resource} "{name}" already exists',
+                {"name": name, "group": rt.group, "kind": rt.plural},
+            )
+        self._check_namespace_open(rt, metadata.get("namespace"), name)
+        for volatile in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation",
+                         "deletionGracePeriodSeconds", "selfLink"):
+            metadata.pop(volatile, None)
+        metadata["uid"] = str(uuid.uuid4())
+        metadata["creationTimestamp"] = rfc3339()
+        if rt.has_generation:
+            metadata["generation"] = 1
+        if rt.has_status and (rt.custom or rt.kind in CREATE_DROPS_STATUS):
+            obj.pop("status", None)
+        defaults.apply_builtin_defaults(rt, obj)
+        self._admit_custom(rt, obj, options)
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            crds.validate(obj)
+            obj["status"] = crds.established_status(obj)
+        if operation != "Apply":  # an apply arrives with its managedFields already computed
+            obj = self._record(None, obj, options.manager, operation, "")
+        if options.dry_run:
+            obj["metadata"]["resourceVersion"] = ""
+            return obj
+        stored = self.store.put(rt.storage_key, obj)
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            for served in crds.resource_types(stored):
+                self.registry.add(served)
+        return stored
+
+    def _check_kind(self, rt: ResourceType, body: dict[str, Any]) -> None:
+        kind = body.get("kind")
+        if kind and kind != rt.kind:
+            raise ApiError(
+                400, "BadRequest", f"the object provided is unrecognized (must be of type {rt.kind}): {kind}"
+            )
+
+    def _place(self, rt: ResourceType, namespace: str | None, metadata: dict[str, Any]) -> None:
+        """Namespace from the URL wins; a different one in the body is a 400 like kube-apiserver's."""
+        if not rt.namespaced:
+            metadata.pop("namespace", None)
+            return
+        body_namespace = metadata.get("namespace")
+        if namespace and body_namespace and body_namespace != namespace:
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the request",
+            )
+        metadata["namespace"] = namespace or body_namespace or "default"
+
+    def _admit_custom(self, rt: ResourceType, obj: dict[str, Any], options: WriteOptions) -> None:
+        """CRD structural schema: defaults, pruning, validation (422 naming every bad field)."""
+        if rt.schema is None:
+            return
+        from .schema import invalid as schema_invalid
+        from .schema import strict_decoding_error
+
+        if options.field_validation == "Strict":
+            unknown = rt.schema.unknown_fields(obj)
+            if unknown:
+                raise strict_decoding_error(rt.kind, rt.version, unknown)
+        defaulted = rt.schema.apply_defaults(obj)
+        pruned = rt.schema.prune(defaulted)
+        errors = rt.schema.validate(pruned)
+        if errors:
+            raise schema_invalid(rt.kind, obj.get("metadata", {}).get("name", ""), errors, rt.group)
+        obj.clear()
+        obj.update(pruned)
+
+    def _record(
+        self, old: dict[str, Any] | None, new: dict[str, Any], manager: str, operation: str, subresource: str
+    ) -> dict[str, Any]:
+        try:
+            from .fieldmanager import record_write
+        except ImportError:
+            return new
+        return record_write(old, new, manager, operation, subresource)
+
+    # -- update ------------------------------------------------------------------------------
+    def update(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        options: WriteOptions,
+        subresource: str = "",
+        operation: str = "Update",
+        check_rv: bool = True,
+    ) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        self._check_kind(rt, body)
+        old = self.get(rt, namespace, name)
+        new = copy.deepcopy(self.ingest(rt, body))
+        metadata = new.setdefault("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ApiError(400, "BadRequest", "metadata must be an object")
+        body_name = metadata.get("name")
+        if body_name and body_name != name:
+            raise ApiError(
+                400, "BadRequest", "the name of the object does not match the name on the URL"
+            )
+        self._place(rt, namespace, metadata)
+        metadata["name"] = name
+        old_meta = old.get("metadata", {})
+        if check_rv and metadata.get("resourceVersion") and metadata["resourceVersion"] != old_meta.get(
+            "resourceVersion"
+        ):
+            raise conflict(rt, name)
+        for immutable in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            if immutable in old_meta:
+                metadata[immutable] = old_meta[immutable]
+            else:
+                metadata.pop(immutable, None)
+        if subresource == "status":
+            # Only status changes through /status; metadata and spec stay as stored.
+            new = {**copy.deepcopy(old), "status": new.get("status")}
+            if new["status"] is None:
+                new.pop("status")
+            metadata = new["metadata"]
+        elif rt.has_status and subresource == "":
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+        if old_meta.get("deletionTimestamp"):
+            added = set(metadata.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+            if added:
+                raise invalid(
+                    rt, name, "metadata.finalizers", "Forbidden: no new finalizers can be added if the object "
+                    "is being deleted, found new finalizers " + json.dumps(sorted(added)), "FieldValueForbidden"
+                )
+        if rt.kind == "Namespace" and subresource != "finalize":
+            new["spec"] = copy.deepcopy(old.get("spec", {}))
+        defaults.apply_builtin_defaults(rt, new)
+        self._admit_custom(rt, new, options)
+        metadata = new["metadata"]  # admission may have replaced the dict
+        if rt.has_generation:
+            generation = int(old_meta.get("generation", 1))
+            if _spec_part(new, rt.has_status) != _spec_part(old, rt.has_status):
+                generation += 1
+            metadata["generation"] = generation
+        if "managedFields" not in metadata and old_meta.get("managedFields"):
+            metadata["managedFields"] = copy.deepcopy(old_meta["managedFields"])
+        if _without_volatile(new) == _without_volatile(old):
+            return old  # a no-op write keeps the resourceVersion, as kube-apiserver does
+        if operation != "Apply":
+            new = self._record(old, new, options.manager, operation, subresource if subresource == "status" else "")
+        if options.dry_run:
+            return new
+        return self._commit_update(rt, new)
+
+    def _commit_update(self, rt: ResourceType, new: dict[str, Any]) -> dict[str, Any]:
+        metadata = new["metadata"]
+        if metadata.get("deletionTimestamp") and not metadata.get("finalizers") and not (
+            rt.kind == "Namespace" and (new.get("spec") or {}).get("finalizers")
+        ):
+            self.store.put(rt.storage_key, new)
+            gone = self.store.remove(rt.storage_key, metadata.get("namespace", ""), metadata["name"])
+            self.wake_collector()
+            return gone or new
+        stored = self.store.put(rt.storage_key, new)
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            for served in crds.resource_types(stored):
+                self.registry.add(served)
+        return stored
+
+    # -- scale subresource -------------------------------------------------------------------
+    def scale_of(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        assert rt.scale is not None
+        metadata = obj["metadata"]
+        if rt.scale.label_selector is None:
+            selector = selector_string(dotted_get(obj, "spec.selector"))
+        elif rt.scale.label_selector:
+            selector = str(dotted_get(obj, rt.scale.label_selector) or "")
+        else:
+            selector = ""
+        status: dict[str, Any] = {"replicas": int(dotted_get(obj, rt.scale.status_replicas) or 0)}
+        if selector:
+            status["selector"] = selector
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: metadata[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in metadata
+            },
+            "spec": {"replicas": int(dotted_get(obj, rt.scale.spec_replicas) or 0)},
+            "status": status,
+        }
+
+    def apply_scale(
+        self, rt: ResourceType, namespace: str | None, name: str, scale: Any, options: WriteOptions
+    ) -> dict[str, Any]:
+        assert rt.scale is not None
+        if not isinstance(scale, dict):
+            raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
+        old = self.get(rt, namespace, name)
+        replicas = (scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise ApiError(
+                422,
+                "Invalid",
+                f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {json.dumps(replicas)}: '
+                "must be greater than or equal to 0",
+                {"name": name, "group": "autoscaling", "kind": "Scale"},
+            )
+        scale_rv = (scale.get("metadata") or {}).get("resourceVersion")
+        if scale_rv and scale_rv != old["metadata"].get("resourceVersion"):
+            raise conflict(rt, name)
+        new = copy.deepcopy(old)
+        dotted_set(new, rt.scale.spec_replicas, replicas)
+        return self.update(rt, namespace, name, new, options, check_rv=False)
+
+    # -- delete ------------------------------------------------------------------------------
+    def delete(
+        self, rt: ResourceType, namespace: str | None, name: str, options: DeleteOptions
+    ) -> tuple[dict[str, Any], bool]:
+        """Returns (the object after the call, whether it is gone for good)."""
+        old = self.get(rt, namespace, name)
+        metadata = old["metadata"]
+        if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Precondition failed: UID in precondition: {options.precondition_uid}, "
+                f"UID in object meta: {metadata.get('uid')}",
+                {"name": name, "group": rt.group, "kind": rt.plural},
+            )
+        if options.precondition_rv and options.precondition_rv != metadata.get("resourceVersion"):
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Precondition failed: ResourceVersion in precondition: {options.precondition_rv}, "
+                f"ResourceVersion in object meta: {metadata.get('resourceVersion')}",
+                {"name": name, "group": rt.group, "kind": rt.plural},
+            )
+        finalizers = list(metadata.get("finalizers") or [])
+        if options.propagation == "Orphan" and "orphan" not in finalizers:
+            finalizers.append("orphan")
+        elif options.propagation == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        namespace_pending = rt.kind == "Namespace" and bool((old.get("spec") or {}).get("finalizers"))
+        if options.dry_run:
+            return old, not (finalizers or namespace_pending)
+        if metadata.get("deletionTimestamp"):
+            return old, False  # already being deleted: idempotent
+        if options.propagation in ("Orphan", "Foreground") and not self._has_dependents(metadata.get("uid")):
+            finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
+        if finalizers or namespace_pending:
+            new = copy.deepcopy(old)
+            new["metadata"]["deletionTimestamp"] = rfc3339()
+            new["metadata"]["deletionGracePeriodSeconds"] = 0
+            new["metadata"]["finalizers"] = finalizers
+            if not finalizers:
+                new["metadata"].pop("finalizers", None)
+            if rt.kind == "Namespace":
+                new.setdefault("status", {})["phase"] = "Terminating"
+            stored = self.store.put(rt.storage_key, new)
+            self.wake_collector()
+            return stored, False
+        gone = self.store.remove(rt.storage_key, metadata.get("namespace", ""), name) or old
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+            self._unregister_crd(gone)
+        self.wake_collector()
+        return gone, True
+
+    def _has_dependents(self, uid: str | None) -> bool:
+        if not uid:
+            return False
+        for _, obj in self.store.all_objects():
+            for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+                if ref.get("uid") == uid:
+                    return True
+        return False
+
+    def _unregister_crd(self, crd: dict[str, Any]) -> None:
+        """Deleting a CRD deletes its objects (kube-apiserver's customresourcecleanup finalizer)."""
+        spec = crd.get("spec") or {}
+        group, plural = spec.get("group", ""), (spec.get("names") or {}).get("plural", "")
+        storage = f"{group}/{plural}"
+        for obj in list(self.store.items(storage)):
+            metadata = obj["metadata"]
+            self.store.remove(storage, metadata.get("namespace", ""), metadata["name"])
+        self.store.drop_storage(storage)
+        self.registry.remove_group_resource(group, plural)
+
+    def wake_collector(self) -> None:
+        if self.gc_wakeup is not None:
+            self.gc_wakeup.set()
+
+    # -- persistence -------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        return self.store.snapshot()
+
+
+def encode_continue(rv: int, last_key: tuple[str, str]) -> str:
+    raw = json.dumps({"rv": rv, "start": list(last_key)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        namespace, name = data["start"]
+        return int(data["rv"]), (str(namespace), str(name))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApiError(400, "BadRequest", f"continue key is not valid: {exc}") from None
+
+
+def apply_patch(rt: ResourceType, current: dict[str, Any], patch_type: str, body: Any) -> dict[str, Any]:
+    """The object after a merge, JSON or strategic merge patch (the pure work is in patches.py)."""
+    from . import patches
+
+    if patch_type == MERGE_PATCH:
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "json: cannot unmarshal array into Go value of type map[string]interface {}")
+        return patches.merge_patch(current, body)
+    if patch_type == JSON_PATCH:
+        return patches.json_patch(current, body)
+    if patch_type == STRATEGIC_PATCH:
+        if rt.custom:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            )
+        return patches.strategic_merge_patch(current, body, current.get("apiVersion", rt.api_version), rt.kind)
+    raise ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: {', '.join(PATCH_TYPES)}",
+    )
+
+
+def patch_object(
+    cluster: Cluster,
+    rt: ResourceType,
+    namespace: str | None,
+    name: str,
+    patch_type: str,
+    body: Any,
+    options: WriteOptions,
+    subresource: str = "",
+) -> tuple[dict[str, Any], bool]:
+    """PATCH on an object or its status/scale subresource; returns (result, created)."""
+    if patch_type == APPLY_PATCH:
+        return apply_object(cluster, rt, namespace, name, body, options, subresource)
+    current = cluster.get(rt, namespace, name)
+    if subresource == "scale":
+        # Scale has no merge-keyed lists: a strategic merge patch is a merge patch there.
+        scale_patch_type = MERGE_PATCH if patch_type == STRATEGIC_PATCH else patch_type
+        scale = apply_patch(rt, cluster.scale_of(rt, current), scale_patch_type, body)
+        updated = cluster.apply_scale(rt, namespace, name, scale, options)
+        return cluster.scale_of(rt, updated), False
+    shown = cluster.present(rt, current)
+    patched = apply_patch(rt, shown, patch_type, body)
+    if not isinstance(patched, dict):
+        raise ApiError(422, "Invalid", "the patched object is not a JSON object")
+    return cluster.update(rt, namespace, name, patched, options, subresource=subresource), False
+
+
+def apply_object(
+    cluster: Cluster,
+    rt: ResourceType,
+    namespace: str | None,
+    name: str,
+    body: Any,
+    options: WriteOptions,
+    subresource: str = "",
+) -> tuple[dict[str, Any], bool]:
+    """Server-side apply: create if absent, otherwise merge with field ownership (fieldmanager.py)."""
+    from .fieldmanager import server_side_apply
+
+    if not options.manager or options.manager == "unknown":
+        raise ApiError(400, "BadRequest", "PATCH, application/apply-patch+yaml requires a fieldManager")
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "error decoding YAML: the applied configuration must be an object")
+    cluster._check_kind(rt, body)
+    body_name = (body.get("metadata") or {}).get("name")
+    if body_name and body_name != name:
+        raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
+    current = cluster.find(rt, namespace, name)
+    applied = copy.deepcopy(body)
+    applied.setdefault("metadata", {})["name"] = name
+    if rt.namespaced and namespace:
+        applied["metadata"].setdefault("namespace", namespace)
+    if current is None:
+        if subresource:
+            raise not_found(rt, name)
+        created = server_side_apply(None, applied, options.manager, options.force)
+        return cluster.create(rt, namespace, created, options, operation="Apply"), True
+    merged = server_side_apply(copy.deepcopy(cluster.present(rt, current)), applied, options.manager, options.force)
+    merged.setdefault("metadata", {})["resourceVersion"] = current["metadata"].get("resourceVersion")
+    applied_rv = (body.get("metadata") or {}).get("resourceVersion")
+    if applied_rv and applied_rv != current["metadata"].get("resourceVersion"):
+        raise conflict(rt, name)
+    result = cluster.update(
+        rt, namespace, name, merged, options, subresource=subresource, operation="Apply"
+    )
+    return result, False

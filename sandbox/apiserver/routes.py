@@ -1,0 +1,455 @@
+"""The HTTP surface: URL grammar, query parameters, content negotiation, and the resource verbs.
+
+URL grammar (kube-apiserver's): ``/api/v1/{plural}``, ``/api/v1/namespaces/{ns}/{plural}[/{name}[/{sub}]]``,
+``/apis/{group}/{version}/...`` with the same shape, cluster-scoped ``.../{plural}/{name}[/{sub}]``.
+``/api/v1/namespaces/{name}/status|finalize`` are Namespace subresources, and the deprecated
+``.../watch/...`` prefix turns a list into a watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from . import discovery, tables
+from .bodies import decode, media_type
+from .cluster import (
+    APPLY_PATCH,
+    DELETE_RETURNS_OBJECT,
+    Cluster,
+    DeleteOptions,
+    WriteOptions,
+    decode_continue,
+    encode_continue,
+    patch_object,
+)
+from .errors import ApiError
+from .faults import Faults, RequestLog, RequestRecord
+from .meta import parse_bool
+from .registry import ResourceType, not_found_path
+from .selectors import FieldSelector, LabelSelector, Selection
+from .watch import serve_watch
+
+PodLogs = Callable[[dict[str, Any], str, dict[str, str]], Awaitable[str]]
+
+
+@dataclass
+class ServerConfig:
+    """Knobs of one server instance."""
+
+    minor: int = 31
+    bookmark_interval: float = 60.0
+    default_watch_timeout: float = 1800.0
+
+
+CLUSTER = web.AppKey("cluster", Cluster)
+CONFIG = web.AppKey("config", ServerConfig)
+FAULTS = web.AppKey("faults", Faults)
+REQUEST_LOG = web.AppKey("request_log", RequestLog)
+POD_LOGS: web.AppKey[PodLogs | None] = web.AppKey("pod_logs")
+VERB = web.RequestKey("verb", str)
+RESOURCE = web.RequestKey("resource", str)
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=dumps(data), status=status, content_type="application/json")
+
+
+# -- middleware ------------------------------------------------------------------------------
+@web.middleware
+async def observe(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Status errors, the request log, and the 500 safety net, for every request."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except ApiError as error:
+        status = error.code
+        return json_response(error.to_status(), error.code)
+    except web.HTTPException as exc:
+        status = exc.status
+        if exc.status == 404:
+            return json_response(not_found_path().to_status(), 404)
+        if exc.status == 405:
+            error = ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+            return json_response(error.to_status(), 405)
+        raise
+    except (ConnectionResetError, asyncio.CancelledError):
+        status = 499
+        raise
+    except Exception as exc:  # a bug must still answer a Status, not a traceback page
+        status = 500
+        request.app.logger.exception("internal error on %s %s", request.method, request.path_qs)
+        error = ApiError(500, "InternalError", f"Internal error occurred: {type(exc).__name__}: {exc}")
+        return json_response(error.to_status(), 500)
+    finally:
+        request.app[REQUEST_LOG].append(
+            RequestRecord(
+                request.method,
+                request.path,
+                request.query_string,
+                status,
+                time.perf_counter() - started,
+                request.get(VERB, ""),
+                request.get(RESOURCE, ""),
+                request.headers.get("User-Agent", ""),
+            )
+        )
+
+
+# -- discovery -------------------------------------------------------------------------------
+async def get_version(request: web.Request) -> web.Response:
+    return json_response(discovery.version(request.app[CONFIG].minor))
+
+
+async def get_api(request: web.Request) -> web.Response:
+    return json_response(discovery.core_versions())
+
+
+async def get_apis(request: web.Request) -> web.Response:
+    return json_response(discovery.group_list(request.app[CLUSTER].registry))
+
+
+async def get_group(request: web.Request) -> web.Response:
+    found = discovery.group(request.app[CLUSTER].registry, request.match_info["group"])
+    if found is None:
+        raise not_found_path()
+    return json_response(found)
+
+
+async def get_core_resources(request: web.Request) -> web.Response:
+    found = discovery.resource_list(request.app[CLUSTER].registry, "", request.match_info["version"])
+    if found is None:
+        raise not_found_path()
+    return json_response(found)
+
+
+async def get_group_resources(request: web.Request) -> web.Response:
+    registry = request.app[CLUSTER].registry
+    found = discovery.resource_list(registry, request.match_info["group"], request.match_info["version"])
+    if found is None:
+        raise not_found_path()
+    return json_response(found)
+
+
+async def get_openapi_root(request: web.Request) -> web.Response:
+    return json_response(discovery.openapi_root(request.app[CLUSTER].registry))
+
+
+async def get_openapi_group_version(request: web.Request) -> web.Response:
+    parts = request.match_info["tail"].strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "api":
+        group_name, version_name = "", parts[1]
+    elif len(parts) == 3 and parts[0] == "apis":
+        group_name, version_name = parts[1], parts[2]
+    else:
+        raise not_found_path()
+    document = discovery.openapi_group_version(request.app[CLUSTER].registry, group_name, version_name)
+    if document is None:
+        raise not_found_path()
+    return json_response(document)
+
+
+async def not_found_handler(request: web.Request) -> web.Response:
+    raise not_found_path()
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+# -- resources -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    rt: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str
+    watch_prefix: bool
+
+
+def parse_target(cluster: Cluster, group: str, version: str, rest: list[str]) -> Target:
+    watch_prefix = False
+    if rest and rest[0] == "watch":
+        watch_prefix, rest = True, rest[1:]
+    namespace: str | None = None
+    if (
+        len(rest) >= 3
+        and rest[0] == "namespaces"
+        and not (group == "" and len(rest) == 3 and rest[2] in ("status", "finalize"))
+    ):
+        namespace, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 3:
+        raise not_found_path()
+    rt = cluster.registry.lookup(group, version, rest[0])
+    if namespace is not None and not rt.namespaced:
+        raise not_found_path()
+    name = rest[1] if len(rest) > 1 else None
+    subresource = rest[2] if len(rest) > 2 else ""
+    if subresource:
+        allowed = set(rt.extra_subresources)
+        if rt.has_status:
+            allowed.add("status")
+        if rt.scale is not None:
+            allowed.add("scale")
+        if subresource not in allowed:
+            raise not_found_path()
+    return Target(rt, namespace, name, subresource, watch_prefix)
+
+
+def verb_of(method: str, target: Target, query: Any) -> str:
+    if method == "GET":
+        if target.name is None:
+            return "watch" if target.watch_prefix or parse_bool(query.get("watch"), "watch") else "list"
+        return "get"
+    if method == "POST":
+        return "create"
+    if method == "PUT":
+        return "update"
+    if method == "PATCH":
+        return "patch"
+    if method == "DELETE":
+        return "delete" if target.name is not None else "deletecollection"
+    raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+
+def write_options(request: web.Request) -> WriteOptions:
+    query = request.query
+    manager = query.get("fieldManager") or request.headers.get("User-Agent", "unknown").split("/", 1)[0]
+    if len(manager) > 128:
+        raise ApiError(400, "BadRequest", "fieldManager: Too long: may not be longer than 128")
+    dry_run = query.getall("dryRun", [])
+    for value in dry_run:
+        if value != "All":
+            raise ApiError(400, "BadRequest", f"dryRun: Unsupported value: {value!r}: supported values: \"All\"")
+    return WriteOptions(
+        manager=manager,
+        dry_run=bool(dry_run),
+        field_validation=query.get("fieldValidation", "Warn"),
+        force=parse_bool(query.get("force"), "force"),
+    )
+
+
+def selection_of(target: Target, query: Any) -> Selection:
+    rt = target.rt
+    return Selection(
+        namespace=target.namespace if rt.namespaced else None,
+        labels=LabelSelector.parse(query.get("labelSelector")),
+        fields=FieldSelector.parse(query.get("fieldSelector"), rt.kind, rt.selectable_fields),
+    )
+
+
+async def handle_resource(request: web.Request) -> web.StreamResponse:
+    cluster = request.app[CLUSTER]
+    info = request.match_info
+    group = info.get("group", "")
+    version = info["version"]
+    target = parse_target(cluster, group, version, [p for p in info["tail"].split("/") if p])
+    query = request.query
+    verb = verb_of(request.method, target, query)
+    resource = f"{target.rt.plural}/{target.subresource}" if target.subresource else target.rt.plural
+    request[VERB], request[RESOURCE] = verb, resource
+    if verb not in target.rt.verbs and not target.subresource:
+        raise ApiError(405, "MethodNotAllowed", f"{verb} is not allowed on {target.rt.group_resource}")
+    latency, error = request.app[FAULTS].take(verb, target.rt.plural, target.namespace, target.name)
+    if latency:
+        await asyncio.sleep(latency)
+    if error is not None:
+        raise error
+    if verb == "watch":
+        return await serve_watch(request, cluster, target.rt, selection_of(target, query), request.app[CONFIG])
+    if verb == "list":
+        return list_objects(request, cluster, target)
+    if verb == "get":
+        return await get_object(request, cluster, target)
+    if verb == "deletecollection":
+        return delete_collection(request, cluster, target)
+    body = decode(await request.read(), request.headers.get("Content-Type"))
+    if verb == "create":
+        if target.name is not None:
+            raise ApiError(405, "MethodNotAllowed", "POST is not supported on a named resource")
+        options = write_options(request)
+        created = cluster.create(target.rt, target.namespace, body, options)
+        return json_response(cluster.present(target.rt, created), 201)
+    assert target.name is not None
+    if verb == "update":
+        return update_object(request, cluster, target, body)
+    if verb == "patch":
+        return patch(request, cluster, target, body)
+    return delete_object(request, cluster, target, body)
+
+
+def list_objects(request: web.Request, cluster: Cluster, target: Target) -> web.Response:
+    rt, query = target.rt, request.query
+    selection = selection_of(target, query)
+    objects = cluster.list(rt, selection)
+    list_rv = cluster.store.rv
+    token = query.get("continue")
+    if token:
+        token_rv, start = decode_continue(token)
+        if cluster.store.is_too_old(token_rv):
+            raise ApiError(
+                410,
+                "Expired",
+                "The provided continue parameter is too old to display a consistent list result. "
+                "You can start a new list without the continue parameter.",
+            )
+        list_rv = token_rv
+        objects = [o for o in objects if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > start]
+    next_token = ""
+    remaining = 0
+    limit = query.get("limit")
+    if limit:
+        try:
+            count = int(limit)
+        except ValueError:
+            raise ApiError(400, "BadRequest", f"invalid limit: {limit!r}") from None
+        if 0 < count < len(objects):
+            remaining = len(objects) - count
+            objects = objects[:count]
+            last = objects[-1]["metadata"]
+            next_token = encode_continue(list_rv, (last.get("namespace", ""), last["name"]))
+    shown = [cluster.present(rt, o) for o in objects]
+    if tables.wants_table(request.headers.get("Accept", "")):
+        return json_response(
+            tables.table(rt, shown, str(list_rv), next_token, query.get("includeObject", "Metadata"))
+        )
+    metadata: dict[str, Any] = {"resourceVersion": str(list_rv)}
+    if next_token:
+        metadata["continue"] = next_token
+        metadata["remainingItemCount"] = remaining
+    return json_response({"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": metadata, "items": shown})
+
+
+async def get_object(request: web.Request, cluster: Cluster, target: Target) -> web.StreamResponse:
+    assert target.name is not None
+    rt = target.rt
+    obj = cluster.get(rt, target.namespace, target.name)
+    if target.subresource == "scale":
+        return json_response(cluster.scale_of(rt, obj))
+    if target.subresource == "log":
+        return await pod_log(request, obj)
+    shown = cluster.present(rt, obj)
+    if tables.wants_table(request.headers.get("Accept", "")) and not target.subresource:
+        return json_response(
+            tables.table(rt, [shown], obj["metadata"].get("resourceVersion", ""), "",
+                         request.query.get("includeObject", "Metadata"))
+        )
+    return json_response(shown)
+
+
+async def pod_log(request: web.Request, pod: dict[str, Any]) -> web.Response:
+    containers = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    container = request.query.get("container")
+    name = pod["metadata"]["name"]
+    if container is None:
+        if len(containers) != 1:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]",
+            )
+        container = containers[0]
+    elif container not in containers:
+        raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
+    source = request.app[POD_LOGS]
+    text = await source(pod, container, dict(request.query)) if source is not None else ""
+    return web.Response(text=text, content_type="text/plain")
+
+
+def update_object(request: web.Request, cluster: Cluster, target: Target, body: Any) -> web.Response:
+    assert target.name is not None
+    rt, options = target.rt, write_options(request)
+    if target.subresource == "scale":
+        updated = cluster.apply_scale(rt, target.namespace, target.name, body, options)
+        return json_response(cluster.scale_of(rt, updated))
+    updated = cluster.update(rt, target.namespace, target.name, body, options, subresource=target.subresource)
+    return json_response(cluster.present(rt, updated))
+
+
+def patch(request: web.Request, cluster: Cluster, target: Target, body: Any) -> web.Response:
+    assert target.name is not None
+    patch_type = media_type(request.headers.get("Content-Type"))
+    if patch_type == "application/apply-patch+cbor":
+        raise ApiError(415, "UnsupportedMediaType", "CBOR apply patches are not supported; send YAML or JSON")
+    if body is None:
+        raise ApiError(400, "BadRequest", "the body of the request was empty")
+    options = write_options(request)
+    result, created = patch_object(
+        cluster, target.rt, target.namespace, target.name, patch_type, body, options, target.subresource
+    )
+    if target.subresource == "scale":
+        return json_response(result)
+    return json_response(cluster.present(target.rt, result), 201 if created and patch_type == APPLY_PATCH else 200)
+
+
+def _delete_options(request: web.Request, body: Any) -> DeleteOptions:
+    if body is not None and not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "DeleteOptions must be an object")
+    dry_run = request.query.getall("dryRun", [])
+    return DeleteOptions.from_body(body or {}, dict(request.query), "All" in dry_run)
+
+
+def _deleted_status(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.get("metadata", {})
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": metadata.get("name", ""), "group": rt.group, "kind": rt.plural, "uid": metadata.get("uid")},
+    }
+
+
+def delete_object(request: web.Request, cluster: Cluster, target: Target, body: Any) -> web.Response:
+    assert target.name is not None
+    rt = target.rt
+    obj, gone = cluster.delete(rt, target.namespace, target.name, _delete_options(request, body))
+    if gone and not (rt.custom or rt.kind in DELETE_RETURNS_OBJECT):
+        return json_response(_deleted_status(rt, obj))
+    return json_response(cluster.present(rt, obj))
+
+
+def delete_collection(request: web.Request, cluster: Cluster, target: Target) -> web.Response:
+    rt = target.rt
+    options = DeleteOptions.from_body({}, dict(request.query), "All" in request.query.getall("dryRun", []))
+    deleted = []
+    for obj in list(cluster.list(rt, selection_of(target, request.query))):
+        metadata = obj["metadata"]
+        result, _ = cluster.delete(rt, metadata.get("namespace"), metadata["name"], options)
+        deleted.append(cluster.present(rt, result))
+    return json_response(
+        {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(cluster.store.rv)},
+         "items": deleted}
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/version", get_version)
+    app.router.add_get("/version/", get_version)
+    for path in ("/healthz", "/livez", "/readyz"):
+        app.router.add_get(path, health)
+    app.router.add_get("/api", get_api)
+    app.router.add_get("/api/", get_api)
+    app.router.add_get("/apis", get_apis)
+    app.router.add_get("/apis/", get_apis)
+    app.router.add_get("/openapi/v3", get_openapi_root)
+    app.router.add_get("/openapi/v3/{tail:.+}", get_openapi_group_version)
+    app.router.add_get("/openapi/v2", not_found_handler)
+    app.router.add_get("/api/{version}", get_core_resources)
+    app.router.add_get("/apis/{group}", get_group)
+    app.router.add_get("/apis/{group}/{version}", get_group_resources)
+    app.router.add_route("*", "/api/{version}/{tail:.+}", handle_resource)
+    app.router.add_route("*", "/apis/{group}/{version}/{tail:.+}", handle_resource)

@@ -1,0 +1,171 @@
+"""Watch streams: one JSON event per line over a chunked 200 response.
+
+Semantics (kube-apiserver's): no ``resourceVersion`` or ``"0"`` starts with synthetic ADDED events for
+the current state; ``resourceVersion=N`` replays history after N, or answers one ERROR 410 event if N
+was compacted away; ``allowWatchBookmarks`` adds periodic BOOKMARKs (one just before the timeout too);
+``sendInitialEvents=true`` (WatchList, used by helm 4 and client-go) ends the initial ADDED events
+with a BOOKMARK annotated ``k8s.io/initial-events-end``; ``timeoutSeconds`` closes the stream cleanly.
+A watch asking for a Table gets each object wrapped in a one-row Table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from . import tables
+from .errors import ApiError
+from .meta import parse_bool
+from .registry import ResourceType
+from .selectors import Selection
+from .store import WatchEvent
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+    from .routes import ServerConfig
+
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+def _expired(rv: int, oldest: int) -> dict[str, Any]:
+    return ApiError(410, "Expired", f"too old resource version: {rv} ({oldest})").to_status()
+
+
+class _Encoder:
+    """Serializes events for one stream (plain objects or Table rows)."""
+
+    def __init__(self, cluster: Cluster, rt: ResourceType, as_table: bool) -> None:
+        self.cluster, self.rt, self.as_table = cluster, rt, as_table
+        self.first = True
+
+    def event(self, event_type: str, obj: dict[str, Any]) -> bytes:
+        shown = self.cluster.present(self.rt, obj)
+        if self.as_table:
+            shown = tables.table(
+                self.rt,
+                [shown],
+                obj["metadata"].get("resourceVersion", ""),
+                with_columns=self.first,
+            )
+            self.first = False
+        return json.dumps({"type": event_type, "object": shown}, separators=(",", ":")).encode() + b"\n"
+
+    def bookmark(self, rv: int, initial_events_end: bool = False) -> bytes:
+        metadata: dict[str, Any] = {"resourceVersion": str(rv)}
+        if initial_events_end:
+            metadata["annotations"] = {INITIAL_EVENTS_END: "true"}
+        obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": metadata}
+        return json.dumps({"type": "BOOKMARK", "object": obj}, separators=(",", ":")).encode() + b"\n"
+
+
+async def serve_watch(
+    request: web.Request, cluster: Cluster, rt: ResourceType, selection: Selection, config: ServerConfig
+) -> web.StreamResponse:
+    query = request.query
+    rv_param = query.get("resourceVersion", "")
+    bookmarks = parse_bool(query.get("allowWatchBookmarks"), "allowWatchBookmarks")
+    send_initial = query.get("sendInitialEvents")
+    initial_events = parse_bool(send_initial, "sendInitialEvents") if send_initial is not None else None
+    if initial_events is not None:
+        if query.get("resourceVersionMatch") != "NotOlderThan" or not bookmarks:
+            raise ApiError(
+                422,
+                "Invalid",
+                "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is "
+                "forbidden for watch unless the WatchList feature gate is enabled and resourceVersionMatch is "
+                "NotOlderThan and allowWatchBookmarks is true",
+            )
+    timeout = config.default_watch_timeout
+    if query.get("timeoutSeconds"):
+        try:
+            timeout = float(query["timeoutSeconds"])
+        except ValueError:
+            raise ApiError(400, "BadRequest", f"invalid timeoutSeconds: {query['timeoutSeconds']!r}") from None
+    since: int | None = None
+    if rv_param not in ("", "0") and not initial_events:
+        try:
+            since = int(rv_param)
+        except ValueError:
+            raise ApiError(400, "BadRequest", f"invalid resource version: {rv_param!r}") from None
+
+    store = cluster.store
+    encoder = _Encoder(cluster, rt, tables.wants_table(request.headers.get("Accept", "")))
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+
+    if since is not None and store.is_too_old(since):
+        await response.prepare(request)
+        line = json.dumps({"type": "ERROR", "object": _expired(since, store.compacted_rv)}).encode() + b"\n"
+        await response.write(line)
+        await response.write_eof()
+        return response
+
+    # Opening the watch and taking the snapshot happen without an await in between: no gap, no overlap.
+    watcher = store.open_watch(rt.storage_key, selection)
+    try:
+        if since is None:
+            initial: list[WatchEvent] = [
+                WatchEvent(0, rt.storage_key, "ADDED", obj) for obj in store.items(rt.storage_key, selection)
+            ]
+        else:
+            initial = store.replay(rt.storage_key, since, watcher)
+        snapshot_rv = store.rv
+        await response.prepare(request)
+        chunk = b"".join(encoder.event(e.type, e.obj) for e in initial)
+        if initial_events:
+            chunk += encoder.bookmark(snapshot_rv, initial_events_end=True)
+        if chunk:
+            await response.write(chunk)
+        await _stream(response, watcher.queue, encoder, store_rv=lambda: store.rv, timeout=timeout,
+                      bookmarks=bookmarks, bookmark_interval=config.bookmark_interval)
+    except (ConnectionResetError, ConnectionError):
+        pass
+    finally:
+        store.close_watch(watcher)
+    try:
+        await response.write_eof()
+    except (ConnectionResetError, ConnectionError):
+        pass
+    return response
+
+
+async def _stream(
+    response: web.StreamResponse,
+    queue: asyncio.Queue[WatchEvent | None],
+    encoder: _Encoder,
+    store_rv: Any,
+    timeout: float,
+    bookmarks: bool,
+    bookmark_interval: float,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if bookmarks:
+                await response.write(encoder.bookmark(store_rv()))
+            return
+        wait = min(remaining, bookmark_interval) if bookmarks else remaining
+        try:
+            event = await asyncio.wait_for(queue.get(), wait)
+        except TimeoutError:
+            if bookmarks and deadline - time.monotonic() > 0:
+                await response.write(encoder.bookmark(store_rv()))
+            continue
+        if event is None:
+            return  # dropped by fault injection
+        chunk = [encoder.event(event.type, event.obj)]
+        dropped = False
+        while not queue.empty():
+            more = queue.get_nowait()
+            if more is None:
+                dropped = True
+                break
+            chunk.append(encoder.event(more.type, more.obj))
+        await response.write(b"".join(chunk))
+        if dropped:
+            return

@@ -1,0 +1,1 @@
+"""Demo applications the sandbox runtime starts for well-known images (podinfo)."""

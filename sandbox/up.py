@@ -1,0 +1,395 @@
+"""`flagman sandbox up|down|status|kubeconfig|exec`: the whole sandbox as one supervised process.
+
+`up` starts a supervisor in a private mount namespace (`unshare --mount`) where the cluster hosts file is
+bind-mounted over /etc/hosts. The supervisor serves the API server, runs the runtime (pods, Services, DNS)
+and a real Prometheus, and records itself in `<state dir>/sandbox.json`. Every pod process inherits the
+namespace, so `podinfo-canary.test` resolves inside the sandbox; `flagman sandbox exec -- CMD` runs a
+command in the same namespace. The host's own /etc/hosts is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.apiserver.app import make_app
+from sandbox.apiserver.routes import POD_LOGS, ServerConfig
+from sandbox.apiserver.testing import kubeconfig_text
+from sandbox.prometheus import Prometheus, PrometheusSettings, register_service
+from sandbox.runtime import Runtime, RuntimeSettings
+from sandbox.runtime.kube import Kube
+from sandbox.runtime.logs import PodLogReader
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STATE_DIR = Path(os.environ.get("FLAGMAN_SANDBOX_DIR", "/tmp/flagman-sandbox"))
+#: Set inside the private mount namespace, so a re-exec does not nest another one.
+NAMESPACE_MARKER = "FLAGMAN_SANDBOX_NAMESPACE"
+API_PORT = 6443
+
+
+class SandboxError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    state_dir: Path = DEFAULT_STATE_DIR
+    second_octet: int = 42
+    scrape_interval: str = "5s"
+    kubernetes_minor: int = 31
+    prometheus: bool = True
+
+    @property
+    def api_address(self) -> str:
+        return f"127.{self.second_octet}.0.1"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_address}:{API_PORT}"
+
+    @property
+    def prometheus_address(self) -> str:
+        return f"127.{self.second_octet}.0.9"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state_dir / "kubeconfig"
+
+    @property
+    def record(self) -> Path:
+        return self.state_dir / "sandbox.json"
+
+    @property
+    def runtime(self) -> RuntimeSettings:
+        return RuntimeSettings(
+            state_dir=self.state_dir,
+            second_octet=self.second_octet,
+            pod_dns=False,  # the whole sandbox already runs in the namespace that sees the hosts file
+            extra_env={"KUBECONFIG": str(self.kubeconfig)},
+        )
+
+
+def bind_hosts_file(hosts_file: Path) -> None:
+    """Make this process (and its children) see `hosts_file` as /etc/hosts. Needs a private mount ns."""
+    if os.environ.get(NAMESPACE_MARKER) != "1":
+        raise SandboxError("refusing to bind-mount /etc/hosts outside the sandbox's private mount namespace")
+    result = subprocess.run(
+        ["mount", "--bind", str(hosts_file), "/etc/hosts"], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise SandboxError(
+            f"cannot bind-mount the cluster hosts file over /etc/hosts: {result.stderr.strip()} "
+            "(the sandbox needs root or an unprivileged user namespace for its cluster DNS)"
+        )
+
+
+def in_private_namespace_argv(argv: list[str]) -> list[str]:
+    """Run `argv` in a new private mount namespace (marked, so it does not nest)."""
+    return ["unshare", "--mount", "--propagation", "private", "--", "env", f"{NAMESPACE_MARKER}=1", *argv]
+
+
+class Sandbox:
+    """API server + runtime + Prometheus in this process's event loop (inside the private namespace)."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        self.runner: web.AppRunner | None = None
+        self.kube: Kube | None = None
+        self.runtime: Runtime | None = None
+        self.prometheus: Prometheus | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        app = make_app(ServerConfig(minor=settings.kubernetes_minor))
+        app[POD_LOGS] = PodLogReader(settings.runtime.log_dir)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
+        await self.runner.setup()
+        try:
+            await web.TCPSite(self.runner, settings.api_address, API_PORT).start()
+        except OSError as exc:
+            await self.stop()
+            raise SandboxError(f"cannot serve the API server on {settings.api_url}: {exc}") from exc
+        settings.kubeconfig.write_text(kubeconfig_text(settings.api_url))
+        self.kube = Kube.from_url(settings.api_url)
+        self.runtime = Runtime(self.kube, settings.runtime)
+        await self.runtime.start()
+        bind_hosts_file(settings.runtime.hosts_file)
+        if settings.prometheus:
+            self.prometheus = Prometheus(
+                PrometheusSettings(
+                    address=settings.prometheus_address,
+                    state_dir=settings.state_dir / "prometheus",
+                    targets_file=settings.runtime.scrape_targets_file,
+                    scrape_interval=settings.scrape_interval,
+                )
+            )
+            try:
+                await self.prometheus.start()
+            except Exception:
+                await self.stop()
+                raise
+            await register_service(self.kube, settings.prometheus_address)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "apiserver": self.settings.api_url,
+            "kubeconfig": str(self.settings.kubeconfig),
+            "prometheus": f"http://{self.settings.prometheus_address}:9090" if self.prometheus else None,
+            "hosts": str(self.settings.runtime.hosts_file),
+            "logs": str(self.settings.runtime.log_dir),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    async def stop(self) -> None:
+        if self.prometheus is not None:
+            await self.prometheus.stop()
+            self.prometheus = None
+        if self.runtime is not None:
+            await self.runtime.stop()
+            self.runtime = None
+        if self.kube is not None:
+            await self.kube.close()
+            self.kube = None
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def __aenter__(self) -> Sandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+# -- the supervisor ------------------------------------------------------------------------------
+async def serve(settings: SandboxSettings) -> int:
+    """Run until SIGTERM/SIGINT, recording where everything is in sandbox.json."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with Sandbox(settings) as sandbox:
+        settings.record.write_text(json.dumps(sandbox.describe(), indent=2))
+        print(f"sandbox ready: {settings.api_url}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                settings.record.unlink()
+    return 0
+
+
+def read_record(settings: SandboxSettings) -> dict[str, Any] | None:
+    """The running sandbox's record, or None (a stale record of a dead supervisor is removed)."""
+    try:
+        record: dict[str, Any] = json.loads(settings.record.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(int(record["pid"]), 0)
+    except (ProcessLookupError, KeyError, ValueError):
+        with contextlib.suppress(FileNotFoundError):
+            settings.record.unlink()
+        return None
+    return record
+
+
+def supervisor_argv(settings: SandboxSettings) -> list[str]:
+    return in_private_namespace_argv(
+        [
+            sys.executable,
+            "-m",
+            "sandbox.up",
+            "--state-dir",
+            str(settings.state_dir),
+            "--second-octet",
+            str(settings.second_octet),
+            "--scrape-interval",
+            settings.scrape_interval,
+            "--kubernetes-minor",
+            str(settings.kubernetes_minor),
+        ]
+    )
+
+
+def up(settings: SandboxSettings, timeout_seconds: float = 60.0) -> int:
+    record = read_record(settings)
+    if record is not None:
+        print(f"sandbox already running (pid {record['pid']}): {record['apiserver']}")
+        print(f"export KUBECONFIG={record['kubeconfig']}")
+        return 0
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    log_file = settings.state_dir / "supervisor.log"
+    with open(log_file, "ab") as output:
+        process = subprocess.Popen(
+            supervisor_argv(settings),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        record = read_record(settings)
+        if record is not None:
+            print(f"sandbox up (pid {record['pid']}): API server {record['apiserver']}")
+            print(
+                f"  prometheus: {record['prometheus']} (flagger-prometheus.flagger:9090 inside the sandbox)"
+            )
+            print(f"  pod logs:   {record['logs']}")
+            print(f"export KUBECONFIG={record['kubeconfig']}")
+            print("run commands that need cluster DNS with: flagman sandbox exec -- CMD")
+            return 0
+        if process.poll() is not None:
+            print(f"sandbox failed to start (exit {process.returncode}):", file=sys.stderr)
+            print(_tail(log_file), file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGTERM)
+    print(f"sandbox did not start within {timeout_seconds:g}s; see {log_file}", file=sys.stderr)
+    return 1
+
+
+def down(settings: SandboxSettings, timeout_seconds: float = 30.0) -> int:
+    record = read_record(settings)
+    if record is None:
+        print("no sandbox is running")
+        return 0
+    pid = int(record["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            print(f"sandbox stopped (pid {pid})")
+            return 0
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    print(f"sandbox (pid {pid}) did not stop within {timeout_seconds:g}s and was killed", file=sys.stderr)
+    return 1
+
+
+def status(settings: SandboxSettings) -> int:
+    record = read_record(settings)
+    if record is None:
+        print("sandbox: not running")
+        return 3
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+def kubeconfig(settings: SandboxSettings) -> int:
+    record = read_record(settings)
+    if record is None:
+        print("no sandbox is running (start one with `flagman sandbox up`)", file=sys.stderr)
+        return 1
+    print(record["kubeconfig"])
+    return 0
+
+
+def exec_in_sandbox(settings: SandboxSettings, command: list[str]) -> int:
+    """Run `command` in the sandbox's mount namespace (cluster DNS) with its kubeconfig."""
+    record = read_record(settings)
+    if record is None:
+        print("no sandbox is running (start one with `flagman sandbox up`)", file=sys.stderr)
+        return 1
+    if not command:
+        print("usage: flagman sandbox exec -- COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    env = {**os.environ, "KUBECONFIG": str(record["kubeconfig"])}
+    argv = ["nsenter", "--mount", "--target", str(record["pid"]), "--", *command]
+    return subprocess.run(argv, env=env, check=False).returncode
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _settings_from(args: Any) -> SandboxSettings:
+    return SandboxSettings(
+        state_dir=args.state_dir,
+        second_octet=args.second_octet,
+        scrape_interval=args.scrape_interval,
+        kubernetes_minor=args.kubernetes_minor,
+    )
+
+
+def _add_common(parser: Any) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help=f"where the sandbox keeps its files (default $FLAGMAN_SANDBOX_DIR or {DEFAULT_STATE_DIR})",
+    )
+    parser.add_argument("--second-octet", type=int, default=42, help="use 127.N.0.0/16 (default 42)")
+    parser.add_argument("--scrape-interval", default="5s", help="Prometheus scrape interval (default 5s)")
+    parser.add_argument("--kubernetes-minor", type=int, default=31, help="minor version /version reports")
+
+
+def add_subcommands(subparsers: Any) -> None:
+    """Register up, down, status, kubeconfig and exec on `flagman sandbox`."""
+    commands = {
+        "up": ("start the sandbox (API server, runtime, Prometheus) in the background", up),
+        "down": ("stop the sandbox and every pod process", down),
+        "status": ("show whether the sandbox runs and where", status),
+        "kubeconfig": ("print the path of the sandbox's kubeconfig", kubeconfig),
+    }
+    for name, (help_text, action) in commands.items():
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        _add_common(parser)
+        parser.set_defaults(run=lambda args, action=action: action(_settings_from(args)))
+    parser = subparsers.add_parser(
+        "exec",
+        help="run a command inside the sandbox (cluster DNS names resolve, KUBECONFIG is set)",
+        description="run a command inside the sandbox's mount namespace: flagman sandbox exec -- CMD",
+    )
+    _add_common(parser)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    parser.set_defaults(run=lambda args: exec_in_sandbox(_settings_from(args), _after_dashes(args.command)))
+
+
+def _after_dashes(command: list[str]) -> list[str]:
+    return command[1:] if command[:1] == ["--"] else command
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The supervisor's entry point (`python -m sandbox.up`), run by `up` inside the namespace."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox.up")
+    _add_common(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = _settings_from(args)
+    try:
+        return asyncio.run(serve(settings))
+    except SandboxError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
