@@ -36,7 +36,7 @@ bench: setup tools
 	$(PY) -m bench
 
 # --- install paths: CRDs from their single source, chart lint, container images ---
-.PHONY: crds charts-lint images
+.PHONY: crds charts-lint images checkov
 IMAGE_REGISTRY ?= ghcr.io/flagman
 IMAGE_TAG ?= 0.1.0
 CRD_SOURCE := kustomize/base/flagman/crd.yaml
@@ -47,6 +47,13 @@ crds:
 
 charts-lint: tools
 	for chart in charts/*/; do helm lint --strict "$$chart" || exit 1; done
+
+# checkov pins packaging<24 (pytest needs >=24), so it gets its own venv; tests/deploy/test_checkov.py uses it.
+CHECKOV_VENV := .tools/checkov-venv
+checkov: $(CHECKOV_VENV)/bin/checkov
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q 'checkov>=3.2'
 
 images:
 	@command -v docker >/dev/null || { echo "images: no docker engine on this machine (docker build needs one)" >&2; exit 1; }

@@ -42,7 +42,8 @@ from controller.kube.router import KubeRouter
 from controller.kube.sources import CachedSecrets, CachedTemplates
 from controller.kube.status import KubeStatusStore
 from controller.kube.workloads import KubeWorkloads, WorkloadOptions
-from controller.rollout.ports import Ports
+from controller.rollout.ports import DeploymentState, Ports
+from controller.rollout.revision import has_target_changed, template_hash
 from controller.rollout.tick import RolloutSettings, TickMemory, advance
 from controller.settings import Settings
 from controller.telemetry import VERSION, CanaryTelemetry, ControllerMetrics, Health, TelemetryServer
@@ -94,6 +95,7 @@ class Controller:
     server: TelemetryServer
     last_tick: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=dict)
+    wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
 
     @classmethod
     async def start(cls, settings: Settings, *, watch_timeout_seconds: int = 300) -> Controller:
@@ -147,6 +149,7 @@ class Controller:
         server = TelemetryServer(metrics, health, port=settings.port)
         controller = cls(settings, api, cluster, session, recorder, ports, metrics, health, server)
         health.checks.extend([cluster.liveness_problem, controller.stalled_daemons])
+        cluster.deployments.add_listener(controller.on_deployment_change)
         await server.start()
         return controller
 
@@ -162,23 +165,64 @@ class Controller:
     # --- the per-canary loop ---------------------------------------------------------------------
 
     async def run_canary(self, ref: CanaryRef, stopped: kopf.DaemonStopped) -> None:
-        """Tick now, then every interval (ticks never overlap; a slow tick delays the next one)."""
+        """Tick now, then every interval (ticks never overlap; a slow tick delays the next one).
+
+        Between analysis ticks the loop may be woken early (see `on_deployment_change`), and a tick that
+        left the canary Finalising is followed at once by the finalising tick: neither runs an analysis,
+        so the analysis cadence stays one interval while detection and promotion lose their idle waits.
+        """
         memory = TickMemory()
         rollout_settings = RolloutSettings(mesh_provider=self.settings.mesh_provider)
         loop = asyncio.get_running_loop()
-        while not stopped:
-            started = loop.time()
-            try:
-                await advance(ref, self.ports, rollout_settings, memory)
-            except Exception:  # a bug in one tick must not kill the canary's loop
-                logger.exception("tick failed", extra={"canary": ref.key})
-            self.last_tick[ref.key] = time.monotonic()
-            body = self.cluster.canaries.get(ref.namespace, ref.name)
-            interval = analysis_interval(body or {}, self.settings.min_analysis_interval)
-            self.intervals[ref.key] = interval
-            await stopped.wait(max(0.0, interval - (loop.time() - started)))
-        self.last_tick.pop(ref.key, None)
-        self.intervals.pop(ref.key, None)
+        wake = self.wakeups.setdefault(ref.key, asyncio.Event())
+        try:
+            while not stopped:
+                started = loop.time()
+                wake.clear()
+                try:
+                    await advance(ref, self.ports, rollout_settings, memory)
+                except Exception:  # a bug in one tick must not kill the canary's loop
+                    logger.exception("tick failed", extra={"canary": ref.key})
+                self.last_tick[ref.key] = time.monotonic()
+                body = self.cluster.canaries.get(ref.namespace, ref.name) or {}
+                interval = analysis_interval(body, self.settings.min_analysis_interval)
+                self.intervals[ref.key] = interval
+                if _phase(body) == "Finalising":
+                    continue
+                await _sleep_or_wake(stopped, wake, max(0.0, interval - (loop.time() - started)))
+        finally:
+            self.last_tick.pop(ref.key, None)
+            self.intervals.pop(ref.key, None)
+            self.wakeups.pop(ref.key, None)
+
+    def on_deployment_change(self, event_type: str, deployment: dict[str, Any]) -> None:
+        """Wake a canary's loop when waiting for the next tick would only add latency:
+
+        * its target's pod template changed while no analysis runs (Initialized, Succeeded, Failed):
+          the next tick detects the new revision;
+        * its primary became ready while Promoting: the next tick moves on to Finalising.
+        """
+        if event_type == "DELETED":
+            return
+        meta = deployment.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        for body in self.cluster.canaries.items(namespace):
+            canary_meta = body.get("metadata") or {}
+            key = f"{canary_meta.get('name')}.{namespace}"
+            wake = self.wakeups.get(key)
+            target = str(((body.get("spec") or {}).get("targetRef") or {}).get("name") or "")
+            if wake is None or not target:
+                continue
+            status = body.get("status") or {}
+            phase = str(status.get("phase") or "")
+            if name == target and phase in ("Initialized", "Succeeded", "Failed"):
+                template = (deployment.get("spec") or {}).get("template") or {}
+                last_applied = str(status.get("lastAppliedSpec") or "")
+                last_promoted = str(status.get("lastPromotedSpec") or "")
+                if has_target_changed(template_hash(template), last_applied, last_promoted):
+                    wake.set()
+            elif name == f"{target}-primary" and phase == "Promoting" and _looks_ready(deployment):
+                wake.set()
 
     def stalled_daemons(self) -> str | None:
         """Liveness: a daemon that has not finished a tick for far longer than its interval."""
@@ -211,6 +255,32 @@ class Controller:
                         namespace,
                     )
             await asyncio.sleep(self.settings.control_loop_interval)
+
+
+def _phase(body: Mapping[str, Any]) -> str:
+    return str((body.get("status") or {}).get("phase") or "")
+
+
+def _looks_ready(deployment: Mapping[str, Any]) -> bool:
+    state = DeploymentState.from_dict(deployment)
+    return (
+        state.observed_generation >= state.generation
+        and state.updated_replicas >= (state.spec_replicas if state.spec_replicas is not None else 1)
+        and state.replicas == state.updated_replicas
+        and state.available_replicas >= state.updated_replicas
+    )
+
+
+async def _sleep_or_wake(stopped: kopf.DaemonStopped, wake: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when the canary is woken or its daemon stopped."""
+    sleeper = asyncio.ensure_future(stopped.wait(seconds))
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sleeper, waker):
+            task.cancel()
+        await asyncio.gather(sleeper, waker, return_exceptions=True)
 
 
 # --- kopf ------------------------------------------------------------------------------------------

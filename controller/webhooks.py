@@ -22,6 +22,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from controller.api.canary import Canary, Webhook
 from controller.api.durations import format_duration
@@ -174,6 +175,9 @@ class WebhookClient:
         verify_tls: bool = True,
     ) -> None:
         """POST ``payload`` with retries; return on status <= 202, raise :class:`WebhookError` otherwise."""
+        problem = _url_problem(url)
+        if problem is not None:
+            raise WebhookError(f'Post "{url}": {problem}')
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         attempts = max(retries, 0) + 1
         last: _Attempt | None = None
@@ -222,6 +226,19 @@ class WebhookClient:
             retries=hook.retries,
             verify_tls=not hook.disable_tls,
         )
+
+
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be posted to, worded like Go's net/http; None when it can."""
+    try:
+        parsed = URL(url)
+    except ValueError as error:
+        return f"invalid URL: {error}"
+    if parsed.scheme not in ("http", "https"):
+        return f'unsupported protocol scheme "{parsed.scheme}"'
+    if not parsed.host:
+        return "no Host in request URL"
+    return None
 
 
 def _status_detail(attempt: _Attempt) -> str:

@@ -100,7 +100,8 @@ async def handle_task(request: web.Request, payload: Payload) -> web.Response:
     if task.type == "bash":
         logs.logger().info("bash command %s", task.command, extra={"canary": payload.name})
     else:
-        logs.logger().info("running command %s %s", task.type, task.command, extra={"canary": task.canary})
+        binary = "helmv3" if task.type.startswith("helm") else task.type
+        logs.logger().info("running command %s %s", binary, task.command, extra={"canary": task.canary})
     result = await runner.run_blocking(task)
     if not result.ok:
         return _text(500, task.failure_body(result))

@@ -158,18 +158,29 @@ async def run_command(
     loop.add_reader(pipe_fd, on_output)
     loop.add_reader(pidfd, on_exit)
     timed_out = False
+
+    def on_deadline() -> None:
+        nonlocal timed_out
+        timed_out = True
+        kill_group(pgid)
+
+    def stop_draining() -> None:
+        if not pipe_closed.done():
+            pipe_closed.set_result(None)
+
+    # Plain timers rather than wait_for/shield: this path runs for every blocking request.
+    deadline = loop.call_later(time_limit, on_deadline)
     try:
-        try:
-            await asyncio.wait_for(asyncio.shield(leader_exited), time_limit)
-        except TimeoutError:
-            timed_out = True
-            kill_group(pgid)
-            await leader_exited
+        await leader_exited
+        deadline.cancel()
         # The leader is a zombie until we reap it, so its group id is still ours: kill what it left.
         kill_group(pgid)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(pipe_closed), _PIPE_DRAIN_SECONDS)
+        if not pipe_closed.done():
+            drain_limit = loop.call_later(_PIPE_DRAIN_SECONDS, stop_draining)
+            await pipe_closed
+            drain_limit.cancel()
     finally:
+        deadline.cancel()
         kill_group(pgid)  # also covers cancellation (shutdown, client gone with no waiter)
         loop.remove_reader(pipe_fd)
         loop.remove_reader(pidfd)

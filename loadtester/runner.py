@@ -19,6 +19,8 @@ from loadtester.metrics import LoadTesterMetrics
 from loadtester.tasks import Task, TaskContext, TaskResult
 
 OUTPUT_TAIL_BYTES = 4096
+# Flagger names the binary in its log lines for these types (and says helmv3 for both helm types).
+_LOG_LABELS = {"helm": "helmv3", "helmv3": "helmv3", "kubectl": "kubectl"}
 MAX_REMEMBERED_RESULTS = 1000
 
 
@@ -26,7 +28,7 @@ MAX_REMEMBERED_RESULTS = 1000
 class _Running:
     task: Task
     started_at: float  # wall clock, for /tasks
-    future: asyncio.Task[TaskResult]
+    future: asyncio.Future[TaskResult]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,25 +105,35 @@ class TaskRunner:
         if entry is not None:
             self._metrics.tasks_skipped.labels(task.type).inc()
             self._log.info("attaching to the running %s", task, extra=_fields(task))
-        else:
-            entry = self._launch(task)
-        # shield: a client that disconnects must not cancel the command others may be waiting for.
-        return await asyncio.shield(entry.future)
+            # shield: one waiter going away must not cancel the run the others wait for.
+            return await asyncio.shield(entry.future)
+        # The first caller runs the task inline (no extra task to schedule on this hot path); aiohttp
+        # does not cancel a handler whose client disconnects, so the command still runs to its end.
+        shared: asyncio.Future[TaskResult] = asyncio.get_running_loop().create_future()
+        self.started_count += 1
+        self._running[task.key] = _Running(task, time.time(), shared)
+        try:
+            result = await self._execute(task)
+        except BaseException:
+            shared.cancel()
+            raise
+        if not shared.done():  # kill_all() may have cancelled it during shutdown
+            shared.set_result(result)
+        return result
 
     # -- shared ------------------------------------------------------------------------------------
 
-    def _launch(self, task: Task) -> _Running:
+    def _launch(self, task: Task) -> None:
         self.started_count += 1
         future = asyncio.create_task(self._execute(task), name=f"task {task.key}")
-        entry = _Running(task, time.time(), future)
-        self._running[task.key] = entry
-        return entry
+        self._running[task.key] = _Running(task, time.time(), future)
 
     async def _execute(self, task: Task) -> TaskResult:
         metrics = self._metrics
         metrics.tasks_started.labels(task.type).inc()
         metrics.tasks_running.labels(task.type).inc()
-        self._log.info("task starting %s", task, extra=_fields(task))
+        if task.mode == "queued":  # blocking types already logged "bash command ..." (as Flagger)
+            self._log.info("task starting %s", task, extra=_fields(task))
         result = TaskResult(ok=False, error="cancelled")
         try:
             result = await task.run(self._context)
@@ -138,15 +150,17 @@ class TaskRunner:
         return result
 
     def _report(self, task: Task, result: TaskResult) -> None:
+        """Flagger's messages; the output goes in an `output` field rather than glued onto `msg`."""
         fields = _fields(task)
+        label = f"{_LOG_LABELS[task.type]} {task.command}" if task.type in _LOG_LABELS else task.command
         text = result.output.decode(errors="replace")
         if result.ok:
             if task.log_output and text:
-                self._log.info("command finished %s %s", task.command, text, extra=fields)
-            else:
-                self._log.info("command finished %s", task.command, extra=fields)
+                fields["output"] = text
+            self._log.info("command finished %s", label, extra=fields)
         else:
-            self._log.error("command failed %s %s %s", task.command, result.error, text, extra=fields)
+            fields["output"] = text
+            self._log.error("command failed %s %s", label, result.error, extra=fields)
 
     def _remember(self, task: Task, result: TaskResult) -> None:
         self._results[task.key] = LastResult(task, result, time.time())

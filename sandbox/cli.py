@@ -31,7 +31,9 @@ def _add_apiserver(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=6443, help="port to listen on (default 6443)")
-    parser.add_argument("--state", metavar="FILE", help="load the store from FILE on start, save it on shutdown")
+    parser.add_argument(
+        "--state", metavar="FILE", help="load the store from FILE on start, save it on shutdown"
+    )
     parser.add_argument(
         "--kubernetes-minor",
         type=int,

@@ -7,7 +7,7 @@ and async tests can use kubernetes_asyncio or kopf against it. It yields a
 
 - ``.url``          ``http://127.0.0.1:PORT``
 - ``.kubeconfig``   path of a kubeconfig file with ``server: http://127.0.0.1:PORT``
-- ``.request_log``  list of ``RequestRecord(method, path, query, status, duration, verb, resource, user_agent)``
+- ``.request_log``  list of ``RequestRecord(method, path, query, status, duration, verb, resource, ...)``
 - ``.faults``       ``fail(verb, resource, status, times=1)``, ``delay(verb, resource, seconds)``,
                     ``drop_watches(resource=None)``, ``clear()``
 - ``.compact()``    forget the watch history (provokes 410 Gone), ``.kubectl_env()`` for subprocesses

@@ -27,7 +27,6 @@ DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 DEFAULT_ANALYSIS_INTERVAL_SECONDS = 60.0
 DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS = 10.0
 DEFAULT_WEBHOOK_TIMEOUT = "10s"
-KUBERNETES_DEFAULT_ITERATIONS = 10
 
 WEBHOOK_TYPES = frozenset(
     {
@@ -43,7 +42,7 @@ WEBHOOK_TYPES = frozenset(
     }
 )
 ALERT_SEVERITIES = frozenset({"", "info", "warn", "error"})
-PROVIDERS = frozenset(
+PROVIDERS = frozenset(  # Flagger's provider names (informational: only kubernetes is implemented)
     {
         "",
         "kubernetes",
@@ -59,6 +58,9 @@ PROVIDERS = frozenset(
         "traefik",
         "osm",
         "skipper",
+        "smi:v1alpha1",
+        "smi:v1alpha2",
+        "smi:v1alpha3",
         "gatewayapi",
         "gatewayapi:v1",
         "gatewayapi:v1beta1",

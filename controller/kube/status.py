@@ -22,6 +22,22 @@ logger = logging.getLogger(__name__)
 STATUS_CONFLICT_RETRIES = 5
 
 
+TIMESTAMP_FIELDS = ("lastTransitionTime", "lastUpdateTime")
+
+
+def without_empty_timestamps(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The CRD types these fields `date-time`, so the API server rejects `""`; an unset time is omitted."""
+    cleaned = {key: value for key, value in status.items() if not (key in TIMESTAMP_FIELDS and value == "")}
+    if isinstance(cleaned.get("conditions"), list):
+        cleaned["conditions"] = [
+            {key: value for key, value in condition.items() if not (key in TIMESTAMP_FIELDS and value == "")}
+            if isinstance(condition, Mapping)
+            else condition
+            for condition in cleaned["conditions"]
+        ]
+    return cleaned
+
+
 class KubeStatusStore:
     """Implements `controller.rollout.ports.StatusStore`."""
 
@@ -37,7 +53,7 @@ class KubeStatusStore:
         return fetched
 
     async def write(self, ref: CanaryRef, status: CanaryStatus) -> None:
-        await self.write_status(ref, status.to_dict())
+        await self.write_status(ref, without_empty_timestamps(status.to_dict()))
 
     async def write_status(self, ref: CanaryRef, status: Mapping[str, Any]) -> None:
         """Replace `status` with `status` (a JSON map)."""

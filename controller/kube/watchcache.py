@@ -66,7 +66,7 @@ class WatchCache:
         self._clock = clock
         self._last_contact = clock()
         self._task: asyncio.Task[None] | None = None
-        self._on_change = on_change
+        self._listeners: list[Callable[[str, JsonDict], None]] = [on_change] if on_change else []
         self.relists = 0
 
     # --- reading --------------------------------------------------------------------------------
@@ -76,6 +76,10 @@ class WatchCache:
 
     def items(self, namespace: str | None = None) -> list[JsonDict]:
         return [obj for (ns, _), obj in self._objects.items() if namespace is None or ns == namespace]
+
+    def add_listener(self, listener: Callable[[str, JsonDict], None]) -> None:
+        """Call `listener(event_type, object)` for every ADDED/MODIFIED/DELETED event (on the loop)."""
+        self._listeners.append(listener)
 
     # --- writing through ------------------------------------------------------------------------
 
@@ -192,5 +196,8 @@ class WatchCache:
                 self._objects[key] = obj
         else:
             return
-        if self._on_change is not None:
-            self._on_change(str(event_type), obj)
+        for listener in self._listeners:
+            try:
+                listener(str(event_type), obj)
+            except Exception:  # a listener bug must not stop the watch
+                logger.exception("watch listener failed for %s", self.resource.plural)

@@ -5,38 +5,24 @@ The numbered comments follow the exact order of spec section 2.2. Deliberate dif
 
 The tick observes and acts only through :class:`~controller.rollout.ports.Ports`; a step that fails
 records a Warning event with the error text and ends the tick (the next tick starts over, Flagger's
-level-based style). Status writes go through the status port after every transition so a controller
-restarted mid-analysis resumes from the written status.
+level-based style). Status is written after every transition, so a controller restarted in the middle
+of an analysis resumes from the stored status without repeating an iteration.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
-from controller.api import Canary, CanaryRef, CanaryStatus, Phase
-from controller.errors import (
-    CanaryValidationError,
-    FlagmanError,
-    NotFoundError,
-    NotReadyError,
-    WebhookError,
-)
-from controller.rollout import transitions
-from controller.rollout.ports import (
-    AlertMessage,
-    AlertSeverity,
-    Event,
-    LogLevel,
-    Ports,
-    Revision,
-    Role,
-    Target,
-)
-from controller.rollout.readiness import check_deployment_ready
+from controller.api import VALID_CONDITION, Canary, CanaryRef, CanaryStatus, Phase
+from controller.errors import CanaryValidationError, FlagmanError, NotFoundError, NotReadyError
+from controller.rollout import gates, outcomes, transitions
+from controller.rollout.context import RolloutSettings, StopTick, TickContext, TickMemory
+from controller.rollout.ports import AlertSeverity, Event, LogLevel, Ports, Role
 from controller.rollout.revision import has_target_changed, have_configs_changed, is_foreign_hash
+
+__all__ = ["RolloutSettings", "TickMemory", "advance"]
 
 SUPPORTED_PROVIDERS = frozenset({"", "kubernetes"})
 KUBERNETES_DEFAULT_ITERATIONS = 10
@@ -46,38 +32,7 @@ _ADVANCING = frozenset(
     {Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING}
 )
 _IN_ANALYSIS = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION, Phase.PROMOTING, Phase.FINALISING})
-
-
-@dataclass(frozen=True)
-class RolloutSettings:
-    """Controller-wide settings the tick needs (a subset of ``controller.settings.Settings``)."""
-
-    mesh_provider: str = "kubernetes"
-
-
-@dataclass
-class TickMemory:
-    """Per-canary memory the operator keeps between ticks (in process only, never persisted).
-
-    Used to write events that Flagger repeats every tick (suspend, ``not signaling a rollback``,
-    provider and validation warnings) once per state change instead.
-    """
-
-    announced: dict[str, str] = field(default_factory=dict)
-
-    def first_time(self, key: str, state: str) -> bool:
-        """True (and remember) when ``key`` was not announced for ``state`` yet."""
-        if self.announced.get(key) == state:
-            return False
-        self.announced[key] = state
-        return True
-
-    def forget(self, key: str) -> None:
-        self.announced.pop(key, None)
-
-
-class _StopTick(Exception):
-    """Internal: ends the tick after the reason was recorded."""
+_PROMOTION = frozenset({Phase.PROMOTING, Phase.FINALISING})
 
 
 async def advance(
@@ -88,608 +43,314 @@ async def advance(
 ) -> Canary | None:
     """Run one tick for the Canary ``ref``; return the Canary as it is after the tick.
 
-    Returns None when the Canary is gone or invalid. Never raises :class:`FlagmanError`.
+    Returns None when the Canary is gone or invalid. Never raises :class:`FlagmanError`: every failure
+    becomes an event or a log line. ``memory`` should be kept per canary between ticks.
     """
-    tick = _Tick(ports, settings or RolloutSettings(), memory if memory is not None else TickMemory())
-    return await tick.run(ref)
+    settings = settings or RolloutSettings()
+    memory = memory if memory is not None else TickMemory()
+    # 0. Read the Canary (the status port may serve it from a watch cache).
+    try:
+        body = await ports.status.get(ref)
+    except NotFoundError:
+        ports.recorder.log(ref, LogLevel.INFO, f"Canary {ref.key} not found")
+        return None
+    except FlagmanError as error:
+        ports.recorder.log(ref, LogLevel.ERROR, f"Canary {ref.key} get query error: {error}")
+        return None
+    try:
+        canary = Canary.from_dict(body)
+    except CanaryValidationError as error:
+        await _report_invalid(ports, memory, ref, body, error)
+        return None
+    memory.forget("invalid")
+    ctx = TickContext(ports, settings, memory, canary)
+    with contextlib.suppress(StopTick):
+        await _tick(ctx)
+    return ctx.canary
 
 
-class _Tick:
-    def __init__(self, ports: Ports, settings: RolloutSettings, memory: TickMemory) -> None:
-        self.ports = ports
-        self.settings = settings
-        self.memory = memory
-        self.canary: Canary | None = None
-        self._revision: Revision | None = None
+async def _report_invalid(
+    ports: Ports, memory: TickMemory, ref: CanaryRef, body: Mapping[str, Any], error: CanaryValidationError
+) -> None:
+    """An unusable spec: one Warning event and a ``Valid=False`` condition; nothing else is touched."""
+    message = str(error)
+    if not memory.first_time("invalid", message):
+        return
+    ref = CanaryRef.from_body(body) if body else ref
+    status = CanaryStatus.from_dict(body.get("status"), [])
+    recorded = status.condition(VALID_CONDITION)
+    if recorded is not None and recorded.message == message:
+        return  # already reported, e.g. before a controller restart
+    await ports.recorder.event(ref, Event.warning(message))
+    updated = transitions.with_valid_condition(status, message, transitions.format_time(ports.clock.now()))
+    try:
+        await ports.status.write(ref, updated)
+    except FlagmanError as write_error:
+        ports.recorder.log(ref, LogLevel.ERROR, f"status update failed: {write_error}")
 
-    # ----------------------------------------------------------------------------------------------
-    # helpers
 
-    @property
-    def current(self) -> Canary:
-        assert self.canary is not None
-        return self.canary
+async def _tick(ctx: TickContext) -> None:
+    canary = ctx.canary
+    ports = ctx.ports
+    if ctx.status.condition(VALID_CONDITION) is not None:
+        stamp = transitions.format_time(ports.clock.now())
+        await ctx.write(transitions.with_valid_condition(ctx.status, None, stamp))
 
-    @property
-    def status(self) -> CanaryStatus:
-        return self.current.status
+    # Deletion (revertOnDeletion) owns a Terminating canary; the analysis loop keeps its hands off.
+    if ctx.phase in (Phase.TERMINATING, Phase.TERMINATED):
+        raise StopTick
 
-    @property
-    def phase(self) -> Phase:
-        return self.current.status.phase
+    # 1. Suspended: nothing is reconciled. FIX: the event is written once per suspension.
+    if canary.spec.suspend:
+        if ctx.memory.first_time("suspend", "suspended"):
+            await ctx.emit(Event.normal("skipping canary run as object is suspended"))
+        raise StopTick
+    ctx.memory.forget("suspend")
 
-    async def emit(self, event: Event) -> None:
-        await self.ports.recorder.event(self.current, event)
+    # 2. Provider: only the kubernetes provider is implemented; other canaries are left untouched.
+    provider = canary.spec.provider or ctx.settings.mesh_provider
+    if provider not in SUPPORTED_PROVIDERS:
+        if ctx.memory.first_time("provider", provider):
+            await ctx.emit(Event.warning(f"provider {provider} is not supported"))
+        raise StopTick
+    ctx.memory.forget("provider")
 
-    async def warn_and_stop(self, error: BaseException | str) -> NoReturn:
-        await self.emit(Event.warning(str(error)))
-        raise _StopTick
+    # Flagger's sync handler: a new Canary is marked Initializing before anything is created.
+    if ctx.phase == Phase.NONE and not ctx.status.conditions:
+        await ctx.set_phase(Phase.INITIALIZING)
 
-    async def alert(self, message: str, severity: AlertSeverity, *, with_metadata: bool = False) -> None:
-        await self.ports.recorder.alert(self.current, AlertMessage(message, severity, with_metadata))
+    # 3. Target metadata (selector label, discovered ports).
+    try:
+        target = await ports.workloads.discover(canary)
+    except FlagmanError as error:
+        await ctx.warn_and_stop(error)
+    ctx.target = target
 
-    def log(self, message: str, level: LogLevel = LogLevel.INFO) -> None:
-        self.ports.recorder.log(self.current, level, message)
+    # 4. Canary and primary Services.
+    try:
+        await ports.router.initialize(canary, target)
+    except FlagmanError as error:
+        await ctx.warn_and_stop(error)
 
-    async def revision(self) -> Revision:
-        if self._revision is None:
-            try:
-                self._revision = await self.ports.workloads.revision(self.current)
-            except FlagmanError as error:
-                await self.warn_and_stop(error)
-        assert self._revision is not None
-        return self._revision
+    initializing = ctx.phase in _INITIALIZING
+    skip = canary.skip_analysis
 
-    async def write(self, status: CanaryStatus) -> None:
+    # 5. Metric providers availability (an event only).
+    if not skip and initializing:
         try:
-            await self.ports.status.write(self.current.ref, status)
+            await ports.metrics.check_providers(canary)
         except FlagmanError as error:
-            await self.emit(Event.warning(f"status update failed: {error}"))
-            raise _StopTick from error
-        self.canary = self.current.with_status(status)
-
-    async def sync_status(
-        self, phase: Phase, *, canary_weight: int = 0, iterations: int = 0, failed_checks: int = 0
-    ) -> None:
-        revision = await self.revision()
-        await self.write(
-            transitions.sync_status(
-                self.status,
-                phase,
-                revision,
-                kind=self.current.target_kind,
-                now=self.ports.clock.now(),
-                canary_weight=canary_weight,
-                iterations=iterations,
-                failed_checks=failed_checks,
-            )
-        )
-
-    async def set_phase(self, phase: Phase) -> None:
-        await self.write(
-            transitions.set_phase(
-                self.status, phase, kind=self.current.target_kind, now=self.ports.clock.now()
-            )
-        )
-
-    async def set_fields(self, **fields: int) -> None:
-        await self.write(transitions.set_fields(self.status, now=self.ports.clock.now(), **fields))
-
-    async def readiness(self, role: Role) -> None:
-        """Raise NotReadyError with Flagger's wrapped message when the Deployment is not ready."""
-        canary = self.current
-        if role == Role.PRIMARY:
-            prefix = f"{canary.target_name}-primary.{canary.namespace} not ready: "
-            threshold = canary.analysis.effective_primary_ready_threshold
+            await ctx.emit(Event.error(f"Error checking metric providers: {error}"))
         else:
-            prefix = f"canary deployment {canary.target_key} not ready: "
-            threshold = canary.analysis.effective_canary_ready_threshold
+            await ctx.emit(Event.normal("all the metrics providers are available!"))
+
+    # 6. Primary Deployment (created when absent, in any phase); wait for it while initializing.
+    try:
+        await ports.workloads.ensure_primary(canary, target)
+    except FlagmanError as error:
+        await ctx.warn_and_stop(error)
+    if initializing and not skip:
+        await _wait_for(ctx, Role.PRIMARY)
+
+    # 7. Primary autoscaler (created when missing, never updated here).
+    try:
+        await ports.workloads.ensure_primary_autoscaler(canary, target, update=False)
+    except FlagmanError as error:
+        await ctx.warn_and_stop(error)
+
+    # 8. Apex Service. FIX: after a failed promotion it selects the canary pods.
+    await ctx.route_apex(Role.CANARY if ctx.apex_on_canary() else Role.PRIMARY)
+
+    # 9. The target goes to zero once the apex serves the primary.
+    if initializing:
+        ctx.log(f"Scaling down {canary.target_kind} {canary.target_key}")
         try:
-            state = await self.ports.workloads.deployment(canary, role)
+            await ports.workloads.scale_to_zero(canary)
         except FlagmanError as error:
-            raise NotReadyError(prefix + str(error), retriable=True) from error
-        try:
-            check_deployment_ready(
-                state,
-                deadline_seconds=canary.spec.effective_progress_deadline_seconds,
-                ready_threshold=threshold,
-                now=self.ports.clock.now(),
+            await ctx.warn_and_stop(
+                f"scaling down canary {canary.target_kind} {canary.target_key} failed: {error}"
             )
-        except NotReadyError as error:
-            raise NotReadyError(prefix + str(error), retriable=error.retriable) from error
 
-    # ----------------------------------------------------------------------------------------------
-    # the tick
+    # 10. Mesh router: nothing for the kubernetes provider.
 
-    async def run(self, ref: CanaryRef) -> Canary | None:
-        # 0. Read the Canary (the status port may serve it from a watch cache).
-        try:
-            body = await self.ports.status.get(ref)
-        except NotFoundError:
-            self.ports.recorder.log(ref, LogLevel.INFO, f"Canary {ref.key} not found")
-            return None
-        except FlagmanError as error:
-            self.ports.recorder.log(ref, LogLevel.ERROR, f"Canary {ref.key} get query error: {error}")
-            return None
-        try:
-            self.canary = Canary.from_dict(body)
-        except CanaryValidationError as error:
-            await self._invalid(ref, body, error)
-            return None
-        with contextlib.suppress(_StopTick):
-            await self._steps()
-        return self.canary
+    # 11. Bootstrap done.
+    if initializing:
+        await ctx.sync_status(Phase.INITIALIZED)
+        ports.telemetry.canary_status(ctx.canary, Phase.INITIALIZED)
+        await ctx.emit(Event.normal(f"Initialization done! {canary.key}"))
+        await ctx.alert(
+            f"New {canary.target_kind} detected, initialization completed.",
+            AlertSeverity.INFO,
+            with_metadata=True,
+        )
+    await _adopt_foreign_hash(ctx)
 
-    async def _invalid(self, ref: CanaryRef, body: Mapping[str, Any], error: CanaryValidationError) -> None:
-        """An unusable spec: one Warning event and a ``Valid=False`` condition, nothing else touched."""
-        message = str(error)
-        if not self.memory.first_time("invalid", message):
-            return
-        ref = CanaryRef.from_body(body) if body else ref
-        await self.ports.recorder.event(ref, Event.warning(message))
-        status = CanaryStatus.from_dict(body.get("status"), [])
-        stamp = transitions.format_time(self.ports.clock.now())
-        updated = transitions.with_valid_condition(status, message, stamp)
-        if updated != status:
-            try:
-                await self.ports.status.write(ref, updated)
-            except FlagmanError as write_error:
-                self.ports.recorder.log(ref, LogLevel.ERROR, f"status update failed: {write_error}")
+    # 12. Anything to do? FIX: a Failed canary's status is not rewritten here (Flagger wrote the new
+    # hash before the checks below, so a change made while they failed was silently absorbed).
+    if ctx.phase not in _ADVANCING and not await _has_changed(ctx):
+        ports.telemetry.canary_status(ctx.canary, ctx.phase)
+        raise StopTick
 
-    async def _steps(self) -> None:
-        canary = self.current
-        self.memory.forget("invalid")
-        if self.status.condition("Valid") is not None:
-            stamp = transitions.format_time(self.ports.clock.now())
-            await self.write(transitions.with_valid_condition(self.status, None, stamp))
+    # 13. Primary readiness. FIX: not while the apex serves the canary pods after a failed promotion
+    # (the broken primary serves nothing; gating on it would roll back every fix).
+    if not skip and (ctx.phase in _PROMOTION or not ctx.apex_on_canary()):
+        await _wait_for(ctx, Role.PRIMARY)
 
-        # 1. Suspended: nothing is reconciled. FIX: the event is written once, not every tick.
-        if canary.spec.suspend:
-            if self.memory.first_time("suspend", "suspended"):
-                await self.emit(Event.normal("skipping canary run as object is suspended"))
-            raise _StopTick
-        self.memory.forget("suspend")
+    # 14. Routes: the kubernetes provider reports canary 100 while iterations > 0.
+    canary_routed = 100 if ctx.status.iterations > 0 or ctx.apex_on_canary() else 0
+    ports.telemetry.canary_weights(ctx.canary, primary=100 - canary_routed, canary_weight=canary_routed)
 
-        # 2. Provider: only the kubernetes provider is implemented; others are left untouched.
-        provider = canary.spec.provider or self.settings.mesh_provider
-        if provider not in SUPPORTED_PROVIDERS:
-            if self.memory.first_time("provider", provider):
-                await self.emit(Event.warning(f"provider {provider} is not supported"))
-            raise _StopTick
-        self.memory.forget("provider")
+    # 15. New revision: confirm-rollout gate, scale the canary up, Progressing. Ends the tick.
+    ports.telemetry.canary_status(ctx.canary, ctx.phase)
+    if ctx.phase not in _IN_ANALYSIS:
+        await _start_new_revision(ctx)
+        raise StopTick
 
-        # 3. Target metadata (selector label, discovered ports).
-        try:
-            target = await self.ports.workloads.discover(canary)
-        except FlagmanError as error:
-            await self.warn_and_stop(error)
+    # 16. A change during the analysis restarts it (no alert, no confirm-rollout, no re-scale).
+    if ctx.phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION) and await _has_changed(ctx):
+        await ctx.emit(Event.normal(f"New revision detected! Restarting analysis for {canary.target_key}"))
+        await ctx.sync_status(Phase.PROGRESSING, canary_weight=ctx.carried_weight())
+        raise StopTick
 
-        # 4. Canary and primary Services.
-        try:
-            await self.ports.router.initialize(canary, target)
-        except FlagmanError as error:
-            await self.warn_and_stop(error)
+    # 17. Canary readiness.
+    await _wait_for(ctx, Role.CANARY)
 
-        initializing = self.phase in _INITIALIZING
-        skip = canary.skip_analysis
+    # 18. skipAnalysis: promote at once.
+    if skip:
+        await outcomes.skip_analysis_promotion(ctx)
+        raise StopTick
 
-        # 5. Metric providers availability (an event only).
-        if not skip and initializing:
-            try:
-                await self.ports.metrics.check_providers(canary)
-            except FlagmanError as error:
-                await self.emit(Event.error(f"Error checking metric providers: {error}"))
+    # 19. Manual rollback webhooks.
+    if ctx.phase in (Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION):
+        hook = await gates.rollback_requested(ctx)
+        if hook is not None:
+            await outcomes.manual_rollback(ctx, hook)
+            raise StopTick
+
+    # 20. Promoting and the primary is ready (step 13): Finalising.
+    if ctx.phase == Phase.PROMOTING:
+        await outcomes.finish_promotion(ctx)
+        raise StopTick
+
+    # 21. Finalising: the canary goes to zero, Succeeded.
+    if ctx.phase == Phase.FINALISING:
+        await outcomes.finalise(ctx)
+        raise StopTick
+
+    # 22. Threshold reached.
+    if ctx.status.failed_checks >= canary.analysis.effective_threshold:
+        await outcomes.rollback(ctx)
+        raise StopTick
+
+    # 23. From here the tick duration is observed.
+    started = ports.clock.monotonic()
+    try:
+        await _analyse_and_iterate(ctx)
+    finally:
+        ports.telemetry.tick_duration(ctx.canary, ports.clock.monotonic() - started)
+
+
+async def _wait_for(ctx: TickContext, role: Role) -> None:
+    """Steps 6, 13 and 17: stop the tick while ``role`` is not ready; past a deadline, give up."""
+    try:
+        await ctx.readiness(role)
+    except NotReadyError as error:
+        await ctx.emit(Event.warning(str(error)))
+        if not error.retriable:
+            if role == Role.PRIMARY and ctx.phase in _PROMOTION:
+                await outcomes.failed_promotion(ctx, error)
             else:
-                await self.emit(Event.normal("all the metrics providers are available!"))
+                await outcomes.rollback(ctx, deadline_error=error)
+        raise StopTick from error
 
-        # 6. Primary Deployment (created when absent, in any phase); wait for it while initializing.
-        try:
-            await self.ports.workloads.ensure_primary(canary, target)
-        except FlagmanError as error:
-            await self.warn_and_stop(error)
-        if initializing and not skip:
-            try:
-                await self.readiness(Role.PRIMARY)
-            except NotReadyError as error:
-                await self.emit(Event.warning(str(error)))
-                if not error.retriable:
-                    await self.rollback(deadline_error=error)
-                raise _StopTick from error
 
-        # 7. Primary autoscaler (create only).
-        try:
-            await self.ports.workloads.ensure_primary_autoscaler(canary, target, update=False)
-        except FlagmanError as error:
-            await self.warn_and_stop(error)
+async def _adopt_foreign_hash(ctx: TickContext) -> None:
+    """A status written by Go Flagger: trust it for the running template and switch to our hash."""
+    status = ctx.status
+    if not is_foreign_hash(status.last_applied_spec):
+        return
+    revision = await ctx.revision()
+    promoted = status.last_promoted_spec
+    if promoted == status.last_applied_spec:
+        promoted = revision.spec_hash
+    ctx.log(f"Adopting the status written by Flagger for {ctx.canary.key}")
+    await ctx.write(status.replace(last_applied_spec=revision.spec_hash, last_promoted_spec=promoted))
 
-        # 8. Apex Service. FIX: after a failed promotion it selects the canary pods.
-        await self.reconcile_apex(target)
 
-        # 9. Scale the target to zero once the apex serves the primary.
-        if initializing:
-            self.log(f"Scaling down {canary.target_kind} {canary.target_key}")
-            try:
-                await self.ports.workloads.scale_to_zero(canary)
-            except FlagmanError as error:
-                await self.warn_and_stop(
-                    f"scaling down canary {canary.target_kind} {canary.target_key} failed: {error}"
-                )
-
-        # 10. Mesh router: nothing for the kubernetes provider.
-
-        # 11. Bootstrap done.
-        if initializing:
-            await self.sync_status(Phase.INITIALIZED)
-            await self.emit(Event.normal(f"Initialization done! {canary.key}"))
-            await self.alert(
-                f"New {canary.target_kind} detected, initialization completed.",
-                AlertSeverity.INFO,
-                with_metadata=True,
-            )
-        await self.adopt_foreign_hash()
-
-        # 12. Anything to do?
-        if not await self.should_advance():
-            self.ports.telemetry.canary_status(self.current, self.phase)
-            raise _StopTick
-
-        # 13. Primary readiness.
-        if not skip:
-            try:
-                await self.readiness(Role.PRIMARY)
-            except NotReadyError as error:
-                await self.emit(Event.warning(str(error)))
-                if not error.retriable:
-                    if self.phase in (Phase.PROMOTING, Phase.FINALISING):
-                        await self.failed_promotion(target, error)
-                    else:
-                        await self.rollback(deadline_error=error)
-                raise _StopTick from error
-
-        # 14. Routes: the kubernetes provider reports canary 100 while iterations > 0.
-        canary_routed = 100 if self.status.iterations > 0 or self.status.canary_weight >= 100 else 0
-        self.ports.telemetry.canary_weights(
-            self.current, primary=100 - canary_routed, canary_weight=canary_routed
-        )
-
-        # 15. New revision: confirm-rollout gate, scale the canary up, Progressing. Ends the tick.
-        if self.phase not in _IN_ANALYSIS:
-            await self.start_new_revision()
-            raise _StopTick
-
-        # 16. Change during the analysis restarts it.
-        if self.phase in (Phase.PROGRESSING, Phase.WAITING_PROMOTION) and await self.has_changed():
-            await self.emit(
-                Event.normal(f"New revision detected! Restarting analysis for {canary.target_key}")
-            )
-            await self.sync_status(Phase.PROGRESSING, canary_weight=self.carried_weight())
-            raise _StopTick
-
-        # 17. Canary readiness.
-        try:
-            await self.readiness(Role.CANARY)
-        except NotReadyError as error:
-            await self.emit(Event.warning(str(error)))
-            if not error.retriable:
-                await self.rollback(deadline_error=error)
-            raise _StopTick from error
-
-        # 18. skipAnalysis: promote at once.
-        if skip:
-            await self.skip_analysis_promotion(target)
-            raise _StopTick
-
-        # 19. Manual rollback webhooks.
-        if self.phase in (Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION):
-            await self.rollback_hooks()
-
-        # 20. Promoting: the primary finished its rolling update (step 13 passed).
-        if self.phase == Phase.PROMOTING:
-            try:
-                await self.ports.workloads.ensure_primary_autoscaler(self.current, target, update=True)
-            except FlagmanError as error:
-                await self.warn_and_stop(error)
-            await self.set_phase(Phase.FINALISING)
-            raise _StopTick
-
-        # 21. Finalising: scale the canary down, Succeeded.
-        if self.phase == Phase.FINALISING:
-            await self.finalise()
-            raise _StopTick
-
-        # 22. Threshold reached.
-        threshold = canary.analysis.effective_threshold
-        if self.status.failed_checks >= threshold:
-            await self.rollback()
-            raise _StopTick
-
-        # 23. From here the tick duration is observed.
-        started = self.ports.clock.monotonic()
-        try:
-            await self.analyse_and_iterate(target)
-        finally:
-            self.ports.telemetry.tick_duration(self.current, self.ports.clock.monotonic() - started)
-
-    # ----------------------------------------------------------------------------------------------
-    # steps in detail
-
-    async def reconcile_apex(self, target: Target) -> None:
-        role = Role.CANARY if self.status.canary_weight >= 100 else Role.PRIMARY
-        try:
-            await self.ports.router.reconcile(self.current, target, apex_selects=role)
-        except FlagmanError as error:
-            await self.warn_and_stop(error)
-
-    def copying_message(self) -> str:
-        canary = self.current
-        primary = f"{canary.target_name}-primary.{canary.namespace}"
-        return f"Copying {canary.target_key} template spec to {primary}"
-
-    def carried_weight(self) -> int:
-        """FIX: after a failed promotion the apex keeps selecting the canary pods (weight 100) until a
-        later promotion reaches Finalising or a rollback happens."""
-        return 100 if self.status.canary_weight >= 100 else 0
-
-    async def adopt_foreign_hash(self) -> None:
-        """A status written by Go Flagger: trust it for the running template and switch to our hash."""
-        status = self.status
-        if not is_foreign_hash(status.last_applied_spec):
-            return
-        revision = await self.revision()
-        promoted = status.last_promoted_spec
-        if promoted == status.last_applied_spec:
-            promoted = revision.spec_hash
-        self.log(f"Adopting the status written by Flagger for {self.current.key}")
-        await self.write(status.replace(last_applied_spec=revision.spec_hash, last_promoted_spec=promoted))
-
-    async def has_changed(self) -> bool:
-        revision = await self.revision()
-        status = self.status
-        if has_target_changed(revision.spec_hash, status.last_applied_spec, status.last_promoted_spec):
-            return True
-        return have_configs_changed(revision.tracked_configs, status.tracked_configs)
-
-    async def should_advance(self) -> bool:
-        """Step 12. FIX: a Failed canary's status is not rewritten here (Flagger absorbed the revision)."""
-        if self.phase in _ADVANCING:
-            return True
-        return await self.has_changed()
-
-    async def start_new_revision(self) -> None:
-        """Step 15 for Initialized, Succeeded, Failed and Waiting."""
-        canary = self.current
-        if self.phase == Phase.WAITING:
-            # FIX: rollback webhooks are honoured while waiting for approval, as documented.
-            await self.rollback_hooks()
-        if not await self.confirm_rollout():
-            return
-        await self.emit(
-            Event.normal(f"New revision detected! Scaling up {canary.target_key}", phase=Phase.PROGRESSING)
-        )
-        await self.alert(
-            "New revision detected, progressing canary analysis.", AlertSeverity.INFO, with_metadata=True
-        )
-        try:
-            await self.ports.workloads.scale_from_zero(canary)
-        except FlagmanError as error:
-            await self.emit(Event.error(str(error)))
-            raise _StopTick from error
-        await self.sync_status(Phase.PROGRESSING, canary_weight=self.carried_weight())
-
-    async def confirm_rollout(self) -> bool:
-        for hook in self.current.analysis.hooks("confirm-rollout"):
-            try:
-                await self.ports.webhooks.call(self.current, hook, self.phase)
-            except WebhookError:
-                if self.phase != Phase.WAITING:
-                    await self.set_phase(Phase.WAITING)
-                    await self.emit(
-                        Event.warning(f"Halt {self.current.key} advancement waiting for approval {hook.name}")
-                    )
-                    if not hook.mute_alert:
-                        await self.alert("Canary is waiting for approval.", AlertSeverity.WARN)
-                return False
-            await self.emit(Event.normal(f"Confirm-rollout check {hook.name} passed"))
+async def _has_changed(ctx: TickContext) -> bool:
+    """A new revision: target template (unless reverted to the promoted one) or tracked configs."""
+    revision = await ctx.revision()
+    status = ctx.status
+    if has_target_changed(revision.spec_hash, status.last_applied_spec, status.last_promoted_spec):
         return True
+    return have_configs_changed(revision.tracked_configs, status.tracked_configs)
 
-    async def rollback_hooks(self) -> None:
-        """Step 19: any rollback hook that answers 2xx rolls the canary back (manual rollback)."""
-        canary = self.current
-        for hook in canary.analysis.hooks("rollback"):
-            try:
-                await self.ports.webhooks.call(canary, hook, self.phase)
-            except WebhookError:
-                state = f"{self.phase.value}/{self.status.last_applied_spec}"
-                if self.memory.first_time(f"rollback-hook:{hook.name}", state):
-                    await self.emit(Event.normal(f"Rollback hook {hook.name} not signaling a rollback"))
-                continue
-            await self.emit(Event.warning(f"Rollback check {hook.name} passed"))
-            await self.emit(Event.warning(f"Rolling back {canary.key} manual webhook invoked"))
-            await self.alert("Rolling back manual webhook invoked", AlertSeverity.WARN)
-            await self.rollback()
-            raise _StopTick
 
-    async def analyse_and_iterate(self, target: Target) -> None:
-        canary = self.current
-        # 24. First analysis tick: pre-rollout hooks; later ticks: rollout hooks and metrics.
-        if self.status.iterations == 0:
-            await self.emit(Event.normal(f"Starting canary analysis for {canary.target_key}"))
-            if not await self.pre_rollout():
-                await self.set_fields(failed_checks=self.status.failed_checks + 1)
-                raise _StopTick
-        elif not await self.analysis():
-            await self.set_fields(failed_checks=self.status.failed_checks + 1)
-            raise _StopTick
-
-        # 25. Kubernetes provider adjustments (in memory only).
-        iterations = canary.analysis.iterations
-        adjustments: list[str] = []
-        if canary.analysis.match:
-            adjustments.append("A/B testing is not supported when using the kubernetes provider")
-        if iterations < 1:
-            adjustments.append("Progressive traffic is not supported when using the kubernetes provider")
-            adjustments.append(f"Setting canaryAnalysis.iterations: {KUBERNETES_DEFAULT_ITERATIONS}")
-            iterations = KUBERNETES_DEFAULT_ITERATIONS
-        if adjustments and self.memory.first_time("kubernetes-adjustments", self.status.last_applied_spec):
-            for message in adjustments:
-                await self.emit(Event.warning(message))
-
-        # 26. Blue/Green.
-        await self.blue_green(target, iterations)
-
-    async def pre_rollout(self) -> bool:
-        canary = self.current
-        for hook in canary.analysis.hooks("pre-rollout"):
-            try:
-                await self.ports.webhooks.call(canary, hook, Phase.PROGRESSING)
-            except WebhookError as error:
-                await self.emit(
-                    Event.warning(
-                        f"Halt {canary.key} advancement pre-rollout check {hook.name} failed {error}"
-                    )
-                )
-                return False
-            await self.emit(Event.normal(f"Pre-rollout check {hook.name} passed"))
-        return True
-
-    async def analysis(self) -> bool:
-        canary = self.current
-        for hook in canary.analysis.hooks("rollout"):
-            try:
-                await self.ports.webhooks.call(canary, hook, Phase.PROGRESSING)
-            except WebhookError as error:
-                await self.emit(
-                    Event.warning(f"Halt {canary.key} advancement external check {hook.name} failed {error}")
-                )
-                return False
-        try:
-            result = await self.ports.metrics.run_checks(canary)
-        except FlagmanError as error:
-            await self.emit(Event.error(str(error)))
-            return False
-        for event in result.events:
-            await self.emit(event)
-        for metric, value in result.values.items():
-            self.ports.telemetry.metric_value(canary, metric, value)
-        return result.passed
-
-    async def blue_green(self, target: Target, iterations: int) -> None:
-        """Spec 2.6. FIX: a denied confirm-promotion keeps the iteration count (no N-1/N oscillation)."""
-        canary = self.current
-        done = self.status.iterations
-        if iterations > done:
-            await self.set_fields(iterations=done + 1)
-            await self.emit(Event.normal(f"Advance {canary.key} canary iteration {done + 1}/{iterations}"))
+async def _start_new_revision(ctx: TickContext) -> None:
+    """Step 15 for Initialized, Succeeded, Failed and Waiting."""
+    canary = ctx.canary
+    if ctx.phase == Phase.WAITING:
+        # FIX: rollback webhooks are honoured while waiting for approval, as Flagger documents.
+        hook = await gates.rollback_requested(ctx)
+        if hook is not None:
+            await outcomes.manual_rollback(ctx, hook)
             return
-        if not await self.confirm_promotion():
-            return
-        if iterations == done:
-            await self.set_fields(iterations=iterations + 1)
-            return
-        await self.emit(Event.normal(self.copying_message()))
-        try:
-            await self.ports.workloads.promote(canary, target)
-        except FlagmanError as error:
-            await self.warn_and_stop(error)
-        await self.set_phase(Phase.PROMOTING)
+    if not await gates.confirm_rollout(ctx):
+        return
+    await ctx.emit(
+        Event.normal(f"New revision detected! Scaling up {canary.target_key}", phase=Phase.PROGRESSING)
+    )
+    await ctx.alert(
+        "New revision detected, progressing canary analysis.", AlertSeverity.INFO, with_metadata=True
+    )
+    try:
+        await ctx.ports.workloads.scale_from_zero(canary)
+    except FlagmanError as error:
+        await ctx.emit(Event.error(str(error)))
+        raise StopTick from error
+    await ctx.sync_status(Phase.PROGRESSING, canary_weight=ctx.carried_weight())
+    ctx.ports.telemetry.canary_status(ctx.canary, Phase.PROGRESSING)
 
-    async def confirm_promotion(self) -> bool:
-        canary = self.current
-        for hook in canary.analysis.hooks("confirm-promotion"):
-            try:
-                await self.ports.webhooks.call(canary, hook, Phase.PROGRESSING)
-            except WebhookError:
-                if self.phase != Phase.WAITING_PROMOTION:
-                    await self.set_phase(Phase.WAITING_PROMOTION)
-                    await self.emit(
-                        Event.warning(
-                            f"Halt {canary.key} advancement waiting for promotion approval {hook.name}"
-                        )
-                    )
-                    if not hook.mute_alert:
-                        await self.alert("Canary promotion is waiting for approval.", AlertSeverity.WARN)
-                return False
-            await self.emit(Event.normal(f"Confirm-promotion check {hook.name} passed"))
-        return True
 
-    async def finalise(self) -> None:
-        canary = self.current
-        try:
-            await self.ports.workloads.scale_to_zero(canary)
-        except FlagmanError as error:
-            await self.warn_and_stop(error)
-        await self.set_phase(Phase.SUCCEEDED)
-        self.ports.telemetry.canary_status(self.current, Phase.SUCCEEDED)
-        self.ports.telemetry.promotion(self.current, skipped=False)
-        await self.post_rollout()
-        await self.emit(Event.normal(f"Promotion completed! Scaling down {canary.target_key}"))
-        await self.alert("Canary analysis completed successfully, promotion finished.", AlertSeverity.INFO)
+async def _analyse_and_iterate(ctx: TickContext) -> None:
+    canary = ctx.canary
+    # 24. First analysis tick: pre-rollout hooks; later ticks: rollout hooks and metrics.
+    if ctx.status.iterations == 0:
+        await ctx.emit(Event.normal(f"Starting canary analysis for {canary.target_key}"))
+        passed = await gates.pre_rollout(ctx)
+    else:
+        passed = await gates.analysis_passes(ctx)
+    if not passed:
+        await ctx.set_fields(failed_checks=ctx.status.failed_checks + 1)
+        return
 
-    async def skip_analysis_promotion(self, target: Target) -> None:
-        canary = self.current
-        await self.emit(Event.normal(self.copying_message()))
-        try:
-            await self.ports.workloads.promote(canary, target)
-            await self.ports.workloads.ensure_primary_autoscaler(canary, target, update=True)
-            await self.ports.workloads.scale_to_zero(canary)
-        except FlagmanError as error:
-            await self.warn_and_stop(error)
-        await self.set_phase(Phase.SUCCEEDED)
-        self.ports.telemetry.canary_status(self.current, Phase.SUCCEEDED)
-        self.ports.telemetry.promotion(self.current, skipped=True)
-        await self.post_rollout()
-        await self.emit(
-            Event.normal(f"Promotion completed! Canary analysis was skipped for {canary.target_key}")
-        )
-        await self.alert("Canary analysis was skipped, promotion finished.", AlertSeverity.INFO)
+    # 25. Kubernetes provider adjustments (in memory only). FIX: warned once per revision.
+    iterations = canary.analysis.iterations
+    adjustments: list[str] = []
+    if canary.analysis.match:
+        adjustments.append("A/B testing is not supported when using the kubernetes provider")
+    if iterations < 1:
+        adjustments.append("Progressive traffic is not supported when using the kubernetes provider")
+        adjustments.append(f"Setting canaryAnalysis.iterations: {KUBERNETES_DEFAULT_ITERATIONS}")
+        iterations = KUBERNETES_DEFAULT_ITERATIONS
+    if adjustments and ctx.memory.first_time("kubernetes-adjustments", ctx.status.last_applied_spec):
+        for message in adjustments:
+            await ctx.emit(Event.warning(message))
 
-    async def post_rollout(self) -> None:
-        canary = self.current
-        for hook in canary.analysis.hooks("post-rollout"):
-            try:
-                await self.ports.webhooks.call(canary, hook, self.phase)
-            except WebhookError as error:
-                await self.emit(Event.warning(f"Post-rollout hook {hook.name} failed {error}"))
-                return
-            await self.emit(Event.normal(f"Post-rollout check {hook.name} passed"))
+    # 26. Blue/Green.
+    await _blue_green(ctx, iterations)
 
-    async def rollback(self, *, deadline_error: NotReadyError | None = None) -> None:
-        """Spec 2.9. FIX: failedChecks stays visible; deadline-driven rollbacks say so."""
-        canary = self.current
-        failed_checks = self.status.failed_checks
-        threshold = canary.analysis.effective_threshold
-        if failed_checks >= threshold:
-            await self.emit(
-                Event.warning(f"Rolling back {canary.key} failed checks threshold reached {failed_checks}")
-            )
-            await self.alert(f"Failed checks threshold reached {failed_checks}", AlertSeverity.ERROR)
-        elif deadline_error is not None:
-            await self.emit(
-                Event.warning(f"Rolling back {canary.key} progress deadline exceeded {deadline_error}")
-            )
-            await self.alert(f"Progress deadline exceeded {deadline_error}", AlertSeverity.ERROR)
-        await self.emit(Event.warning(f"Canary failed! Scaling down {canary.key}", phase=Phase.FAILED))
-        self.ports.telemetry.canary_weights(canary, primary=100, canary_weight=0)
-        try:
-            await self.ports.workloads.scale_to_zero(canary)
-        except FlagmanError as error:
-            await self.warn_and_stop(error)
-        await self.sync_status(Phase.FAILED, failed_checks=failed_checks)
-        self.ports.telemetry.canary_status(self.current, Phase.FAILED)
-        self.ports.telemetry.failure(self.current)
-        await self.post_rollout()
 
-    async def failed_promotion(self, target: Target, error: NotReadyError) -> None:
-        """Spec 2.8. FIX: the apex Service is pointed at the canary pods, so ``canaryWeight: 100`` is true."""
-        canary = self.current
-        await self.emit(Event.warning(f"Promotion of {canary.target_key} failed, primary not ready: {error}"))
-        await self.alert(f"Promotion failed, primary not ready: {error}", AlertSeverity.ERROR)
-        self.ports.telemetry.canary_weights(canary, primary=0, canary_weight=100)
-        await self.sync_status(Phase.FAILED, canary_weight=100, failed_checks=self.status.failed_checks)
-        try:
-            await self.ports.router.reconcile(self.current, target, apex_selects=Role.CANARY)
-        except FlagmanError as route_error:
-            await self.emit(Event.warning(str(route_error)))
-        self.ports.telemetry.canary_status(self.current, Phase.FAILED)
-        self.ports.telemetry.failure(self.current)
-        await self.post_rollout()
+async def _blue_green(ctx: TickContext, iterations: int) -> None:
+    """Spec 2.6: iterations 1..N, then confirm-promotion at N and N+1, then promote."""
+    done = ctx.status.iterations
+    if iterations > done:
+        await ctx.set_fields(iterations=done + 1)
+        await ctx.emit(Event.normal(f"Advance {ctx.canary.key} canary iteration {done + 1}/{iterations}"))
+        return
+    if not await gates.confirm_promotion(ctx):
+        return
+    if iterations == done:
+        await ctx.set_fields(iterations=iterations + 1)
+        return
+    await outcomes.promote(ctx)

@@ -43,4 +43,6 @@ def decode(raw: bytes, content_type: str | None) -> Any:
                     return data
             except yaml.YAMLError:
                 pass
-        raise ApiError(400, "BadRequest", f"the body of the request could not be decoded as JSON: {exc}") from None
+        raise ApiError(
+            400, "BadRequest", f"the body of the request could not be decoded as JSON: {exc}"
+        ) from None

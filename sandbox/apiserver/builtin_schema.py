@@ -115,7 +115,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "status": ("object", "apps.v1.DaemonSetStatus", "", (), "", "", ""),
     },
     "apps.v1.DaemonSetSpec": {
-        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
         "template": ("object", "core.v1.PodTemplateSpec", "", (), "", "", ""),
     },
     "apps.v1.DaemonSetStatus": {"conditions": ("list", "", "map", ("type",), "merge", "type", "")},
@@ -125,7 +125,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "status": ("object", "apps.v1.DeploymentStatus", "", (), "", "", ""),
     },
     "apps.v1.DeploymentSpec": {
-        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
         "strategy": ("object", "", "", (), "retainKeys", "", ""),
         "template": ("object", "core.v1.PodTemplateSpec", "", (), "", "", ""),
     },
@@ -136,7 +136,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "status": ("object", "apps.v1.ReplicaSetStatus", "", (), "", "", ""),
     },
     "apps.v1.ReplicaSetSpec": {
-        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
         "template": ("object", "core.v1.PodTemplateSpec", "", (), "", "", ""),
     },
     "apps.v1.ReplicaSetStatus": {"conditions": ("list", "", "map", ("type",), "merge", "type", "")},
@@ -146,13 +146,17 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "status": ("object", "apps.v1.StatefulSetStatus", "", (), "", "", ""),
     },
     "apps.v1.StatefulSetSpec": {
-        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
         "template": ("object", "core.v1.PodTemplateSpec", "", (), "", "", ""),
         "volumeClaimTemplates": ("list", "core.v1.PersistentVolumeClaim", "atomic", (), "", "", ""),
     },
     "apps.v1.StatefulSetStatus": {"conditions": ("list", "", "map", ("type",), "merge", "type", "")},
     "autoscaling.v1.HorizontalPodAutoscaler": {
-        "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", "")
+        "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
+        "spec": ("object", "autoscaling.v1.HorizontalPodAutoscalerSpec", "", (), "", "", ""),
+    },
+    "autoscaling.v1.HorizontalPodAutoscalerSpec": {
+        "scaleTargetRef": ("object", "", "", (), "", "", "atomic")
     },
     "autoscaling.v1.Scale": {"metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", "")},
     "autoscaling.v2.ExternalMetricSource": {
@@ -179,7 +183,9 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "conditions": ("list", "", "map", ("type",), "merge", "type", ""),
         "currentMetrics": ("list", "autoscaling.v2.MetricStatus", "atomic", (), "", "", ""),
     },
-    "autoscaling.v2.MetricIdentifier": {"selector": ("object", "meta.v1.LabelSelector", "", (), "", "", "")},
+    "autoscaling.v2.MetricIdentifier": {
+        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic")
+    },
     "autoscaling.v2.MetricSpec": {
         "external": ("object", "autoscaling.v2.ExternalMetricSource", "", (), "", "", ""),
         "object": ("object", "autoscaling.v2.ObjectMetricSource", "", (), "", "", ""),
@@ -216,7 +222,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     },
     "batch.v1.JobSpec": {
         "podFailurePolicy": ("object", "batch.v1.PodFailurePolicy", "", (), "", "", ""),
-        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
         "successPolicy": ("object", "batch.v1.SuccessPolicy", "", (), "", "", ""),
         "template": ("object", "core.v1.PodTemplateSpec", "", (), "", "", ""),
     },
@@ -254,15 +260,34 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "podAffinity": ("object", "core.v1.PodAffinity", "", (), "", "", ""),
         "podAntiAffinity": ("object", "core.v1.PodAntiAffinity", "", (), "", "", ""),
     },
-    "core.v1.Binding": {"metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", "")},
+    "core.v1.Binding": {
+        "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
+        "target": ("object", "", "", (), "", "", "atomic"),
+    },
+    "core.v1.CSIPersistentVolumeSource": {
+        "controllerExpandSecretRef": ("object", "", "", (), "", "", "atomic"),
+        "controllerPublishSecretRef": ("object", "", "", (), "", "", "atomic"),
+        "nodeExpandSecretRef": ("object", "", "", (), "", "", "atomic"),
+        "nodePublishSecretRef": ("object", "", "", (), "", "", "atomic"),
+        "nodeStageSecretRef": ("object", "", "", (), "", "", "atomic"),
+    },
+    "core.v1.CSIVolumeSource": {"nodePublishSecretRef": ("object", "", "", (), "", "", "atomic")},
     "core.v1.Capabilities": {
         "add": ("list", "", "atomic", (), "", "", ""),
         "drop": ("list", "", "atomic", (), "", "", ""),
     },
-    "core.v1.CephFSPersistentVolumeSource": {"monitors": ("list", "", "atomic", (), "", "", "")},
-    "core.v1.CephFSVolumeSource": {"monitors": ("list", "", "atomic", (), "", "", "")},
+    "core.v1.CephFSPersistentVolumeSource": {
+        "monitors": ("list", "", "atomic", (), "", "", ""),
+        "secretRef": ("object", "", "", (), "", "", "atomic"),
+    },
+    "core.v1.CephFSVolumeSource": {
+        "monitors": ("list", "", "atomic", (), "", "", ""),
+        "secretRef": ("object", "", "", (), "", "", "atomic"),
+    },
+    "core.v1.CinderPersistentVolumeSource": {"secretRef": ("object", "", "", (), "", "", "atomic")},
+    "core.v1.CinderVolumeSource": {"secretRef": ("object", "", "", (), "", "", "atomic")},
     "core.v1.ClusterTrustBundleProjection": {
-        "labelSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", "")
+        "labelSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic")
     },
     "core.v1.ComponentStatus": {
         "conditions": ("list", "", "map", ("type",), "merge", "type", ""),
@@ -274,7 +299,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     "core.v1.Container": {
         "args": ("list", "", "atomic", (), "", "", ""),
         "command": ("list", "", "atomic", (), "", "", ""),
-        "env": ("list", "", "map", ("name",), "merge", "name", ""),
+        "env": ("list", "core.v1.EnvVar", "map", ("name",), "merge", "name", ""),
         "envFrom": ("list", "", "atomic", (), "", "", ""),
         "lifecycle": ("object", "core.v1.Lifecycle", "", (), "", "", ""),
         "livenessProbe": ("object", "core.v1.Probe", "", (), "", "", ""),
@@ -295,21 +320,37 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "volumeMounts": ("list", "", "map", ("mountPath",), "merge", "mountPath", ""),
     },
     "core.v1.ContainerUser": {"linux": ("object", "core.v1.LinuxContainerUser", "", (), "", "", "")},
-    "core.v1.DownwardAPIProjection": {"items": ("list", "", "atomic", (), "", "", "")},
-    "core.v1.DownwardAPIVolumeSource": {"items": ("list", "", "atomic", (), "", "", "")},
+    "core.v1.DownwardAPIProjection": {
+        "items": ("list", "core.v1.DownwardAPIVolumeFile", "atomic", (), "", "", "")
+    },
+    "core.v1.DownwardAPIVolumeFile": {
+        "fieldRef": ("object", "", "", (), "", "", "atomic"),
+        "resourceFieldRef": ("object", "", "", (), "", "", "atomic"),
+    },
+    "core.v1.DownwardAPIVolumeSource": {
+        "items": ("list", "core.v1.DownwardAPIVolumeFile", "atomic", (), "", "", "")
+    },
+    "core.v1.EndpointAddress": {"targetRef": ("object", "", "", (), "", "", "atomic")},
     "core.v1.EndpointSubset": {
-        "addresses": ("list", "", "atomic", (), "", "", ""),
-        "notReadyAddresses": ("list", "", "atomic", (), "", "", ""),
+        "addresses": ("list", "core.v1.EndpointAddress", "atomic", (), "", "", ""),
+        "notReadyAddresses": ("list", "core.v1.EndpointAddress", "atomic", (), "", "", ""),
         "ports": ("list", "", "atomic", (), "", "", ""),
     },
     "core.v1.Endpoints": {
         "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
         "subsets": ("list", "core.v1.EndpointSubset", "atomic", (), "", "", ""),
     },
+    "core.v1.EnvVar": {"valueFrom": ("object", "core.v1.EnvVarSource", "", (), "", "", "")},
+    "core.v1.EnvVarSource": {
+        "configMapKeyRef": ("object", "", "", (), "", "", "atomic"),
+        "fieldRef": ("object", "", "", (), "", "", "atomic"),
+        "resourceFieldRef": ("object", "", "", (), "", "", "atomic"),
+        "secretKeyRef": ("object", "", "", (), "", "", "atomic"),
+    },
     "core.v1.EphemeralContainer": {
         "args": ("list", "", "atomic", (), "", "", ""),
         "command": ("list", "", "atomic", (), "", "", ""),
-        "env": ("list", "", "map", ("name",), "merge", "name", ""),
+        "env": ("list", "core.v1.EnvVar", "map", ("name",), "merge", "name", ""),
         "envFrom": ("list", "", "atomic", (), "", "", ""),
         "lifecycle": ("object", "core.v1.Lifecycle", "", (), "", "", ""),
         "livenessProbe": ("object", "core.v1.Probe", "", (), "", "", ""),
@@ -325,16 +366,28 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     "core.v1.EphemeralVolumeSource": {
         "volumeClaimTemplate": ("object", "core.v1.PersistentVolumeClaimTemplate", "", (), "", "", "")
     },
-    "core.v1.Event": {"metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", "")},
+    "core.v1.Event": {
+        "involvedObject": ("object", "", "", (), "", "", "atomic"),
+        "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
+        "related": ("object", "", "", (), "", "", "atomic"),
+    },
     "core.v1.ExecAction": {"command": ("list", "", "atomic", (), "", "", "")},
     "core.v1.FCVolumeSource": {
         "targetWWNs": ("list", "", "atomic", (), "", "", ""),
         "wwids": ("list", "", "atomic", (), "", "", ""),
     },
+    "core.v1.FlexPersistentVolumeSource": {"secretRef": ("object", "", "", (), "", "", "atomic")},
+    "core.v1.FlexVolumeSource": {"secretRef": ("object", "", "", (), "", "", "atomic")},
     "core.v1.HTTPGetAction": {"httpHeaders": ("list", "", "atomic", (), "", "", "")},
     "core.v1.HostAlias": {"hostnames": ("list", "", "atomic", (), "", "", "")},
-    "core.v1.ISCSIPersistentVolumeSource": {"portals": ("list", "", "atomic", (), "", "", "")},
-    "core.v1.ISCSIVolumeSource": {"portals": ("list", "", "atomic", (), "", "", "")},
+    "core.v1.ISCSIPersistentVolumeSource": {
+        "portals": ("list", "", "atomic", (), "", "", ""),
+        "secretRef": ("object", "", "", (), "", "", "atomic"),
+    },
+    "core.v1.ISCSIVolumeSource": {
+        "portals": ("list", "", "atomic", (), "", "", ""),
+        "secretRef": ("object", "", "", (), "", "", "atomic"),
+    },
     "core.v1.Lifecycle": {
         "postStart": ("object", "core.v1.LifecycleHandler", "", (), "", "", ""),
         "preStop": ("object", "core.v1.LifecycleHandler", "", (), "", "", ""),
@@ -382,7 +435,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
             (),
             "",
             "",
-            "",
+            "atomic",
         ),
     },
     "core.v1.NodeSelector": {
@@ -416,7 +469,8 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     },
     "core.v1.PersistentVolumeClaimSpec": {
         "accessModes": ("list", "", "atomic", (), "", "", ""),
-        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "dataSource": ("object", "", "", (), "", "", "atomic"),
+        "selector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
     },
     "core.v1.PersistentVolumeClaimStatus": {
         "accessModes": ("list", "", "atomic", (), "", "", ""),
@@ -430,12 +484,17 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     "core.v1.PersistentVolumeSpec": {
         "accessModes": ("list", "", "atomic", (), "", "", ""),
         "cephfs": ("object", "core.v1.CephFSPersistentVolumeSource", "", (), "", "", ""),
+        "cinder": ("object", "core.v1.CinderPersistentVolumeSource", "", (), "", "", ""),
         "claimRef": ("object", "", "", (), "", "", "granular"),
+        "csi": ("object", "core.v1.CSIPersistentVolumeSource", "", (), "", "", ""),
         "fc": ("object", "core.v1.FCVolumeSource", "", (), "", "", ""),
+        "flexVolume": ("object", "core.v1.FlexPersistentVolumeSource", "", (), "", "", ""),
         "iscsi": ("object", "core.v1.ISCSIPersistentVolumeSource", "", (), "", "", ""),
         "mountOptions": ("list", "", "atomic", (), "", "", ""),
         "nodeAffinity": ("object", "core.v1.VolumeNodeAffinity", "", (), "", "", ""),
         "rbd": ("object", "core.v1.RBDPersistentVolumeSource", "", (), "", "", ""),
+        "scaleIO": ("object", "core.v1.ScaleIOPersistentVolumeSource", "", (), "", "", ""),
+        "storageos": ("object", "core.v1.StorageOSPersistentVolumeSource", "", (), "", "", ""),
     },
     "core.v1.Pod": {
         "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
@@ -463,10 +522,10 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         ),
     },
     "core.v1.PodAffinityTerm": {
-        "labelSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "labelSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
         "matchLabelKeys": ("list", "", "atomic", (), "", "", ""),
         "mismatchLabelKeys": ("list", "", "atomic", (), "", "", ""),
-        "namespaceSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "namespaceSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
         "namespaces": ("list", "", "atomic", (), "", "", ""),
     },
     "core.v1.PodAntiAffinity": {
@@ -541,7 +600,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "spec": ("object", "core.v1.PodSpec", "", (), "", "", ""),
     },
     "core.v1.PreferredSchedulingTerm": {
-        "preference": ("object", "core.v1.NodeSelectorTerm", "", (), "", "", "")
+        "preference": ("object", "core.v1.NodeSelectorTerm", "", (), "", "", "atomic")
     },
     "core.v1.Probe": {
         "exec": ("object", "core.v1.ExecAction", "", (), "", "", ""),
@@ -550,8 +609,14 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     "core.v1.ProjectedVolumeSource": {
         "sources": ("list", "core.v1.VolumeProjection", "atomic", (), "", "", "")
     },
-    "core.v1.RBDPersistentVolumeSource": {"monitors": ("list", "", "atomic", (), "", "", "")},
-    "core.v1.RBDVolumeSource": {"monitors": ("list", "", "atomic", (), "", "", "")},
+    "core.v1.RBDPersistentVolumeSource": {
+        "monitors": ("list", "", "atomic", (), "", "", ""),
+        "secretRef": ("object", "", "", (), "", "", "atomic"),
+    },
+    "core.v1.RBDVolumeSource": {
+        "monitors": ("list", "", "atomic", (), "", "", ""),
+        "secretRef": ("object", "", "", (), "", "", "atomic"),
+    },
     "core.v1.ReplicationController": {
         "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
         "spec": ("object", "core.v1.ReplicationControllerSpec", "", (), "", "", ""),
@@ -569,11 +634,13 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "spec": ("object", "core.v1.ResourceQuotaSpec", "", (), "", "", ""),
     },
     "core.v1.ResourceQuotaSpec": {
-        "scopeSelector": ("object", "core.v1.ScopeSelector", "", (), "", "", ""),
+        "scopeSelector": ("object", "core.v1.ScopeSelector", "", (), "", "", "atomic"),
         "scopes": ("list", "", "atomic", (), "", "", ""),
     },
     "core.v1.ResourceRequirements": {"claims": ("list", "", "map", ("name",), "", "", "")},
     "core.v1.ResourceStatus": {"resources": ("list", "", "map", ("resourceID",), "", "", "")},
+    "core.v1.ScaleIOPersistentVolumeSource": {"secretRef": ("object", "", "", (), "", "", "atomic")},
+    "core.v1.ScaleIOVolumeSource": {"secretRef": ("object", "", "", (), "", "", "atomic")},
     "core.v1.ScopeSelector": {
         "matchExpressions": ("list", "core.v1.ScopedResourceSelectorRequirement", "atomic", (), "", "", "")
     },
@@ -604,22 +671,29 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "conditions": ("list", "", "map", ("type",), "merge", "type", ""),
         "loadBalancer": ("object", "core.v1.LoadBalancerStatus", "", (), "", "", ""),
     },
+    "core.v1.StorageOSPersistentVolumeSource": {"secretRef": ("object", "", "", (), "", "", "atomic")},
+    "core.v1.StorageOSVolumeSource": {"secretRef": ("object", "", "", (), "", "", "atomic")},
     "core.v1.TopologySpreadConstraint": {
-        "labelSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "labelSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
         "matchLabelKeys": ("list", "", "atomic", (), "", "", ""),
     },
     "core.v1.Volume": {
         "cephfs": ("object", "core.v1.CephFSVolumeSource", "", (), "", "", ""),
+        "cinder": ("object", "core.v1.CinderVolumeSource", "", (), "", "", ""),
         "configMap": ("object", "core.v1.ConfigMapVolumeSource", "", (), "", "", ""),
+        "csi": ("object", "core.v1.CSIVolumeSource", "", (), "", "", ""),
         "downwardAPI": ("object", "core.v1.DownwardAPIVolumeSource", "", (), "", "", ""),
         "ephemeral": ("object", "core.v1.EphemeralVolumeSource", "", (), "", "", ""),
         "fc": ("object", "core.v1.FCVolumeSource", "", (), "", "", ""),
+        "flexVolume": ("object", "core.v1.FlexVolumeSource", "", (), "", "", ""),
         "iscsi": ("object", "core.v1.ISCSIVolumeSource", "", (), "", "", ""),
         "projected": ("object", "core.v1.ProjectedVolumeSource", "", (), "", "", ""),
         "rbd": ("object", "core.v1.RBDVolumeSource", "", (), "", "", ""),
+        "scaleIO": ("object", "core.v1.ScaleIOVolumeSource", "", (), "", "", ""),
         "secret": ("object", "core.v1.SecretVolumeSource", "", (), "", "", ""),
+        "storageos": ("object", "core.v1.StorageOSVolumeSource", "", (), "", "", ""),
     },
-    "core.v1.VolumeNodeAffinity": {"required": ("object", "core.v1.NodeSelector", "", (), "", "", "")},
+    "core.v1.VolumeNodeAffinity": {"required": ("object", "core.v1.NodeSelector", "", (), "", "", "atomic")},
     "core.v1.VolumeProjection": {
         "clusterTrustBundle": ("object", "core.v1.ClusterTrustBundleProjection", "", (), "", "", ""),
         "configMap": ("object", "core.v1.ConfigMapProjection", "", (), "", "", ""),
@@ -632,6 +706,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     "discovery.v1.Endpoint": {
         "addresses": ("list", "", "set", (), "", "", ""),
         "hints": ("object", "discovery.v1.EndpointHints", "", (), "", "", ""),
+        "targetRef": ("object", "", "", (), "", "", "atomic"),
     },
     "discovery.v1.EndpointHints": {"forZones": ("list", "", "atomic", (), "", "", "")},
     "discovery.v1.EndpointSlice": {
@@ -639,7 +714,11 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
         "ports": ("list", "", "atomic", (), "", "", ""),
     },
-    "events.v1.Event": {"metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", "")},
+    "events.v1.Event": {
+        "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
+        "regarding": ("object", "", "", (), "", "", "atomic"),
+        "related": ("object", "", "", (), "", "", "atomic"),
+    },
     "meta.v1.DeleteOptions": {"dryRun": ("list", "", "atomic", (), "", "", "")},
     "meta.v1.LabelSelector": {
         "matchExpressions": ("list", "meta.v1.LabelSelectorRequirement", "atomic", (), "", "", "")
@@ -652,12 +731,21 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     },
     "meta.v1.Status": {"details": ("object", "meta.v1.StatusDetails", "atomic", (), "", "", "")},
     "meta.v1.StatusDetails": {"causes": ("list", "", "atomic", (), "", "", "")},
-    "networking.v1.HTTPIngressRuleValue": {"paths": ("list", "", "atomic", (), "", "", "")},
+    "networking.v1.HTTPIngressPath": {
+        "backend": ("object", "networking.v1.IngressBackend", "", (), "", "", "")
+    },
+    "networking.v1.HTTPIngressRuleValue": {
+        "paths": ("list", "networking.v1.HTTPIngressPath", "atomic", (), "", "", "")
+    },
     "networking.v1.IPBlock": {"except": ("list", "", "atomic", (), "", "", "")},
     "networking.v1.Ingress": {
         "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
         "spec": ("object", "networking.v1.IngressSpec", "", (), "", "", ""),
         "status": ("object", "networking.v1.IngressStatus", "", (), "", "", ""),
+    },
+    "networking.v1.IngressBackend": {
+        "resource": ("object", "", "", (), "", "", "atomic"),
+        "service": ("object", "networking.v1.IngressServiceBackend", "", (), "", "", ""),
     },
     "networking.v1.IngressClass": {"metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", "")},
     "networking.v1.IngressLoadBalancerIngress": {"ports": ("list", "", "atomic", (), "", "", "")},
@@ -667,7 +755,9 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     "networking.v1.IngressRule": {
         "http": ("object", "networking.v1.HTTPIngressRuleValue", "", (), "", "", "")
     },
+    "networking.v1.IngressServiceBackend": {"port": ("object", "", "", (), "", "", "atomic")},
     "networking.v1.IngressSpec": {
+        "defaultBackend": ("object", "networking.v1.IngressBackend", "", (), "", "", ""),
         "rules": ("list", "networking.v1.IngressRule", "atomic", (), "", "", ""),
         "tls": ("list", "networking.v1.IngressTLS", "atomic", (), "", "", ""),
     },
@@ -689,13 +779,13 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     },
     "networking.v1.NetworkPolicyPeer": {
         "ipBlock": ("object", "networking.v1.IPBlock", "", (), "", "", ""),
-        "namespaceSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
-        "podSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "namespaceSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
+        "podSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
     },
     "networking.v1.NetworkPolicySpec": {
         "egress": ("list", "networking.v1.NetworkPolicyEgressRule", "atomic", (), "", "", ""),
         "ingress": ("list", "networking.v1.NetworkPolicyIngressRule", "atomic", (), "", "", ""),
-        "podSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", ""),
+        "podSelector": ("object", "meta.v1.LabelSelector", "", (), "", "", "atomic"),
         "policyTypes": ("list", "", "atomic", (), "", "", ""),
     },
     "networking.v1beta1.IPAddress": {"metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", "")},
@@ -718,7 +808,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
         "status": ("object", "policy.v1.PodDisruptionBudgetStatus", "", (), "", "", ""),
     },
     "policy.v1.PodDisruptionBudgetSpec": {
-        "selector": ("object", "meta.v1.LabelSelector", "", (), "replace", "", "")
+        "selector": ("object", "meta.v1.LabelSelector", "", (), "replace", "", "atomic")
     },
     "policy.v1.PodDisruptionBudgetStatus": {
         "conditions": ("list", "", "map", ("type",), "merge", "type", "")
@@ -733,6 +823,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     },
     "rbac.v1.ClusterRoleBinding": {
         "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
+        "roleRef": ("object", "", "", (), "", "", "atomic"),
         "subjects": ("list", "", "atomic", (), "", "", ""),
     },
     "rbac.v1.PolicyRule": {
@@ -748,6 +839,7 @@ FIELDS: Final[dict[str, dict[str, FieldInfo]]] = {
     },
     "rbac.v1.RoleBinding": {
         "metadata": ("object", "meta.v1.ObjectMeta", "", (), "", "", ""),
+        "roleRef": ("object", "", "", (), "", "", "atomic"),
         "subjects": ("list", "", "atomic", (), "", "", ""),
     },
 }

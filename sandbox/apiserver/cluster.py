@@ -56,6 +56,7 @@ class WriteOptions:
     dry_run: bool = False
     field_validation: str = "Strict"
     force: bool = False
+    manager_given: bool = True  # False when derived from the User-Agent (apply needs it explicitly)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ def conflict(rt: ResourceType, name: str) -> ApiError:
     )
 
 
-def invalid(rt: ResourceType, name: str, field_path: str, detail: str, reason: str = "FieldValueInvalid") -> ApiError:
+def invalid(
+    rt: ResourceType, name: str, field_path: str, detail: str, reason: str = "FieldValueInvalid"
+) -> ApiError:
     return ApiError(
         422,
         "Invalid",
@@ -118,7 +121,9 @@ def _spec_part(obj: dict[str, Any], with_status: bool) -> dict[str, Any]:
 
 
 def _without_volatile(obj: dict[str, Any]) -> dict[str, Any]:
-    metadata = {k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "managedFields")}
+    metadata = {
+        k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "managedFields")
+    }
     return {**obj, "metadata": metadata}
 
 
@@ -183,7 +188,10 @@ class Cluster:
         ns = self.store.get("/namespaces", "", namespace)
         if ns is None:
             raise ApiError(
-                404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"}
+                404,
+                "NotFound",
+                f'namespaces "{namespace}" not found',
+                {"name": namespace, "kind": "namespaces"},
             )
         if ns.get("metadata", {}).get("deletionTimestamp"):
             raise ApiError(
@@ -191,12 +199,20 @@ class Cluster:
                 "Forbidden",
                 f'{rt.group_resource} "{name}" is forbidden: unable to create new content in '
                 f"namespace {namespace} because it is being terminated",
-                {"kind": rt.plural, "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace"}]},
+                {
+                    "kind": rt.plural,
+                    "causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace"}],
+                },
             )
 
     # -- create ------------------------------------------------------------------------------
     def create(
-        self, rt: ResourceType, namespace: str | None, body: Any, options: WriteOptions, operation: str = "Update"
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        body: Any,
+        options: WriteOptions,
+        operation: str = "Update",
     ) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
@@ -211,12 +227,21 @@ class Cluster:
                 metadata["name"] = metadata["generateName"] + random_suffix()
             else:
                 raise invalid(
-                    rt, "", "metadata.name", "Required value: name or generateName is required", "FieldValueRequired"
+                    rt,
+                    "",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                    "FieldValueRequired",
                 )
         name = metadata["name"]
-        if rt.kind != "Event" and not DNS_SUBDOMAIN.match(name) and not rt.custom or len(name) > 253:
-            raise invalid(rt, name, "metadata.name", f'Invalid value: "{name}": a lowercase RFC 1123 subdomain '
-                          "must consist of lower case alphanumeric characters, '-' or '.'")
+        if (rt.kind != "Event" and not DNS_SUBDOMAIN.match(name) and not rt.custom) or len(name) > 253:
+            raise invalid(
+                rt,
+                name,
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase RFC 1123 subdomain '
+                "must consist of lower case alphanumeric characters, '-' or '.'",
+            )
         if self.find(rt, metadata.get("namespace"), name) is not None:
             raise ApiError(
                 409,
@@ -225,8 +250,15 @@ class Cluster:
                 {"name": name, "group": rt.group, "kind": rt.plural},
             )
         self._check_namespace_open(rt, metadata.get("namespace"), name)
-        for volatile in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation",
-                         "deletionGracePeriodSeconds", "selfLink"):
+        for volatile in (
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "generation",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ):
             metadata.pop(volatile, None)
         metadata["uid"] = str(uuid.uuid4())
         metadata["creationTimestamp"] = rfc3339()
@@ -321,14 +353,14 @@ class Cluster:
             raise ApiError(400, "BadRequest", "metadata must be an object")
         body_name = metadata.get("name")
         if body_name and body_name != name:
-            raise ApiError(
-                400, "BadRequest", "the name of the object does not match the name on the URL"
-            )
+            raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
         self._place(rt, namespace, metadata)
         metadata["name"] = name
         old_meta = old.get("metadata", {})
-        if check_rv and metadata.get("resourceVersion") and metadata["resourceVersion"] != old_meta.get(
-            "resourceVersion"
+        if (
+            check_rv
+            and metadata.get("resourceVersion")
+            and metadata["resourceVersion"] != old_meta.get("resourceVersion")
         ):
             raise conflict(rt, name)
         for immutable in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -351,8 +383,12 @@ class Cluster:
             added = set(metadata.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
             if added:
                 raise invalid(
-                    rt, name, "metadata.finalizers", "Forbidden: no new finalizers can be added if the object "
-                    "is being deleted, found new finalizers " + json.dumps(sorted(added)), "FieldValueForbidden"
+                    rt,
+                    name,
+                    "metadata.finalizers",
+                    "Forbidden: no new finalizers can be added if the object "
+                    "is being deleted, found new finalizers " + json.dumps(sorted(added)),
+                    "FieldValueForbidden",
                 )
         if rt.kind == "Namespace" and subresource != "finalize":
             new["spec"] = copy.deepcopy(old.get("spec", {}))
@@ -369,15 +405,19 @@ class Cluster:
         if _without_volatile(new) == _without_volatile(old):
             return old  # a no-op write keeps the resourceVersion, as kube-apiserver does
         if operation != "Apply":
-            new = self._record(old, new, options.manager, operation, subresource if subresource == "status" else "")
+            new = self._record(
+                old, new, options.manager, operation, subresource if subresource == "status" else ""
+            )
         if options.dry_run:
             return new
         return self._commit_update(rt, new)
 
     def _commit_update(self, rt: ResourceType, new: dict[str, Any]) -> dict[str, Any]:
         metadata = new["metadata"]
-        if metadata.get("deletionTimestamp") and not metadata.get("finalizers") and not (
-            rt.kind == "Namespace" and (new.get("spec") or {}).get("finalizers")
+        if (
+            metadata.get("deletionTimestamp")
+            and not metadata.get("finalizers")
+            and not (rt.kind == "Namespace" and (new.get("spec") or {}).get("finalizers"))
         ):
             self.store.put(rt.storage_key, new)
             gone = self.store.remove(rt.storage_key, metadata.get("namespace", ""), metadata["name"])
@@ -426,8 +466,8 @@ class Cluster:
             raise ApiError(
                 422,
                 "Invalid",
-                f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {json.dumps(replicas)}: '
-                "must be greater than or equal to 0",
+                f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
+                f"{json.dumps(replicas)}: must be greater than or equal to 0",
                 {"name": name, "group": "autoscaling", "kind": "Scale"},
             )
         scale_rv = (scale.get("metadata") or {}).get("resourceVersion")
@@ -540,7 +580,11 @@ def apply_patch(rt: ResourceType, current: dict[str, Any], patch_type: str, body
 
     if patch_type == MERGE_PATCH:
         if not isinstance(body, dict):
-            raise ApiError(400, "BadRequest", "json: cannot unmarshal array into Go value of type map[string]interface {}")
+            raise ApiError(
+                400,
+                "BadRequest",
+                "json: cannot unmarshal array into Go value of type map[string]interface {}",
+            )
         return patches.merge_patch(current, body)
     if patch_type == JSON_PATCH:
         return patches.json_patch(current, body)
@@ -552,11 +596,14 @@ def apply_patch(rt: ResourceType, current: dict[str, Any], patch_type: str, body
                 "the body of the request was in an unknown format - accepted media types include: "
                 "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
             )
-        return patches.strategic_merge_patch(current, body, current.get("apiVersion", rt.api_version), rt.kind)
+        return patches.strategic_merge_patch(
+            current, body, current.get("apiVersion", rt.api_version), rt.kind
+        )
     raise ApiError(
         415,
         "UnsupportedMediaType",
-        f"the body of the request was in an unknown format - accepted media types include: {', '.join(PATCH_TYPES)}",
+        "the body of the request was in an unknown format - accepted media types include: "
+        + ", ".join(PATCH_TYPES),
     )
 
 
@@ -599,7 +646,7 @@ def apply_object(
     """Server-side apply: create if absent, otherwise merge with field ownership (fieldmanager.py)."""
     from .fieldmanager import server_side_apply
 
-    if not options.manager or options.manager == "unknown":
+    if not options.manager_given or not options.manager:
         raise ApiError(400, "BadRequest", "PATCH, application/apply-patch+yaml requires a fieldManager")
     if not isinstance(body, dict):
         raise ApiError(400, "BadRequest", "error decoding YAML: the applied configuration must be an object")
@@ -617,12 +664,12 @@ def apply_object(
             raise not_found(rt, name)
         created = server_side_apply(None, applied, options.manager, options.force)
         return cluster.create(rt, namespace, created, options, operation="Apply"), True
-    merged = server_side_apply(copy.deepcopy(cluster.present(rt, current)), applied, options.manager, options.force)
+    merged = server_side_apply(
+        copy.deepcopy(cluster.present(rt, current)), applied, options.manager, options.force
+    )
     merged.setdefault("metadata", {})["resourceVersion"] = current["metadata"].get("resourceVersion")
     applied_rv = (body.get("metadata") or {}).get("resourceVersion")
     if applied_rv and applied_rv != current["metadata"].get("resourceVersion"):
         raise conflict(rt, name)
-    result = cluster.update(
-        rt, namespace, name, merged, options, subresource=subresource, operation="Apply"
-    )
+    result = cluster.update(rt, namespace, name, merged, options, subresource=subresource, operation="Apply")
     return result, False

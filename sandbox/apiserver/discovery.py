@@ -40,9 +40,7 @@ def _group_entry(group: str, versions: list[str]) -> dict[str, Any]:
 
 
 def group_list(registry: Registry) -> dict[str, Any]:
-    groups = [
-        _group_entry(group, versions) for group, versions in registry.group_versions().items() if group
-    ]
+    groups = [_group_entry(group, versions) for group, versions in registry.group_versions().items() if group]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
@@ -59,7 +57,12 @@ def resource_list(registry: Registry, group_name: str, version_name: str) -> dic
         return None
     entries = [entry for resource in resources for entry in resource.discovery_entries()]
     group_version = f"{group_name}/{version_name}" if group_name else version_name
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": entries,
+    }
 
 
 def _gv_path(group_name: str, version_name: str) -> str:

@@ -94,7 +94,9 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
-    def take(self, verb: str, resource: str, namespace: str | None, name: str | None) -> tuple[float, ApiError | None]:
+    def take(
+        self, verb: str, resource: str, namespace: str | None, name: str | None
+    ) -> tuple[float, ApiError | None]:
         """Consume the faults matching this request: (latency to add, error to answer or None)."""
         latency, error = 0.0, None
         with self._lock:
@@ -125,7 +127,9 @@ class RequestRecord:
 class RequestLog(list[RequestRecord]):
     """Every request the server answered, in order (append is atomic under the GIL)."""
 
-    def matching(self, method: str | None = None, path_prefix: str = "", verb: str | None = None) -> list[RequestRecord]:
+    def matching(
+        self, method: str | None = None, path_prefix: str = "", verb: str | None = None
+    ) -> list[RequestRecord]:
         return [
             r
             for r in list(self)

@@ -8,6 +8,7 @@ until nothing changes, so chains (Deployment -> ReplicaSet -> Pod) collapse in o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from typing import Any
@@ -28,10 +29,8 @@ def _delete(cluster: Cluster, storage: str, obj: dict[str, Any], propagation: st
     if rt is None:
         return
     metadata = obj["metadata"]
-    try:
+    with contextlib.suppress(ApiError):  # raced with another deletion
         cluster.delete(rt, metadata.get("namespace"), metadata["name"], DeleteOptions(propagation))
-    except ApiError:
-        pass  # raced with another deletion
 
 
 def _put(cluster: Cluster, storage: str, obj: dict[str, Any]) -> None:
@@ -93,13 +92,22 @@ def collect_once(cluster: Cluster) -> bool:
         if not metadata.get("deletionTimestamp"):
             continue
         finalizers = list(metadata.get("finalizers") or [])
-        remaining = [(s, d) for s, d in dependents.get(metadata.get("uid", ""), []) if cluster.store.get(
-            s, d["metadata"].get("namespace", ""), d["metadata"]["name"]) is not None]
+        remaining = [
+            (s, d)
+            for s, d in dependents.get(metadata.get("uid", ""), [])
+            if cluster.store.get(s, d["metadata"].get("namespace", ""), d["metadata"]["name"]) is not None
+        ]
         release = []
         if "orphan" in finalizers and not any(
-            any(r.get("uid") == metadata.get("uid") for r in (cluster.store.get(
-                s, d["metadata"].get("namespace", ""), d["metadata"]["name"]) or {}).get("metadata", {}).get(
-                "ownerReferences") or [])
+            any(
+                r.get("uid") == metadata.get("uid")
+                for r in (
+                    cluster.store.get(s, d["metadata"].get("namespace", ""), d["metadata"]["name"]) or {}
+                )
+                .get("metadata", {})
+                .get("ownerReferences")
+                or []
+            )
             for s, d in remaining
         ):
             release.append("orphan")

@@ -8,7 +8,6 @@ no Go struct, i.e. a custom resource).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +34,15 @@ DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"
 SET_ELEMENT_ORDER = "$setElementOrder/"
 DELETE_FROM_PRIMITIVE_LIST = "$deleteFromPrimitiveList/"
+
+
+def clone_json(value: JSON) -> JSON:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {key: clone_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone_json(item) for item in value]
+    return value
 
 
 def _type_name(value: JSON) -> str:
@@ -70,14 +78,15 @@ def merge_patch(target: dict[str, Any], patch: JSON) -> dict[str, Any]:
 
 def _merge(target: JSON, patch: JSON) -> JSON:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    merged = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return clone_json(patch)
+    if not isinstance(target, dict):
+        target = {}
+    merged = {key: clone_json(value) for key, value in target.items() if key not in patch}
     for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = _merge(merged.get(key), value)
-    return merged
+        if value is not None:
+            merged[key] = _merge(target.get(key), value)
+    # keep the live key order: patched keys where they were, new keys at the end
+    return {**{k: merged[k] for k in target if k in merged}, **merged}
 
 
 # ---------------------------------------------------------------------------------------- JSON patch
@@ -97,7 +106,7 @@ def json_patch(target: dict[str, Any], operations: JSON) -> dict[str, Any]:
     for index, operation in enumerate(operations):
         _check_operation(index, operation)
     # Applied one operation at a time so that the error names the operation that failed.
-    document: Any = copy.deepcopy(target)
+    document: Any = clone_json(target)
     for index, operation in enumerate(operations):
         where = f"{operation['op']} operation at index {index} (path {operation['path']!r})"
         try:
@@ -205,7 +214,7 @@ def strategic_merge_patch(target: dict[str, Any], patch: JSON, api_version: str,
         raise bad_request(
             f"json: cannot unmarshal {_type_name(patch)} into Go value of type map[string]interface {{}}"
         )
-    result = _merge_map(copy.deepcopy(target), copy.deepcopy(patch), _Shape(type_name))
+    result = _merge_map(clone_json(target), clone_json(patch), _Shape(type_name))
     return result
 
 

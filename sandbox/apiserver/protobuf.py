@@ -90,8 +90,8 @@ def _fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
 class Field:
     """How one protobuf field maps to JSON.
 
-    ``kind``: string, bytes (base64 in JSON), int, bool, time (metav1.Time -> RFC 3339), json (raw
-    JSON bytes, as FieldsV1), map (string -> string), bytesmap (string -> bytes), or a message name.
+    ``kind``: string, bytes (base64 in JSON), int, bool, time (metav1.Time -> RFC 3339), fieldsv1
+    (FieldsV1, whose bytes are JSON), map (string -> string), bytesmap (string -> bytes), or a message name.
     ``repeated`` makes a list; ``pointer`` keeps zero values (Go pointer fields are only written when set).
     """
 
@@ -141,10 +141,9 @@ MESSAGES: dict[str, dict[int, Field]] = {
         3: Field("apiVersion", "string"),
         4: Field("time", "time", pointer=True),
         6: Field("fieldsType", "string"),
-        7: Field("fieldsV1", "FieldsV1", pointer=True),
+        7: Field("fieldsV1", "fieldsv1", pointer=True),
         8: Field("subresource", "string"),
     },
-    "FieldsV1": {1: Field("Raw", "json")},
     "Secret": {
         1: Field("metadata", "ObjectMeta"),
         2: Field("data", "bytesmap"),
@@ -222,9 +221,10 @@ def _scalar(field: Field, wire_type: int, value: int | bytes) -> Any:
         return base64.b64encode(value).decode("ascii")
     if field.kind == "rawbytes":
         return value
-    if field.kind == "json":
+    if field.kind == "fieldsv1":  # FieldsV1{1 Raw}: the raw bytes are the JSON object itself
+        raw = {number: item for number, _, item in _fields(value)}.get(1, b"")
         try:
-            return json.loads(value) if value else {}
+            return json.loads(raw) if isinstance(raw, bytes) and raw else {}
         except ValueError as error:
             raise _Malformed(f"field {field.name} is not JSON") from error
     if field.kind == "time":

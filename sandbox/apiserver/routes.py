@@ -67,7 +67,9 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 # -- middleware ------------------------------------------------------------------------------
 @web.middleware
-async def observe(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def observe(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """Status errors, the request log, and the 500 safety net, for every request."""
     started = time.perf_counter()
     status = 500
@@ -83,8 +85,10 @@ async def observe(request: web.Request, handler: Callable[[web.Request], Awaitab
         if exc.status == 404:
             return json_response(not_found_path().to_status(), 404)
         if exc.status == 405:
-            error = ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
-            return json_response(error.to_status(), 405)
+            refused = ApiError(
+                405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
+            )
+            return json_response(refused.to_status(), 405)
         raise
     except (ConnectionResetError, asyncio.CancelledError):
         status = 499
@@ -92,8 +96,8 @@ async def observe(request: web.Request, handler: Callable[[web.Request], Awaitab
     except Exception as exc:  # a bug must still answer a Status, not a traceback page
         status = 500
         request.app.logger.exception("internal error on %s %s", request.method, request.path_qs)
-        error = ApiError(500, "InternalError", f"Internal error occurred: {type(exc).__name__}: {exc}")
-        return json_response(error.to_status(), 500)
+        internal = ApiError(500, "InternalError", f"Internal error occurred: {type(exc).__name__}: {exc}")
+        return json_response(internal.to_status(), 500)
     finally:
         request.app[REQUEST_LOG].append(
             RequestRecord(
@@ -233,12 +237,15 @@ def write_options(request: web.Request) -> WriteOptions:
     dry_run = query.getall("dryRun", [])
     for value in dry_run:
         if value != "All":
-            raise ApiError(400, "BadRequest", f"dryRun: Unsupported value: {value!r}: supported values: \"All\"")
+            raise ApiError(
+                400, "BadRequest", f'dryRun: Unsupported value: {value!r}: supported values: "All"'
+            )
     return WriteOptions(
         manager=manager,
         dry_run=bool(dry_run),
         field_validation=query.get("fieldValidation", "Warn"),
         force=parse_bool(query.get("force"), "force"),
+        manager_given=bool(query.get("fieldManager")),
     )
 
 
@@ -269,7 +276,9 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     if error is not None:
         raise error
     if verb == "watch":
-        return await serve_watch(request, cluster, target.rt, selection_of(target, query), request.app[CONFIG])
+        return await serve_watch(
+            request, cluster, target.rt, selection_of(target, query), request.app[CONFIG]
+        )
     if verb == "list":
         return list_objects(request, cluster, target)
     if verb == "get":
@@ -330,7 +339,9 @@ def list_objects(request: web.Request, cluster: Cluster, target: Target) -> web.
     if next_token:
         metadata["continue"] = next_token
         metadata["remainingItemCount"] = remaining
-    return json_response({"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": metadata, "items": shown})
+    return json_response(
+        {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": metadata, "items": shown}
+    )
 
 
 async def get_object(request: web.Request, cluster: Cluster, target: Target) -> web.StreamResponse:
@@ -344,8 +355,13 @@ async def get_object(request: web.Request, cluster: Cluster, target: Target) -> 
     shown = cluster.present(rt, obj)
     if tables.wants_table(request.headers.get("Accept", "")) and not target.subresource:
         return json_response(
-            tables.table(rt, [shown], obj["metadata"].get("resourceVersion", ""), "",
-                         request.query.get("includeObject", "Metadata"))
+            tables.table(
+                rt,
+                [shown],
+                obj["metadata"].get("resourceVersion", ""),
+                "",
+                request.query.get("includeObject", "Metadata"),
+            )
         )
     return json_response(shown)
 
@@ -392,7 +408,9 @@ def patch(request: web.Request, cluster: Cluster, target: Target, body: Any) -> 
     )
     if target.subresource == "scale":
         return json_response(result)
-    return json_response(cluster.present(target.rt, result), 201 if created and patch_type == APPLY_PATCH else 200)
+    return json_response(
+        cluster.present(target.rt, result), 201 if created and patch_type == APPLY_PATCH else 200
+    )
 
 
 def _delete_options(request: web.Request, body: Any) -> DeleteOptions:
@@ -409,7 +427,12 @@ def _deleted_status(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {"name": metadata.get("name", ""), "group": rt.group, "kind": rt.plural, "uid": metadata.get("uid")},
+        "details": {
+            "name": metadata.get("name", ""),
+            "group": rt.group,
+            "kind": rt.plural,
+            "uid": metadata.get("uid"),
+        },
     }
 
 
@@ -431,8 +454,12 @@ def delete_collection(request: web.Request, cluster: Cluster, target: Target) ->
         result, _ = cluster.delete(rt, metadata.get("namespace"), metadata["name"], options)
         deleted.append(cluster.present(rt, result))
     return json_response(
-        {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(cluster.store.rv)},
-         "items": deleted}
+        {
+            "kind": f"{rt.kind}List",
+            "apiVersion": rt.api_version,
+            "metadata": {"resourceVersion": str(cluster.store.rv)},
+            "items": deleted,
+        }
     )
 
 

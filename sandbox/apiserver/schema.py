@@ -15,7 +15,6 @@ Not evaluated: CEL rules (``x-kubernetes-validations``), ``$ref``, ``uniqueItems
 from __future__ import annotations
 
 import base64
-import copy
 import ipaddress
 import json
 import re
@@ -25,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.apiserver.errors import ApiError
+from sandbox.apiserver.patches import clone_json
 
 JSON = Any
 Schema = dict[str, Any]
@@ -170,7 +170,7 @@ class StructuralSchema:
 
     def apply_defaults(self, obj: dict[str, Any]) -> dict[str, Any]:
         """A copy of ``obj`` with every absent (or null, non-nullable) field that has a ``default`` set."""
-        result = copy.deepcopy(obj)
+        result: dict[str, Any] = clone_json(obj)
         self._default(result, self.root)
         return result
 
@@ -181,7 +181,7 @@ class StructuralSchema:
                 if "default" in sub and (
                     key not in value or (value[key] is None and not sub.get("nullable"))
                 ):
-                    value[key] = copy.deepcopy(sub["default"])
+                    value[key] = clone_json(sub["default"])
             for key, item in value.items():
                 if key in properties:
                     self._default(item, properties[key])
@@ -199,14 +199,14 @@ class StructuralSchema:
         ``apiVersion``, ``kind`` and ``metadata`` at the root and in embedded resources are kept,
         ``x-kubernetes-preserve-unknown-fields`` keeps everything below it that is not declared.
         """
-        result = copy.deepcopy(obj)
+        result: dict[str, Any] = clone_json(obj)
         self._prune(result, self.root, "", root=True, removed=[])
         return result
 
     def unknown_fields(self, obj: dict[str, Any]) -> list[str]:
         """The paths pruning would remove (for ``fieldValidation=Strict|Warn``), e.g. ``spec.foo``."""
         removed: list[str] = []
-        self._prune(copy.deepcopy(obj), self.root, "", root=True, removed=removed, report_nulls=False)
+        self._prune(clone_json(obj), self.root, "", root=True, removed=removed, report_nulls=False)
         return removed
 
     def _prune(

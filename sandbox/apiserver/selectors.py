@@ -8,7 +8,6 @@ per-kind list of fields; anything else is a 400 like kube-apiserver's.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +43,9 @@ class Requirement:
 
 
 def _split_top_level(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "(":
             depth += 1
@@ -84,10 +85,6 @@ class LabelSelector:
     def matches(self, obj: dict[str, Any]) -> bool:
         labels = obj.get("metadata", {}).get("labels") or {}
         return all(r.matches(labels) for r in self.requirements)
-
-
-def _spec_or_status(path: str) -> Callable[[dict[str, Any]], Any]:
-    return lambda obj: dotted_get(obj, path)
 
 
 _COMMON = ("metadata.name", "metadata.namespace")
@@ -183,10 +180,7 @@ class FieldSelector:
         return cls(tuple(terms))
 
     def matches(self, obj: dict[str, Any]) -> bool:
-        for field, equal, value in self.terms:
-            if (_field_value(obj, field) == value) != equal:
-                return False
-        return True
+        return all((_field_value(obj, field) == value) == equal for field, equal, value in self.terms)
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,17 @@ def wants_table(accept: str) -> bool:
     return "as=Table" in accept
 
 
-def _column(name: str, type_: str = "string", description: str = "", priority: int = 0,
-            format_: str = "") -> dict[str, Any]:
+def _column(
+    name: str, type_: str = "string", description: str = "", priority: int = 0, format_: str = ""
+) -> dict[str, Any]:
     return {"name": name, "type": type_, "format": format_, "description": description, "priority": priority}
 
 
 NAME = _column("Name", format_="name", description="Name must be unique within a namespace.")
-AGE = _column("Age", description="CreationTimestamp is a timestamp representing the server time when this "
-              "object was created.")
+AGE = _column(
+    "Age",
+    description="CreationTimestamp is a timestamp representing the server time when this object was created.",
+)
 
 
 def _pod_row(obj: dict[str, Any]) -> list[Any]:
@@ -137,9 +140,7 @@ def _cell(obj: dict[str, Any], column: PrinterColumn) -> Any:
 def columns_and_row(rt: ResourceType) -> tuple[list[dict[str, Any]], Row]:
     if rt.custom:
         custom = list(rt.printer_columns)
-        definitions = [NAME] + [
-            _column(c.name, c.type, c.description, c.priority, c.format) for c in custom
-        ]
+        definitions = [NAME] + [_column(c.name, c.type, c.description, c.priority, c.format) for c in custom]
         has_age = any(c.name.lower() == "age" for c in custom)
         if not has_age:
             definitions.append(AGE)

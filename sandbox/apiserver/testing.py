@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -202,4 +202,3 @@ def run_kubectl_args(server: ApiServer, *args: str) -> list[str]:
 
 
 __all__ = ["ApiServer", "ServerConfig", "kubeconfig_text", "run_kubectl_args"]
-_ = Any

@@ -11,6 +11,7 @@ A watch asking for a Table gets each object wrapped in a one-row Table.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -70,21 +71,21 @@ async def serve_watch(
     bookmarks = parse_bool(query.get("allowWatchBookmarks"), "allowWatchBookmarks")
     send_initial = query.get("sendInitialEvents")
     initial_events = parse_bool(send_initial, "sendInitialEvents") if send_initial is not None else None
-    if initial_events is not None:
-        if query.get("resourceVersionMatch") != "NotOlderThan" or not bookmarks:
-            raise ApiError(
-                422,
-                "Invalid",
-                "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is "
-                "forbidden for watch unless the WatchList feature gate is enabled and resourceVersionMatch is "
-                "NotOlderThan and allowWatchBookmarks is true",
-            )
+    if initial_events is not None and (query.get("resourceVersionMatch") != "NotOlderThan" or not bookmarks):
+        raise ApiError(
+            422,
+            "Invalid",
+            'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is '
+            "forbidden for watch unless resourceVersionMatch is NotOlderThan and allowWatchBookmarks is true",
+        )
     timeout = config.default_watch_timeout
     if query.get("timeoutSeconds"):
         try:
             timeout = float(query["timeoutSeconds"])
         except ValueError:
-            raise ApiError(400, "BadRequest", f"invalid timeoutSeconds: {query['timeoutSeconds']!r}") from None
+            raise ApiError(
+                400, "BadRequest", f"invalid timeoutSeconds: {query['timeoutSeconds']!r}"
+            ) from None
     since: int | None = None
     if rv_param not in ("", "0") and not initial_events:
         try:
@@ -120,16 +121,21 @@ async def serve_watch(
             chunk += encoder.bookmark(snapshot_rv, initial_events_end=True)
         if chunk:
             await response.write(chunk)
-        await _stream(response, watcher.queue, encoder, store_rv=lambda: store.rv, timeout=timeout,
-                      bookmarks=bookmarks, bookmark_interval=config.bookmark_interval)
-    except (ConnectionResetError, ConnectionError):
-        pass
+        await _stream(
+            response,
+            watcher.queue,
+            encoder,
+            store_rv=lambda: store.rv,
+            duration=timeout,
+            bookmarks=bookmarks,
+            bookmark_interval=config.bookmark_interval,
+        )
+    except ConnectionError:
+        pass  # the client went away
     finally:
         store.close_watch(watcher)
-    try:
+    with contextlib.suppress(ConnectionError):
         await response.write_eof()
-    except (ConnectionResetError, ConnectionError):
-        pass
     return response
 
 
@@ -138,11 +144,11 @@ async def _stream(
     queue: asyncio.Queue[WatchEvent | None],
     encoder: _Encoder,
     store_rv: Any,
-    timeout: float,
+    duration: float,
     bookmarks: bool,
     bookmark_interval: float,
 ) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + duration
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -36,6 +36,30 @@ def with_hosts_file(argv: Sequence[str], hosts_file: Path | None) -> list[str]:
     ]
 
 
+def descendants_of(root: int) -> set[int]:
+    """Every living descendant of `root`, from /proc (empty where /proc is unavailable)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may contain spaces and parentheses: the ppid follows the last ")".
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) >= 2:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    pending = [root]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            if child not in found:
+                found.add(child)
+                pending.append(child)
+    return found
+
+
 class ContainerProcess:
     def __init__(
         self,
@@ -78,13 +102,21 @@ class ContainerProcess:
         return self.process is not None and self.process.returncode is None
 
     async def stop(self, grace_seconds: float) -> None:
-        """SIGTERM the whole process group, then SIGKILL it after the grace period."""
+        """SIGTERM the process group, then SIGKILL it and every descendant after the grace period.
+
+        Descendants are collected first because programs like the load tester start their own tasks in new
+        sessions, which a process-group signal alone would leave running, as a container's cgroup would not.
+        """
         if self.process is None:
             return
+        descendants = descendants_of(self.process.pid)
         self._signal_group(signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.process.wait(), timeout=grace_seconds)
         self._signal_group(signal.SIGKILL)
+        for pid in descendants | descendants_of(self.process.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.process.wait(), timeout=5)
 

@@ -251,6 +251,24 @@ async def test_connection_refused_is_retried_and_reported(session: aiohttp.Clien
     assert sleeps.waits == [1.0, 2.0]
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("flagger-loadtester.test/", 'Post "flagger-loadtester.test/": unsupported protocol scheme ""'),
+        ("ftp://127.0.0.1/", 'Post "ftp://127.0.0.1/": unsupported protocol scheme "ftp"'),
+        ("http://", 'Post "http://": no Host in request URL'),
+    ],
+)
+async def test_unusable_urls_fail_at_once(session: aiohttp.ClientSession, url: str, message: str) -> None:
+    sleeps = SleepRecorder()
+    with pytest.raises(WebhookError) as error:
+        await WebhookClient(session, sleep=sleeps).call(
+            tutorial_canary(), hook(url, retries=2), Phase.PROGRESSING
+        )
+    assert str(error.value) == message
+    assert sleeps.waits == []
+
+
 async def test_disable_tls_against_a_self_signed_server(
     tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:

@@ -22,7 +22,6 @@ from tests.deploy.tooling import (
     kinds,
     run,
     set_arguments,
-    tool,
     validate_objects,
 )
 
@@ -43,8 +42,11 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
     "pod-monitor": {"podMonitor.enabled": True, "podMonitor.namespace": "monitoring"},
     "slack": {**TUTORIAL_INSTALL, **TUTORIAL_SLACK, "slack.proxy": "http://proxy.corp:3128"},
     "msteams": {"msteams.url": "https://teams.example/hook", "msteams.proxyUrl": "http://proxy.corp:3128"},
-    "security-context-off": {"securityContext.enabled": False, "prometheus.install": True,
-                             "prometheus.securityContext.enabled": False},
+    "security-context-off": {
+        "securityContext.enabled": False,
+        "prometheus.install": True,
+        "prometheus.securityContext.enabled": False,
+    },
     "everything": {
         **TUTORIAL_INSTALL,
         "namespace": "test",
@@ -80,7 +82,9 @@ def flags(objects: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize("combination", COMBINATIONS)
 def test_helm_lint_passes(combination: str) -> None:
-    completed = run([helm(), "lint", "--strict", str(CHARTS / "flagman"), *set_arguments(COMBINATIONS[combination])])
+    completed = run(
+        [helm(), "lint", "--strict", str(CHARTS / "flagman"), *set_arguments(COMBINATIONS[combination])]
+    )
     assert "0 chart(s) failed" in completed.stdout
 
 
@@ -159,10 +163,14 @@ def test_prometheus_is_named_after_any_release() -> None:
 
 
 def test_metrics_server_is_used_unless_prometheus_is_installed() -> None:
-    objects = helm_template("flagman", "flagger", "flagger", {"metricsServer": "http://prometheus.monitoring:9090"})
+    objects = helm_template(
+        "flagman", "flagger", "flagger", {"metricsServer": "http://prometheus.monitoring:9090"}
+    )
     assert "-metrics-server=http://prometheus.monitoring:9090" in flags(objects)
     both = {"metricsServer": "http://prometheus.monitoring:9090", "prometheus.install": True}
-    assert "-metrics-server=http://flagger-prometheus:9090" in flags(helm_template("flagman", "flagger", "f", both))
+    assert "-metrics-server=http://flagger-prometheus:9090" in flags(
+        helm_template("flagman", "flagger", "f", both)
+    )
 
 
 def test_bundled_prometheus_relabeling_produces_the_labels_the_builtin_checks_filter_on() -> None:
@@ -209,9 +217,10 @@ def test_service_monitor_honours_its_namespace() -> None:
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["flagger"]}
     service = find(objects, "Service", "flagger")
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    assert service["spec"]["selector"].items() <= find(objects, "Deployment")["spec"]["template"]["metadata"][
-        "labels"
-    ].items()
+    assert (
+        service["spec"]["selector"].items()
+        <= find(objects, "Deployment")["spec"]["template"]["metadata"]["labels"].items()
+    )
 
 
 def test_pod_monitor() -> None:
@@ -270,7 +279,11 @@ def test_every_optional_value_is_rendered() -> None:
     assert pod["metadata"]["labels"]["team"] == "delivery"
     assert pod["spec"]["priorityClassName"] == "system-cluster-critical"
     assert pod["spec"]["imagePullSecrets"] == [{"name": "registry"}]
-    assert pod["spec"]["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}, "fsGroup": 10001}
+    assert pod["spec"]["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "fsGroup": 10001,
+    }
     assert pod["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux"}
     pdb = find(objects, "PodDisruptionBudget", "flagger")
     assert pdb["spec"]["minAvailable"] == 1
@@ -288,7 +301,9 @@ def test_values_file_with_env_volumes_and_tolerations(tmp_path: Path) -> None:
     }
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
-    rendered = run([helm(), "template", "flagger", str(CHARTS / "flagman"), "-n", "flagger", "-f", str(values_file)])
+    rendered = run(
+        [helm(), "template", "flagger", str(CHARTS / "flagman"), "-n", "flagger", "-f", str(values_file)]
+    )
     objects = [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
     validate_objects(objects)
     assert kinds(objects) == [("Deployment", "flagger")]
@@ -306,7 +321,9 @@ def test_values_file_with_env_volumes_and_tolerations(tmp_path: Path) -> None:
 
 def crd_source_or_skip() -> bytes:
     if not CRD_SOURCE.is_file():
-        pytest.skip(f"{CRD_SOURCE.relative_to(CRD_SOURCE.parents[3])} does not exist yet (helper controller-core)")
+        pytest.skip(
+            f"{CRD_SOURCE.relative_to(CRD_SOURCE.parents[3])} does not exist yet (helper controller-core)"
+        )
     return CRD_SOURCE.read_bytes()
 
 

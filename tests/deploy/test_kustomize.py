@@ -114,7 +114,9 @@ def test_kubernetes_overlay_runs_the_kubernetes_provider_against_the_bundled_pro
     assert settings.metrics_server == "http://flagger-prometheus:9090"
     assert find(objects, "Service", "flagger-prometheus")
     binding = find(objects, "ClusterRoleBinding", "flagger")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "flagger", "namespace": "flagger-system"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "flagger", "namespace": "flagger-system"}
+    ]
     deployment = find(objects, "Deployment", "flagger")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "flagger"
 

@@ -25,7 +25,9 @@ CHART_CONFIG = CHARTS / "flagman" / "files" / "prometheus.yml"
 KUSTOMIZE_CONFIG = KUSTOMIZE / "base" / "prometheus" / "prometheus.yml"
 
 
-def pod_target(name: str, namespace: str, annotations: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+def pod_target(
+    name: str, namespace: str, annotations: dict[str, str], labels: dict[str, str]
+) -> dict[str, Any]:
     """One pod as Kubernetes pod discovery presents it (one target per declared container port)."""
     meta = {
         "__meta_kubernetes_namespace": namespace,
@@ -61,7 +63,7 @@ def free_port() -> int:
 
 
 def get_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(url, timeout=2) as response:
         body: dict[str, Any] = json.load(response)
         return body
 
@@ -114,7 +116,9 @@ def prometheus_targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
 
 
 def test_annotated_pods_get_kubernetes_namespace_and_pod_name(prometheus_targets: dict[str, Any]) -> None:
-    active = {target["labels"]["kubernetes_pod_name"]: target for target in prometheus_targets["activeTargets"]}
+    active = {
+        target["labels"]["kubernetes_pod_name"]: target for target in prometheus_targets["activeTargets"]
+    }
     assert sorted(active) == ["flagger-loadtester-5c7d9-abcde", "podinfo-7b9f6c8d5-x2x8q"]
     podinfo = active["podinfo-7b9f6c8d5-x2x8q"]
     assert podinfo["labels"]["kubernetes_namespace"] == "test"
@@ -124,7 +128,9 @@ def test_annotated_pods_get_kubernetes_namespace_and_pod_name(prometheus_targets
     assert active["flagger-loadtester-5c7d9-abcde"]["scrapeUrl"] == "http://127.0.0.1:8080/custom"
 
 
-def test_the_builtin_pod_name_regex_matches_what_relabeling_produces(prometheus_targets: dict[str, Any]) -> None:
+def test_the_builtin_pod_name_regex_matches_what_relabeling_produces(
+    prometheus_targets: dict[str, Any],
+) -> None:
     """Flagger's builtin queries select `kubernetes_pod_name=~"<target>-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"`."""
     import re
 

@@ -143,9 +143,9 @@ def grants(rules: Iterable[Mapping[str, Any]], use: ApiUse) -> bool:
 
 
 def chart_rules() -> list[dict[str, Any]]:
-    rules: list[dict[str, Any]] = find(helm_template("flagman", "flagger", "flagger"), "ClusterRole", "flagger")[
-        "rules"
-    ]
+    rules: list[dict[str, Any]] = find(
+        helm_template("flagman", "flagger", "flagger"), "ClusterRole", "flagger"
+    )["rules"]
     return rules
 
 
@@ -173,7 +173,9 @@ def test_no_mesh_group_no_wildcard_no_delete(source: str) -> None:
         assert not set(rule.get("apiGroups", [])) & MESH_GROUPS, rule
         for key in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule.get(key, []), rule
-        assert not {"delete", "deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"]), rule
+        assert not {"delete", "deletecollection", "escalate", "bind", "impersonate"} & set(rule["verbs"]), (
+            rule
+        )
         assert "nonResourceURLs" not in rule, rule
 
 
@@ -192,9 +194,18 @@ def test_the_grants_check_can_fail() -> None:
         ("GET", "/apis/apps/v1/deployments", "watch=1&resourceVersion=5", ("apps", "deployments", "watch")),
         ("GET", "/api/v1/namespaces/test/secrets", "watch=true", ("", "secrets", "watch")),
         ("POST", "/api/v1/namespaces/test/services", "", ("", "services", "create")),
-        ("PUT", "/apis/flagger.app/v1beta1/namespaces/test/canaries/podinfo/status", "",
-         ("flagger.app", "canaries/status", "update")),
-        ("PATCH", "/apis/flagger.app/v1beta1/namespaces/test/canaries/podinfo", "", ("flagger.app", "canaries", "patch")),
+        (
+            "PUT",
+            "/apis/flagger.app/v1beta1/namespaces/test/canaries/podinfo/status",
+            "",
+            ("flagger.app", "canaries/status", "update"),
+        ),
+        (
+            "PATCH",
+            "/apis/flagger.app/v1beta1/namespaces/test/canaries/podinfo",
+            "",
+            ("flagger.app", "canaries", "patch"),
+        ),
         ("POST", "/apis/events.k8s.io/v1/namespaces/test/events", "", ("events.k8s.io", "events", "create")),
         ("GET", "/api/v1/namespaces", "", ("", "namespaces", "list")),
         ("GET", "/api/v1/namespaces/test", "", ("", "namespaces", "get")),
@@ -208,7 +219,9 @@ def test_requests_map_to_rbac_attributes(method: str, path: str, query: str, exp
     assert api_use_of_request(method, path, query) == expected
 
 
-def test_a_recorded_log_file_replaces_the_derived_usage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_recorded_log_file_replaces_the_derived_usage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log_file = tmp_path / "requests.jsonl"
     records = [
         {"method": "GET", "path": "/apis/flagger.app/v1beta1/canaries", "query": "watch=1"},
@@ -220,3 +233,58 @@ def test_a_recorded_log_file_replaces_the_derived_usage(tmp_path: Path, monkeypa
     usage = recorded_controller_requests()
     assert usage == {("flagger.app", "canaries", "watch"), ("", "services", "delete")}
     assert not grants(chart_rules(), ("", "services", "delete"))  # such a log would fail the check above
+
+
+# Flagger's own chart ClusterRole (flagger-deployables.md §1.3), the groups that matter to the kubernetes
+# provider. "Change only the image" means Flagman must work under these grants too.
+_FLAGGER_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+FLAGGER_CHART_RULES: list[dict[str, Any]] = [
+    {
+        "apiGroups": [""],
+        "resources": [
+            "events",
+            "configmaps",
+            "configmaps/finalizers",
+            "secrets",
+            "secrets/finalizers",
+            "services",
+            "services/finalizers",
+        ],
+        "verbs": _FLAGGER_VERBS,
+    },
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": _FLAGGER_VERBS},
+    {
+        "apiGroups": ["apps"],
+        "resources": ["daemonsets", "daemonsets/finalizers", "deployments", "deployments/finalizers"],
+        "verbs": _FLAGGER_VERBS,
+    },
+    {
+        "apiGroups": ["autoscaling"],
+        "resources": ["horizontalpodautoscalers", "horizontalpodautoscalers/finalizers"],
+        "verbs": _FLAGGER_VERBS,
+    },
+    {
+        "apiGroups": ["flagger.app"],
+        "resources": [
+            "canaries",
+            "canaries/status",
+            "canaries/finalizers",
+            "metrictemplates",
+            "metrictemplates/status",
+            "alertproviders",
+            "alertproviders/status",
+        ],
+        "verbs": _FLAGGER_VERBS,
+    },
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="controller/kube/recorder.py writes events.k8s.io/v1 events, which Flagger's chart RBAC does not"
+    " grant (only core events): with only the image changed, event writes get 403. Needs a core-events"
+    " fallback in the recorder (reported to the lead); remove this mark when it passes.",
+)
+def test_flaggers_own_chart_rbac_covers_what_the_controller_calls() -> None:
+    missing = sorted(use for use in recorded_controller_requests() if not grants(FLAGGER_CHART_RULES, use))
+    assert not missing, f"Flagger's chart ClusterRole does not grant: {missing}"

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
@@ -50,11 +50,14 @@ def kubectl() -> str:
     return tool("kubectl.1.31", Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.31"))
 
 
-def run(argv: Sequence[str], *, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str], *, cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     completed = subprocess.run(list(argv), capture_output=True, text=True, cwd=cwd, timeout=120)
     if check and completed.returncode != 0:
         raise AssertionError(
-            f"{' '.join(argv)} exited {completed.returncode}\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
+            f"{' '.join(argv)} exited {completed.returncode}\n"
+            f"stdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
         )
     return completed
 
@@ -110,7 +113,9 @@ def find(objects: Iterable[dict[str, Any]], kind: str, name: str | None = None) 
         for obj in objects
         if obj.get("kind") == kind and (name is None or obj.get("metadata", {}).get("name") == name)
     ]
-    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {[m['metadata']['name'] for m in matches]}"
+    assert len(matches) == 1, (
+        f"expected one {kind} {name or ''}, found {[m['metadata']['name'] for m in matches]}"
+    )
     return matches[0]
 
 
@@ -138,5 +143,6 @@ def validate_objects(objects: Iterable[dict[str, Any]]) -> None:
             try:
                 kubernetes_validate.validate(obj, version, strict=True)
             except kubernetes_validate.ValidationError as error:
-                problems.append(f"{version} {obj['kind']}/{obj['metadata'].get('name')}: {error.message} at {list(error.path)}")
+                where = f"{version} {obj['kind']}/{obj['metadata'].get('name')}"
+                problems.append(f"{where}: {error.message} at {list(error.path)}")
     assert not problems, "\n".join(problems)

@@ -115,3 +115,16 @@ async def eventually(predicate: Callable[[], object], seconds: float = 5.0) -> b
             return False
         await asyncio.sleep(0.02)
     return True
+
+
+@pytest.fixture(autouse=True)
+def _restore_loadtester_logger() -> Any:
+    """Tests that call logs.configure() must not leave their handler behind for the next test."""
+    import logging
+
+    target = logging.getLogger("loadtester")
+    handlers, level, propagate = list(target.handlers), target.level, target.propagate
+    yield
+    target.handlers[:] = handlers
+    target.setLevel(level)
+    target.propagate = propagate

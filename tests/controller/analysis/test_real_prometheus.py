@@ -22,6 +22,7 @@ from aiohttp import web
 
 from controller.analysis import MetricAnalysis
 from controller.analysis.providers import PrometheusConfig, PrometheusProvider
+from controller.api.canary import Canary
 from controller.errors import NoValuesError
 from controller.rollout.ports import Event
 
@@ -118,7 +119,7 @@ async def prometheus_url(tmp_path: Path) -> AsyncIterator[str]:
     port = free_port()
     config = tmp_path / "prometheus.yml"
     config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "global:\n  scrape_interval: 250ms\n  evaluation_interval: 1s\n"
         "scrape_configs:\n  - job_name: podinfo\n"
         f"    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
     )
@@ -210,3 +211,23 @@ async def test_builtin_queries_template_and_probe_against_real_prometheus(promet
         )
         # e.g. ... "query": 1:143: parse error: unexpected identifier "status" in label matching, expected ...
         assert 'parse error: unexpected identifier "status" in label matching' in event.message
+
+        # Several series (no aggregation) and no data at all, as a real Prometheus answers them.
+        several = tutorial_canary(
+            metrics=[
+                {"name": "raw", "query": "http_request_duration_seconds_count", "thresholdRange": {"min": 0}}
+            ]
+        )
+        (event,) = (await metrics.run_checks(several)).events
+        assert event.message.startswith(
+            "Prometheus query failed for raw: query returned 5 series, expected exactly one"
+        )
+        body = tutorial_canary().to_dict()
+        body["spec"]["targetRef"]["name"] = "nothing-runs-here"
+        result = await metrics.run_checks(Canary.from_dict(body))
+        assert result.events == (
+            Event.warning(
+                "Halt advancement no values found for kubernetes metric request-success-rate "
+                "probably nothing-runs-here.test is not receiving traffic: no values found"
+            ),
+        )

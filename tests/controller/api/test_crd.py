@@ -138,3 +138,32 @@ def test_metric_template_and_alert_provider_schemas() -> None:
     assert list(_validator("AlertProvider").iter_errors(provider)) == []
     provider_both = {"spec": {"type": "slack", "address": "https://x", "secretRef": {"name": "s"}}}
     assert list(_validator("AlertProvider").iter_errors(provider_both)), "oneOf: address xor secretRef"
+
+
+def test_crds_are_valid_apiextensions_v1_objects() -> None:
+    import kubernetes_validate
+
+    for crd in _crds().values():
+        kubernetes_validate.validate(crd, "1.30", strict=True)
+
+
+def _untyped_nodes(node: Any, path: str) -> list[str]:
+    """Structural-schema rule: every property schema states its type (or is int-or-string/free-form)."""
+    found: list[str] = []
+    for name, child in (node.get("properties") or {}).items():
+        where = f"{path}.{name}"
+        exempt = child.get("x-kubernetes-int-or-string") or child.get("x-kubernetes-preserve-unknown-fields")
+        if "type" not in child and not exempt:
+            found.append(where)
+        found += _untyped_nodes(child, where)
+        if isinstance(child.get("items"), dict):
+            found += _untyped_nodes(child["items"], where + "[]")
+        if isinstance(child.get("additionalProperties"), dict):
+            found += _untyped_nodes(child["additionalProperties"], where + "{}")
+    return found
+
+
+def test_schemas_are_structural() -> None:
+    for kind, crd in _crds().items():
+        schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        assert _untyped_nodes(schema, kind) == []

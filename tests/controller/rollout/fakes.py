@@ -169,6 +169,7 @@ class World:
     promotions: list[bool] = field(default_factory=list)
     failures: int = 0
     weights: list[tuple[int, int]] = field(default_factory=list)
+    status_metric: list[Phase] = field(default_factory=list)
 
     # -- convenience for tests --------------------------------------------------------------------
 
@@ -250,6 +251,8 @@ class FakeWorkloads:
     async def scale_to_zero(self, canary: Canary) -> None:
         self.world.target_replicas = 0
         self.world.actions.append("scale-to-zero")
+        if self.world.apex_selects == Role.CANARY:
+            self.world.actions.append("OUTAGE: apex selects scaled-down canary pods")
 
     async def scale_from_zero(self, canary: Canary) -> None:
         self.world.target_replicas = 1
@@ -336,7 +339,7 @@ class FakeTelemetry:
         self.world = world
 
     def canary_status(self, canary: Canary, phase: Phase) -> None:
-        return None
+        self.world.status_metric.append(phase)
 
     def canary_weights(self, canary: Canary, *, primary: int, canary_weight: int) -> None:
         self.world.weights.append((primary, canary_weight))

@@ -42,7 +42,7 @@ async def test_init_waits_for_the_primary_to_be_ready() -> None:
 
     await harness.tick()
 
-    assert world.phase == Phase.NONE
+    assert world.phase == Phase.INITIALIZING
     assert world.target_replicas == 1, "the target must keep serving until the primary is ready"
     assert world.events[-1] == (
         "Warning",

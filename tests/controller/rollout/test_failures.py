@@ -307,6 +307,8 @@ async def test_failed_promotion_routes_the_apex_to_the_canary() -> None:
 
 
 async def test_failed_promotion_from_finalising_then_next_promotion_resets_the_apex() -> None:
+    """While the primary stays broken, the next revision is analysed (not rolled back at once) and
+    promoted; the apex returns to the primary only once the primary is ready again."""
     world = World(canary_body(iterations=1))
     harness = Harness(world)
     await _progressing(world, harness, iterations_done=4)
@@ -315,19 +317,84 @@ async def test_failed_promotion_from_finalising_then_next_promotion_resets_the_a
     await harness.tick()
     assert (world.phase, world.status.canary_weight, world.apex_selects) == (Phase.FAILED, 100, Role.CANARY)
 
-    # A fixed version: analysed and promoted; the apex goes back to the primary once it is ready.
-    world.primary = ready_deployment("podinfo-primary")
     world.set_image("podinfo:3")
     for _ in range(4):
         await harness.tick()
-    assert world.phase == Phase.PROMOTING
+    assert world.phase == Phase.PROMOTING, world.messages()
     assert world.apex_selects == Role.CANARY
+    world.primary = updating_deployment("podinfo-primary")  # the new template restarts the rollout
+    await harness.tick()
+    assert world.phase == Phase.PROMOTING, "waits for the primary rollout"
+    world.primary = ready_deployment("podinfo-primary")
     await harness.tick()
     assert world.phase == Phase.FINALISING
     await harness.tick()
     assert world.apex_selects == Role.PRIMARY
     assert world.phase == Phase.SUCCEEDED
     assert world.status.canary_weight == 0
+    assert not any(action.startswith("OUTAGE") for action in world.actions)
+
+
+async def test_rollback_after_failed_promotion_gives_the_apex_back_first() -> None:
+    world = World(canary_body(iterations=1, threshold=1))
+    harness = Harness(world)
+    await _progressing(world, harness, iterations_done=4)
+    world.primary = stuck_deployment("podinfo-primary", START)
+    await harness.tick()
+    assert world.apex_selects == Role.CANARY
+
+    world.set_image("podinfo:3")
+    world.default_result = AnalysisResult(passed=False)
+    await harness.ticks(4)
+
+    assert world.phase == Phase.FAILED
+    assert world.status.canary_weight == 0
+    assert world.apex_selects == Role.PRIMARY
+    assert world.target_replicas == 0
+    assert not any(action.startswith("OUTAGE") for action in world.actions)
+
+
+async def test_promotion_copies_template_and_configs() -> None:
+    """Flagger's DeploymentPromotion: config and secret changes travel with the promotion."""
+    world = World(
+        canary_body(iterations=1),
+        configs={
+            "configmap/podinfo-config-env": "1111111111111111",
+            "secret/podinfo-secret-env": "2222222222222222",
+        },
+    )
+    harness = Harness(world)
+    await harness.bootstrap()
+    world.set_image("podinfo:2")
+    world.configs["configmap/podinfo-config-env"] = "3333333333333333"
+    world.configs["secret/podinfo-secret-env"] = "4444444444444444"
+
+    phases = []
+    for _ in range(6):
+        await harness.tick()
+        phases.append(world.phase)
+
+    assert phases[-3:] == [Phase.PROMOTING, Phase.FINALISING, Phase.SUCCEEDED]
+    assert world.primary_image == "podinfo:2"
+    assert world.primary_configs == world.configs
+    assert world.status.tracked_configs == world.configs
+
+
+async def test_state_transition_metrics() -> None:
+    """scheduler_metrics_test: status 1 after init, 0 while progressing, 2 after rollback."""
+    world = World(canary_body(threshold=1))
+    harness = Harness(world)
+    await harness.tick()
+    assert world.status_metric[-1] == Phase.INITIALIZED
+    world.set_image("podinfo:2")
+    await harness.ticks(2)
+    assert world.status_metric[-1] == Phase.PROGRESSING
+    assert all(primary + canary == 100 for primary, canary in world.weights)
+    world.default_result = AnalysisResult(passed=False)
+    await harness.ticks(2)
+    assert world.status_metric[-1] == Phase.FAILED
+    assert world.weights[-1] == (100, 0)
+    assert world.failures == 1
 
 
 async def test_primary_deadline_outside_promotion_rolls_back() -> None:

@@ -278,3 +278,134 @@ async def test_apex_selects_primary_during_a_normal_analysis() -> None:
     world.set_image("podinfo:2")
     await harness.ticks(3)
     assert world.apex_selects == Role.PRIMARY
+
+
+async def test_new_canary_is_marked_initializing_until_the_primary_is_ready() -> None:
+    from tests.controller.rollout.fakes import updating_deployment
+
+    world = World(canary_body(), primary=updating_deployment("podinfo-primary"))
+    harness = Harness(world)
+    await harness.tick()
+    assert world.phase == Phase.INITIALIZING
+    condition = world.status.condition("Promoted")
+    assert condition is not None
+    assert (condition.status, condition.reason, condition.message) == (
+        "Unknown",
+        "Initializing",
+        "New Deployment detected, starting initialization.",
+    )
+    assert world.messages() == [
+        "all the metrics providers are available!",
+        "podinfo-primary.default not ready: waiting for rollout to finish: "
+        "0 out of 1 new replicas have been updated",
+    ]
+
+
+async def test_ab_testing_match_is_ignored_with_one_warning() -> None:
+    """Flagger's DeploymentABTesting on the kubernetes provider: match ignored, blue/green iterations run."""
+    world = World(canary_body(iterations=2))
+    world.body["spec"]["analysis"]["match"] = [{"headers": {"x-canary": {"exact": "insider"}}}]
+    harness = Harness(world)
+    await harness.bootstrap()
+    world.set_image("podinfo:2")
+    await harness.ticks(7)
+
+    messages = world.messages()
+    assert messages.count("A/B testing is not supported when using the kubernetes provider") == 1
+    assert world.phase == Phase.SUCCEEDED
+    assert world.primary_image == "podinfo:2"
+
+
+async def test_hook_phases_for_a_gated_run() -> None:
+    """events_test TestWebhooks: confirm-rollout sees Initialized, post-rollout sees Succeeded."""
+    hooks = [
+        _hook("gate", "confirm-rollout"),
+        _hook("pre", "pre-rollout"),
+        _hook("check", "rollout"),
+        _hook("promote", "confirm-promotion"),
+        _hook("post", "post-rollout"),
+    ]
+    world = World(canary_body(iterations=1, webhooks=hooks))
+    harness = Harness(world)
+    await harness.bootstrap()
+    world.set_image("podinfo:2")
+    await harness.ticks(6)
+
+    assert world.phase == Phase.SUCCEEDED
+    assert world.hook_calls == [
+        ("gate", Phase.INITIALIZED),
+        ("pre", Phase.PROGRESSING),
+        ("check", Phase.PROGRESSING),
+        ("promote", Phase.PROGRESSING),
+        ("check", Phase.PROGRESSING),
+        ("promote", Phase.PROGRESSING),
+        ("post", Phase.SUCCEEDED),
+    ]
+
+
+async def test_invalid_canary_is_not_reported_again_after_a_controller_restart() -> None:
+    body = canary_body()
+    body["spec"]["service"]["port"] = 0
+    world = World(body)
+    await Harness(world).tick()
+    assert len(world.events) == 1
+    await Harness(world).tick()  # a fresh controller: new memory
+    assert len(world.events) == 1
+
+
+async def test_one_invalid_canary_does_not_affect_another() -> None:
+    bad = canary_body(name="bad")
+    bad["spec"]["analysis"]["interval"] = "soon"
+    bad_world, good_world = World(bad), World(canary_body(name="good"))
+    await Harness(bad_world).tick()
+    await Harness(good_world).tick()
+    assert bad_world.messages()[0].startswith(
+        "invalid canary spec: spec.analysis.interval: time: invalid duration"
+    )
+    assert good_world.phase == Phase.INITIALIZED
+
+
+async def test_change_while_waiting_for_promotion_restarts_the_analysis() -> None:
+    world = World(canary_body(iterations=1, webhooks=[_hook("promote", "confirm-promotion")]))
+    world.hook_answers["promote"] = False
+    harness = Harness(world)
+    await harness.bootstrap()
+    world.set_image("podinfo:2")
+    await harness.ticks(3)
+    assert world.phase == Phase.WAITING_PROMOTION
+
+    world.set_image("podinfo:3")
+    await harness.tick()
+
+    assert world.phase == Phase.PROGRESSING
+    assert world.status.iterations == 0
+    assert world.messages()[-1] == "New revision detected! Restarting analysis for podinfo.default"
+
+
+async def test_a_restarted_controller_resumes_from_status_without_repeating_iterations() -> None:
+    world = World(canary_body(iterations=3))
+    first = Harness(world)
+    await first.bootstrap()
+    world.set_image("podinfo:2")
+    await first.ticks(3)  # new revision, iterations 1 and 2
+    assert world.status.iterations == 2
+
+    second = Harness(world)  # a new process: fresh memory, same stored status
+    for _ in range(5):
+        await second.tick()
+
+    advances = [message for message in world.messages() if message.startswith("Advance")]
+    assert advances == [f"Advance podinfo.default canary iteration {i}/3" for i in (1, 2, 3)]
+    assert world.messages().count("Copying podinfo.default template spec to podinfo-primary.default") == 1
+    assert world.phase == Phase.SUCCEEDED
+
+
+async def test_terminating_canary_is_left_to_the_finalizer() -> None:
+    world = World(canary_body())
+    harness = Harness(world)
+    await harness.bootstrap()
+    world.set_status(phase="Terminating")
+    world.set_image("podinfo:2")
+    await harness.ticks(2)
+    assert world.phase == Phase.TERMINATING
+    assert world.events == [] and world.actions == []

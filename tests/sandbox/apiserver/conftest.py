@@ -122,7 +122,9 @@ class Kubectl:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result.stdout
 
-    def run(self, *args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, stdin: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **self.server.kubectl_env()}
         return subprocess.run(
             [self.binary, *run_kubectl_args(self.server, *args)],
@@ -175,3 +177,22 @@ async def install_flagger_crds(api: client.ApiClient) -> None:
     extensions = client.ApiextensionsV1Api(api)
     for crd in flagger_crds():
         await extensions.create_custom_resource_definition(crd)
+
+
+def http(
+    server: ApiServer, method: str, path: str, body: object = None, content_type: str = "application/json"
+) -> tuple[int, dict[str, object]]:
+    """A plain HTTP call to the server (for test set-up that no CLI does, e.g. Deployment status)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(server.url + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -21,16 +22,26 @@ MERGE = "application/merge-patch+json"
 
 
 class Operator:
-    """What the handlers saw: daemon starts/stops and raw watch events, per canary name."""
+    """What the handlers saw: daemon starts/stops and raw watch events, per canary name.
+
+    kopf runs in its own thread and loop (like ``kopf.testing.KopfRunner``): on exit it cancels every
+    task of its loop that it did not start, which would include the test's own tasks.
+    """
 
     def __init__(self) -> None:
-        self.started: dict[str, asyncio.Event] = {}
-        self.stopped: dict[str, asyncio.Event] = {}
+        self.started: dict[str, threading.Event] = {}
+        self.stopped: dict[str, threading.Event] = {}
         self.watched: list[tuple[str, str]] = []
-        self.seen_event = asyncio.Event()
+        self._lock = threading.Lock()
 
-    def flag(self, flags: dict[str, asyncio.Event], name: str) -> asyncio.Event:
-        return flags.setdefault(name, asyncio.Event())
+    def flag(self, flags: dict[str, threading.Event], name: str) -> threading.Event:
+        with self._lock:
+            return flags.setdefault(name, threading.Event())
+
+    async def wait(self, flags: dict[str, threading.Event], name: str, within: float = 10) -> None:
+        flag = self.flag(flags, name)
+        if not await asyncio.to_thread(flag.wait, within):
+            raise AssertionError(f"{name}: flag not set within {within} s")
 
 
 def build_registry(operator: Operator, server: ApiServer) -> kopf.OperatorRegistry:
@@ -52,38 +63,43 @@ def build_registry(operator: Operator, server: ApiServer) -> kopf.OperatorRegist
     async def analysis_loop(name: str, body: Any, stopped: Any, **_: Any) -> None:
         kopf.info(body, reason="Started", message=f"analysis of {name} started")
         operator.flag(operator.started, name).set()
-        while not stopped:
-            await asyncio.sleep(0.05)
-        operator.flag(operator.stopped, name).set()
+        try:
+            await stopped.wait()
+        finally:  # kopf either flags `stopped` or cancels the task on deletion
+            operator.flag(operator.stopped, name).set()
 
     @kopf.on.event("flagger.app", "v1beta1", "canaries", registry=registry)
     def record(event: dict[str, Any], name: str, **_: Any) -> None:
         operator.watched.append((event.get("type") or "LISTED", name))
-        operator.seen_event.set()
 
     return registry
 
 
 @pytest.fixture
-async def running_operator(
-    apiserver: ApiServer, api_client: client.ApiClient
-) -> AsyncIterator[Operator]:
+async def running_operator(apiserver: ApiServer, api_client: client.ApiClient) -> AsyncIterator[Operator]:
     await install_flagger_crds(api_client)
     operator = Operator()
     registry = build_registry(operator, apiserver)
-    stop = asyncio.Event()
-    ready = asyncio.Event()
-    task = asyncio.create_task(
-        kopf.operator(registry=registry, clusterwide=True, standalone=True, stop_flag=stop, ready_flag=ready)
-    )
-    await asyncio.wait_for(ready.wait(), 10)
+    stop, ready = threading.Event(), threading.Event()
+
+    def run() -> None:
+        asyncio.run(
+            kopf.operator(
+                registry=registry, clusterwide=True, standalone=True, stop_flag=stop, ready_flag=ready
+            )
+        )
+
+    thread = threading.Thread(target=run, name="kopf", daemon=True)
+    thread.start()
+    assert await asyncio.to_thread(ready.wait, 10), "kopf did not become ready"
     yield operator
     stop.set()
-    await asyncio.wait_for(task, 15)
+    await asyncio.to_thread(thread.join, 15)
+    assert not thread.is_alive(), "kopf did not stop within 15 s"
 
 
-async def eventually(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(predicate: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
@@ -96,10 +112,12 @@ async def test_daemon_finalizer_and_events(
     custom = client.CustomObjectsApi(api_client)
     core = client.CoreV1Api(api_client)
     await custom.create_namespaced_custom_object("flagger.app", "v1beta1", "default", "canaries", canary())
-    await asyncio.wait_for(running_operator.flag(running_operator.started, "podinfo").wait(), 10)
+    await running_operator.wait(running_operator.started, "podinfo")
 
     async def has_finalizer() -> bool:
-        obj = await custom.get_namespaced_custom_object("flagger.app", "v1beta1", "default", "canaries", "podinfo")
+        obj = await custom.get_namespaced_custom_object(
+            "flagger.app", "v1beta1", "default", "canaries", "podinfo"
+        )
         return bool(obj["metadata"].get("finalizers"))
 
     await eventually(has_finalizer)
@@ -115,11 +133,13 @@ async def test_daemon_finalizer_and_events(
     assert started[0].involved_object.kind == "Canary"
 
     await custom.delete_namespaced_custom_object("flagger.app", "v1beta1", "default", "canaries", "podinfo")
-    await asyncio.wait_for(running_operator.flag(running_operator.stopped, "podinfo").wait(), 10)
+    await running_operator.wait(running_operator.stopped, "podinfo")
 
     async def deleted() -> bool:
         try:
-            await custom.get_namespaced_custom_object("flagger.app", "v1beta1", "default", "canaries", "podinfo")
+            await custom.get_namespaced_custom_object(
+                "flagger.app", "v1beta1", "default", "canaries", "podinfo"
+            )
         except ApiException as exc:
             return exc.status == 404
         return False
@@ -131,14 +151,23 @@ async def test_dropped_watch_is_reconnected(
     running_operator: Operator, api_client: client.ApiClient, apiserver: ApiServer
 ) -> None:
     custom = client.CustomObjectsApi(api_client)
-    await custom.create_namespaced_custom_object("flagger.app", "v1beta1", "default", "canaries", canary("first"))
-    await asyncio.wait_for(running_operator.flag(running_operator.started, "first").wait(), 10)
+    await custom.create_namespaced_custom_object(
+        "flagger.app", "v1beta1", "default", "canaries", canary("first")
+    )
+    await running_operator.wait(running_operator.started, "first")
 
-    watches_before = len(apiserver.request_log.matching("GET", "/apis/flagger.app/v1beta1/canaries", verb="watch"))
+    watches_before = len(
+        apiserver.request_log.matching("GET", "/apis/flagger.app/v1beta1/canaries", verb="watch")
+    )
     apiserver.faults.drop_watches("canaries")
-    await custom.create_namespaced_custom_object("flagger.app", "v1beta1", "default", "canaries", canary("second"))
-    await asyncio.wait_for(running_operator.flag(running_operator.started, "second").wait(), 10)
+    await custom.create_namespaced_custom_object(
+        "flagger.app", "v1beta1", "default", "canaries", canary("second")
+    )
+    await running_operator.wait(running_operator.started, "second")
 
     watches_after = apiserver.request_log.matching("GET", "/apis/flagger.app/v1beta1/canaries", verb="watch")
     assert len(watches_after) > watches_before, "kopf did not open a new watch after the drop"
-    assert ("ADDED", "second") in running_operator.watched or ("MODIFIED", "second") in running_operator.watched
+    assert ("ADDED", "second") in running_operator.watched or (
+        "MODIFIED",
+        "second",
+    ) in running_operator.watched

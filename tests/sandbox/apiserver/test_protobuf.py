@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,8 @@ KUBECTL_133 = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
 
 
 def test_captured_secret_generic() -> None:
-    # kubectl.1.33 create secret generic podinfo-token --from-literal=token=s3cr3t --from-literal=empty= -n test
+    # kubectl.1.33 create secret generic podinfo-token --from-literal=token=s3cr3t \
+    #   --from-literal=empty= -n test
     assert decode((DATA / "kubectl-1.33-create-secret-generic.pb").read_bytes()) == {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -111,7 +111,12 @@ async def test_live_kubectl_133_bodies_decode(tmp_path: Path) -> None:
         ),
         (
             "/api/v1/namespaces/test/configmaps",
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "live", "namespace": "test"}, "data": {"x": "y"}},
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "live", "namespace": "test"},
+                "data": {"x": "y"},
+            },
         ),
         ("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "live"}}),
     ]
@@ -123,7 +128,14 @@ async def test_live_kubectl_133_bodies_decode(tmp_path: Path) -> None:
 # runtime and k8s.io/api core/v1 generated.proto (proto2, so presence of optional fields is kept).
 T = descriptor_pb2.FieldDescriptorProto
 OPT, REP = T.LABEL_OPTIONAL, T.LABEL_REPEATED
-STR, BYTES, I64, I32, BOOL, MSG = T.TYPE_STRING, T.TYPE_BYTES, T.TYPE_INT64, T.TYPE_INT32, T.TYPE_BOOL, T.TYPE_MESSAGE
+STR, BYTES, I64, I32, BOOL, MSG = (
+    T.TYPE_STRING,
+    T.TYPE_BYTES,
+    T.TYPE_INT64,
+    T.TYPE_INT32,
+    T.TYPE_BOOL,
+    T.TYPE_MESSAGE,
+)
 MESSAGES: list[tuple[str, list[tuple[str, int, int, int, str]]]] = [
     ("TypeMeta", [("apiVersion", 1, STR, OPT, ""), ("kind", 2, STR, OPT, "")]),
     (
@@ -231,17 +243,14 @@ def message_classes() -> dict[str, Any]:
     for name, fields in MESSAGES:
         message = file.message_type.add(name=name)
         for field_name, number, field_type, label, type_name in fields:
-            message.field.add(
-                name=field_name,
-                number=number,
-                type=field_type,
-                label=label,
-                type_name=f".k8stest.{type_name}" if type_name else "",
-            )
+            added = message.field.add(name=field_name, number=number, type=field_type, label=label)
+            if type_name:
+                added.type_name = f".k8stest.{type_name}"
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     return {
-        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"k8stest.{name}")) for name, _ in MESSAGES
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"k8stest.{name}"))
+        for name, _ in MESSAGES
     }
 
 
@@ -249,7 +258,9 @@ PB = message_classes()
 
 
 def envelope(api_version: str, kind: str, obj: Any, **extra: Any) -> bytes:
-    unknown = PB["Unknown"](typeMeta=PB["TypeMeta"](apiVersion=api_version, kind=kind), raw=obj.SerializeToString())
+    unknown = PB["Unknown"](
+        typeMeta=PB["TypeMeta"](apiVersion=api_version, kind=kind), raw=obj.SerializeToString()
+    )
     for key, value in extra.items():
         setattr(unknown, key, value)
     return b"k8s\x00" + unknown.SerializeToString()
@@ -267,11 +278,18 @@ def full_metadata() -> Any:
         resourceVersion="12",
         generation=0,
         creationTimestamp=PB["Time"](seconds=1764151200),
-        labels=entries("StringEntry", {"owner": "helm", "name": "demo", "status": "deployed", "version": "1"}),
+        labels=entries(
+            "StringEntry", {"owner": "helm", "name": "demo", "status": "deployed", "version": "1"}
+        ),
         annotations=entries("StringEntry", {"meta.helm.sh/release-name": "demo"}),
         ownerReferences=[
             PB["OwnerReference"](
-                apiVersion="apps/v1", kind="Deployment", name="podinfo", uid="u-1", controller=True, blockOwnerDeletion=False
+                apiVersion="apps/v1",
+                kind="Deployment",
+                name="podinfo",
+                uid="u-1",
+                controller=True,
+                blockOwnerDeletion=False,
             )
         ],
         finalizers=["example.com/keep", "kubernetes"],
@@ -356,7 +374,10 @@ def test_secret_string_data_and_configmap_immutable() -> None:
 
 def test_namespace_with_spec_status_and_deletion_fields() -> None:
     metadata = PB["ObjectMeta"](
-        name="gone", deletionTimestamp=PB["Time"](seconds=0, nanos=0), deletionGracePeriodSeconds=0, generation=3
+        name="gone",
+        deletionTimestamp=PB["Time"](seconds=0, nanos=0),
+        deletionGracePeriodSeconds=0,
+        generation=3,
     )
     namespace = PB["Namespace"](
         metadata=metadata,
@@ -399,10 +420,8 @@ def test_delete_options_as_helm_sends_them(api_version: str) -> None:
 def test_unknown_fields_are_skipped() -> None:
     metadata = full_metadata()
     raw = PB["Secret"](metadata=metadata, type="Opaque").SerializeToString()
-    # field 99 of every wire type: varint, fixed64, length-delimited, fixed32
-    extra = bytes([99 << 3 | 0, 1]) + bytes([0x98, 6]) + bytes([99 << 3 | 1 & 0xFF])
+    # field 99 in each wire type (key varint 0x98 0x06 + wire type): varint, fixed64, bytes, fixed32
     raw += b"\x98\x06\x01" + b"\x99\x06" + b"\x00" * 8 + b"\x9a\x06\x02ab" + b"\x9d\x06" + b"\x00" * 4
-    del extra
     unknown = PB["Unknown"](typeMeta=PB["TypeMeta"](apiVersion="v1", kind="Secret"), raw=raw)
     decoded = decode(b"k8s\x00" + unknown.SerializeToString())
     assert decoded["type"] == "Opaque"
@@ -438,8 +457,8 @@ def test_content_encoding_is_refused() -> None:
 def test_malformed_bodies_are_400(body: bytes) -> None:
     with pytest.raises(ApiError) as caught:
         decode(body)
-    assert caught.value.code in (400, 415)
-    assert caught.value.code == 400 or body == b"k8s"
+    assert caught.value.code == 400
+    assert caught.value.reason == "BadRequest"
 
 
 def test_malformed_object_inside_a_good_envelope_is_400_naming_the_kind() -> None:
@@ -471,9 +490,3 @@ def test_wrong_wire_type_for_a_known_field_is_400() -> None:
 )
 def test_is_protobuf(content_type: str, expected: bool) -> None:
     assert is_protobuf(content_type) is expected
-
-
-def test_kubectl_binary_location_is_what_the_skip_checks() -> None:
-    # Keeps the live test honest: if kubectl.1.33 is on PATH elsewhere, the skip reason would lie.
-    found = shutil.which("kubectl.1.33")
-    assert found is None or Path(found).resolve() == KUBECTL_133.resolve() or KUBECTL_133.exists()

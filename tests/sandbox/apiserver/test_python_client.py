@@ -121,14 +121,24 @@ async def test_deployment_patches_status_and_scale(api_client: client.ApiClient)
         await apps.patch_namespaced_deployment(
             "podinfo",
             "default",
-            [{"op": "test", "path": "/spec/replicas", "value": 5}, {"op": "replace", "path": "/spec/replicas", "value": 9}],
+            [
+                {"op": "test", "path": "/spec/replicas", "value": 5},
+                {"op": "replace", "path": "/spec/replicas", "value": 9},
+            ],
         )
     assert failed_test.value.status == 422
     assert (await apps.read_namespaced_deployment("podinfo", "default")).spec.replicas == 1
 
     # Status through the subresource: no generation bump; the main resource ignores status.
-    status = {"status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1,
-                         "availableReplicas": 1}}
+    status = {
+        "status": {
+            "observedGeneration": 2,
+            "replicas": 1,
+            "updatedReplicas": 1,
+            "readyReplicas": 1,
+            "availableReplicas": 1,
+        }
+    }
     after_status = await apps.patch_namespaced_deployment_status("podinfo", "default", status)
     assert after_status.status.ready_replicas == 1 and after_status.metadata.generation == 2
     ignored = await apps.patch_namespaced_deployment(
@@ -153,7 +163,9 @@ async def test_custom_objects_defaults_validation_and_patch_types(api_client: cl
     custom = client.CustomObjectsApi(api_client)
     body = canary(sessionAffinity={"cookieName": "flagger-cookie"})
     body["spec"]["unknownField"] = "pruned"
-    created = await custom.create_namespaced_custom_object("flagger.app", "v1beta1", "default", "canaries", body)
+    created = await custom.create_namespaced_custom_object(
+        "flagger.app", "v1beta1", "default", "canaries", body
+    )
     assert created["spec"]["analysis"]["sessionAffinity"]["maxAge"] == 86400  # schema default
     assert "unknownField" not in created["spec"]  # pruned
     assert created["metadata"]["generation"] == 1
@@ -167,37 +179,63 @@ async def test_custom_objects_defaults_validation_and_patch_types(api_client: cl
     assert message.startswith('Canary.flagger.app "bad" is invalid: spec.analysis.threshold: Invalid value')
 
     merged = await custom.patch_namespaced_custom_object(
-        "flagger.app", "v1beta1", "default", "canaries", "podinfo", {"spec": {"analysis": {"threshold": 5}}},
+        "flagger.app",
+        "v1beta1",
+        "default",
+        "canaries",
+        "podinfo",
+        {"spec": {"analysis": {"threshold": 5}}},
         _content_type=MERGE,
     )
     assert merged["spec"]["analysis"]["threshold"] == 5 and merged["metadata"]["generation"] == 2
 
     json_patched = await custom.patch_namespaced_custom_object(
-        "flagger.app", "v1beta1", "default", "canaries", "podinfo",
-        [{"op": "test", "path": "/spec/analysis/threshold", "value": 5},
-         {"op": "replace", "path": "/spec/analysis/iterations", "value": 3}],
+        "flagger.app",
+        "v1beta1",
+        "default",
+        "canaries",
+        "podinfo",
+        [
+            {"op": "test", "path": "/spec/analysis/threshold", "value": 5},
+            {"op": "replace", "path": "/spec/analysis/iterations", "value": 3},
+        ],
         _content_type=JSON_PATCH,
     )
     assert json_patched["spec"]["analysis"]["iterations"] == 3
 
     with pytest.raises(ApiException) as strategic:
         await custom.patch_namespaced_custom_object(
-            "flagger.app", "v1beta1", "default", "canaries", "podinfo", {"spec": {}},
+            "flagger.app",
+            "v1beta1",
+            "default",
+            "canaries",
+            "podinfo",
+            {"spec": {}},
             _content_type="application/strategic-merge-patch+json",
         )
     assert strategic.value.status == 415
 
     status = await custom.patch_namespaced_custom_object_status(
-        "flagger.app", "v1beta1", "default", "canaries", "podinfo",
-        {"status": {"phase": "Progressing", "canaryWeight": 0}}, _content_type=MERGE,
+        "flagger.app",
+        "v1beta1",
+        "default",
+        "canaries",
+        "podinfo",
+        {"status": {"phase": "Progressing", "canaryWeight": 0}},
+        _content_type=MERGE,
     )
     assert status["status"]["phase"] == "Progressing"
     assert status["metadata"]["generation"] == json_patched["metadata"]["generation"]
 
     with pytest.raises(ApiException) as bad_status:
         await custom.patch_namespaced_custom_object_status(
-            "flagger.app", "v1beta1", "default", "canaries", "podinfo",
-            {"status": {"phase": "Sideways"}}, _content_type=MERGE,
+            "flagger.app",
+            "v1beta1",
+            "default",
+            "canaries",
+            "podinfo",
+            {"status": {"phase": "Sideways"}},
+            _content_type=MERGE,
         )
     assert bad_status.value.status == 422
 
@@ -224,8 +262,9 @@ async def test_server_side_apply_create_conflict_and_force(api_client: client.Ap
     other = copy.deepcopy(applied)
     other["spec"]["replicas"] = 4
     with pytest.raises(ApiException) as conflict:
-        await apps.patch_namespaced_deployment("podinfo", "default", other, field_manager="intruder",
-                                               _content_type=APPLY)
+        await apps.patch_namespaced_deployment(
+            "podinfo", "default", other, field_manager="intruder", _content_type=APPLY
+        )
     assert conflict.value.status == 409
     assert "spec.replicas" in conflict.value.body
 
@@ -236,8 +275,11 @@ async def test_server_side_apply_create_conflict_and_force(api_client: client.Ap
 
     with pytest.raises(ApiException) as no_manager:
         await api_client.call_api(
-            "/apis/apps/v1/namespaces/default/deployments/podinfo", "PATCH",
-            header_params={"Content-Type": APPLY, "User-Agent": ""}, body=applied, response_types_map={},
+            "/apis/apps/v1/namespaces/default/deployments/podinfo",
+            "PATCH",
+            header_params={"Content-Type": APPLY, "User-Agent": ""},
+            body=applied,
+            response_types_map={},
         )
     assert no_manager.value.status == 400
 
@@ -253,11 +295,16 @@ async def test_watch_replay_bookmarks_and_gone(api_client: client.ApiClient, api
     seen = []
     stream = watch.Watch()
     async with stream.stream(
-        core.list_namespaced_config_map, "default", resource_version=since, allow_watch_bookmarks=True,
+        core.list_namespaced_config_map,
+        "default",
+        resource_version=since,
+        allow_watch_bookmarks=True,
         timeout_seconds=1,
     ) as events:
         async for event in events:
-            seen.append((event["type"], event["object"].metadata.name if event["type"] != "BOOKMARK" else None))
+            seen.append(
+                (event["type"], event["object"].metadata.name if event["type"] != "BOOKMARK" else None)
+            )
     assert seen[:3] == [("ADDED", "one"), ("MODIFIED", "one"), ("DELETED", "one")]
     assert ("BOOKMARK", None) in seen[3:]
 
@@ -286,7 +333,9 @@ async def test_watch_delivers_live_events_filtered_by_label(api_client: client.A
 
     task = asyncio.create_task(consume())
     await asyncio.sleep(0.2)
-    await core.create_namespaced_config_map("default", {"metadata": {"name": "x", "labels": {"watched": "yes"}}})
+    await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "x", "labels": {"watched": "yes"}}}
+    )
     await core.create_namespaced_config_map("default", {"metadata": {"name": "ignored"}})
     await core.patch_namespaced_config_map("x", "default", {"data": {"v": "1"}})
     await core.patch_namespaced_config_map("x", "default", {"metadata": {"labels": {"watched": "no"}}})
@@ -295,8 +344,8 @@ async def test_watch_delivers_live_events_filtered_by_label(api_client: client.A
     assert received == [("ADDED", "x"), ("MODIFIED", "x"), ("DELETED", "x")]
 
 
-async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_until(predicate: Any, within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
@@ -310,11 +359,21 @@ async def _owned_replicaset(apps: client.AppsV1Api, owner: Any, name: str) -> No
             "metadata": {
                 "name": name,
                 "labels": {"app": "podinfo"},
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": owner.metadata.name,
-                                     "uid": owner.metadata.uid, "controller": True, "blockOwnerDeletion": True}],
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": owner.metadata.name,
+                        "uid": owner.metadata.uid,
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
             },
-            "spec": {"selector": {"matchLabels": {"app": "podinfo"}},
-                     "template": deployment()["spec"]["template"]},
+            "spec": {
+                "selector": {"matchLabels": {"app": "podinfo"}},
+                "template": deployment()["spec"]["template"],
+            },
         },
     )
 
@@ -357,7 +416,9 @@ async def test_finalizers_hold_deletion_until_removed(api_client: client.ApiClie
     held = await core.read_namespaced_config_map("held", "default")
     assert held.metadata.deletion_timestamp is not None
     with pytest.raises(ApiException) as refused:
-        await core.patch_namespaced_config_map("held", "default", {"metadata": {"finalizers": ["x/y", "new/one"]}})
+        await core.patch_namespaced_config_map(
+            "held", "default", {"metadata": {"finalizers": ["x/y", "new/one"]}}
+        )
     assert refused.value.status == 422
     await core.patch_namespaced_config_map("held", "default", {"metadata": {"finalizers": None}})
     with pytest.raises(ApiException) as gone:
@@ -380,13 +441,21 @@ async def test_namespace_lifecycle(api_client: client.ApiClient) -> None:
         return False
 
     await wait_until(namespace_gone)
-    assert not (await core.list_config_map_for_all_namespaces(field_selector="metadata.namespace=doomed")).items
+    assert not (
+        await core.list_config_map_for_all_namespaces(field_selector="metadata.namespace=doomed")
+    ).items
 
 
 async def test_lease_optimistic_concurrency(api_client: client.ApiClient) -> None:
     leases = client.CoordinationV1Api(api_client)
-    body = {"metadata": {"name": "leader"}, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
-                                                      "renewTime": "2026-01-01T00:00:00.000000Z"}}
+    body = {
+        "metadata": {"name": "leader"},
+        "spec": {
+            "holderIdentity": "a",
+            "leaseDurationSeconds": 15,
+            "renewTime": "2026-01-01T00:00:00.000000Z",
+        },
+    }
     created = await leases.create_namespaced_lease("default", body)
     assert created.spec.renew_time is not None
     first = await leases.read_namespaced_lease("leader", "default")
@@ -403,18 +472,37 @@ async def test_lease_optimistic_concurrency(api_client: client.ApiClient) -> Non
 async def test_events_are_visible_through_both_apis(api_client: client.ApiClient) -> None:
     core = client.CoreV1Api(api_client)
     events = client.EventsV1Api(api_client)
-    involved = {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "podinfo", "namespace": "default",
-                "uid": "u-1"}
+    involved = {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "name": "podinfo",
+        "namespace": "default",
+        "uid": "u-1",
+    }
     await core.create_namespaced_event(
         "default",
-        {"metadata": {"generateName": "podinfo."}, "involvedObject": involved, "reason": "Synced",
-         "message": "core message", "type": "Normal", "source": {"component": "flagman"}},
+        {
+            "metadata": {"generateName": "podinfo."},
+            "involvedObject": involved,
+            "reason": "Synced",
+            "message": "core message",
+            "type": "Normal",
+            "source": {"component": "flagman"},
+        },
     )
     await events.create_namespaced_event(
         "default",
-        {"metadata": {"generateName": "podinfo."}, "regarding": involved, "reason": "Promoted",
-         "note": "events.k8s.io note", "type": "Normal", "eventTime": "2026-01-01T00:00:00.000000Z",
-         "reportingController": "flagman", "reportingInstance": "flagman-1", "action": "Promote"},
+        {
+            "metadata": {"generateName": "podinfo."},
+            "regarding": involved,
+            "reason": "Promoted",
+            "note": "events.k8s.io note",
+            "type": "Normal",
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "flagman",
+            "reportingInstance": "flagman-1",
+            "action": "Promote",
+        },
     )
     core_view = await core.list_namespaced_event("default", field_selector="involvedObject.name=podinfo")
     assert sorted(e.message for e in core_view.items) == ["core message", "events.k8s.io note"]
@@ -432,7 +520,9 @@ async def test_dry_run_persists_nothing(api_client: client.ApiClient) -> None:
     assert missing.value.status == 404
 
 
-async def test_injected_conflict_reaches_the_client(api_client: client.ApiClient, apiserver: ApiServer) -> None:
+async def test_injected_conflict_reaches_the_client(
+    api_client: client.ApiClient, apiserver: ApiServer
+) -> None:
     core = client.CoreV1Api(api_client)
     await core.create_namespaced_config_map("default", {"metadata": {"name": "target"}})
     apiserver.faults.fail("patch", "configmaps", 409)

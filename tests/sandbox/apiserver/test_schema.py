@@ -453,3 +453,25 @@ def test_invalid_deduplicates_identical_messages() -> None:
     status = invalid("Widget", "w", [error, error], "").to_status()
     assert status["message"] == 'Widget "w" is invalid: spec.x: Required value'
     assert len(status["details"]["causes"]) == 2
+
+
+PROJECT_CRDS = Path(__file__).parents[3] / "kustomize" / "base" / "flagman" / "crd.yaml"
+
+
+@pytest.mark.skipif(
+    not PROJECT_CRDS.exists(), reason="the project's CRDs (kustomize/base/flagman/crd.yaml) are absent"
+)
+def test_the_projects_own_canary_crd_accepts_the_tutorial_and_names_a_typo() -> None:
+    documents = [d for d in yaml.safe_load_all(PROJECT_CRDS.read_text()) if d]
+    canary_crd = next(d for d in documents if d["spec"]["names"]["kind"] == "Canary")
+    schema = StructuralSchema(canary_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+    canary = tutorial_canary()
+    result, errors = admit(schema, canary)
+    assert errors == []
+    assert result == canary
+    canary["spec"]["analysis"]["threshold"] = "two"
+    message = invalid("Canary", "podinfo", admit(schema, canary)[1], "flagger.app").message
+    assert message == (
+        'Canary.flagger.app "podinfo" is invalid: spec.analysis.threshold: Invalid value: "string": '
+        'spec.analysis.threshold in body must be of type number: "string"'
+    )

@@ -41,22 +41,24 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout + result.stderr
 
-    async def in_cluster(self, script: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    async def in_cluster(self, script: str) -> subprocess.CompletedProcess[str]:
         """Run a shell script the way a pod would: with the cluster hosts file as /etc/hosts."""
         hosts = self.runtime.settings.hosts_file
         return await asyncio.to_thread(
             subprocess.run,
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c"]
-            + [f'mount --bind "{hosts}" /etc/hosts && {script}'],
+            [
+                *("unshare", "--mount", "--propagation", "private", "--", "sh", "-c"),
+                f'mount --bind "{hosts}" /etc/hosts && {script}',
+            ],
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=30,
         )
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30, what: str = "condition") -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 30, what: str = "condition") -> Any:
     """Poll `check` until it returns something truthy (it may raise AssertionError meanwhile)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:

@@ -103,7 +103,10 @@ async def test_set_image_rolls_out_a_new_replica_set(cluster: Cluster) -> None:
         assert info["version"] == "6.0.1"
     replica_sets = (await cluster.kube.list(REPLICASETS, "default"))["items"]
     assert sorted(rs["spec"]["replicas"] for rs in replica_sets) == [0, 2]
-    assert {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for rs in replica_sets} == {"1", "2"}
+    assert {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for rs in replica_sets} == {
+        "1",
+        "2",
+    }
 
 
 async def test_scale_to_zero_kills_processes_and_back(cluster: Cluster) -> None:
@@ -149,7 +152,9 @@ async def test_unknown_image_stays_pending_with_a_warning(cluster: Cluster) -> N
     waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
     assert waiting["reason"] == "ErrImagePull"
     assert "nginx:1.27" in waiting["message"]
-    events = await cluster.kubectl("get", "events", "--field-selector", f"involvedObject.name={pod['metadata']['name']}")
+    events = await cluster.kubectl(
+        "get", "events", "--field-selector", f"involvedObject.name={pod['metadata']['name']}"
+    )
     assert "Failed to pull image" in events
     status = (await cluster.kube.get(DEPLOYMENTS, "default", "mystery"))["status"]
     assert status["availableReplicas"] == 0 and status["unavailableReplicas"] == 2
@@ -166,7 +171,7 @@ async def test_progress_deadline_exceeded_fails_rollout_status(cluster: Cluster)
         reasons = {c["type"]: c.get("reason") for c in status.get("conditions", [])}
         return reasons.get("Progressing") == "ProgressDeadlineExceeded"
 
-    await eventually(exceeded, timeout=15, what="ProgressDeadlineExceeded")
+    await eventually(exceeded, within=15, what="ProgressDeadlineExceeded")
     output = await cluster.kubectl("rollout", "status", "deployment/stuck", "--timeout=10s", check=False)
     assert "exceeded its progress deadline" in output
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from sandbox.prometheus import SERVICE_NAME, SERVICE_NAMESPACE, Prometheus, PrometheusSettings, register_service
+from sandbox.prometheus import (
+    SERVICE_NAME,
+    SERVICE_NAMESPACE,
+    Prometheus,
+    PrometheusSettings,
+    register_service,
+)
 from sandbox.runtime.kube import SERVICES
 from tests.sandbox.runtime.conftest import Cluster, eventually
 from tests.sandbox.runtime.test_deployments import podinfo_deployment, pods_of
@@ -50,7 +56,7 @@ async def test_prometheus_scrapes_pods_with_kubernetes_labels(cluster: Cluster) 
         async def scraped() -> list[dict[str, object]]:
             return await query(settings.url, promql)
 
-        series = await eventually(scraped, timeout=40, what="prometheus to scrape the pod")
+        series = await eventually(scraped, within=40, what="prometheus to scrape the pod")
         labels = series[0]["metric"]
         assert isinstance(labels, dict)
         assert labels["kubernetes_pod_name"] == pod_name

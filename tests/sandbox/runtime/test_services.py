@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 
 import aiohttp
 
@@ -64,8 +66,6 @@ async def test_service_without_ready_pods_refuses_connections(cluster: Cluster) 
 
 
 async def _listening(host: str, port: int) -> bool:
-    import asyncio
-
     try:
         _, writer = await asyncio.open_connection(host, port)
     except OSError:
@@ -90,8 +90,8 @@ async def test_cluster_dns_names_resolve_inside_the_namespace(cluster: Cluster) 
         assert json.loads(result.stdout)["version"] == "3.1.1"
     outside = await cluster.in_cluster("true")
     assert outside.returncode == 0
-    with open("/etc/hosts") as hosts:
-        assert "podinfo.default" not in hosts.read(), "the host's own /etc/hosts is untouched"
+    host_hosts = await asyncio.to_thread(Path("/etc/hosts").read_text)
+    assert "podinfo.default" not in host_hosts, "the host's own /etc/hosts is untouched"
 
 
 async def test_pods_resolve_cluster_names_themselves(cluster: Cluster) -> None:

@@ -42,6 +42,13 @@ def short(ref: str) -> str:
     return name
 
 
+def _type_map_type(defs: dict[str, Any], prop: dict[str, Any]) -> str:
+    ref = prop.get("$ref")
+    if not ref:
+        return ""
+    return str(defs.get(ref.rsplit("/", 1)[-1], {}).get("x-kubernetes-map-type", ""))
+
+
 def load_definitions() -> dict[str, Any]:
     base = resources.files("kubernetes_validate") / "kubernetes-json-schema" / f"{KUBERNETES_VERSION}-local"
     return json.loads((base / "_definitions.json").read_text())["$defs"]  # type: ignore[no-any-return]
@@ -77,7 +84,8 @@ def derive() -> tuple[dict[str, str], dict[str, dict[str, tuple[Any, ...]]]]:
                 tuple(prop.get("x-kubernetes-list-map-keys", ())),
                 prop.get("x-kubernetes-patch-strategy", ""),
                 prop.get("x-kubernetes-patch-merge-key", ""),
-                prop.get("x-kubernetes-map-type", ""),
+                # LabelSelector and friends declare map-type atomic on the type, not on the field
+                prop.get("x-kubernetes-map-type", "") or _type_map_type(defs, prop),
             )
         raw[short(name)] = fields
     # Keep only types reachable from the kinds, and only fields that carry an annotation or lead to one.

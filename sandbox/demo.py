@@ -1,0 +1,448 @@
+"""`flagman demo` (`make demo`): the Blue/Green tutorial, end to end, on the local sandbox.
+
+Starts the sandbox (API server, runtime, Prometheus) in a private mount namespace, installs the Flagger CRDs,
+the podinfo and load tester kustomizations, runs the controller, applies the tutorial's Canary with short
+intervals, and shows the events and `kubectl get canaries -A` while it
+1. promotes podinfo 3.1.1 (smoke test, load test, metric checks, promotion), then
+2. rolls back podinfo 3.1.2 while HTTP 500s are generated against podinfo-canary.test.
+Everything is torn down at the end; the exit status says whether the story played out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from sandbox.runtime.kube import EVENTS, Kube, KubeError, Obj, Resource
+from sandbox.up import NAMESPACE_MARKER, Sandbox, SandboxError, SandboxSettings, in_private_namespace_argv
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CANARIES = Resource("/apis/flagger.app/v1beta1", "canaries", "Canary", "flagger.app/v1beta1")
+CRD_FILE = REPO_ROOT / "kustomize" / "base" / "flagman" / "crd.yaml"
+PODINFO_KUSTOMIZATION = REPO_ROOT / "kustomize" / "podinfo"
+TESTER_KUSTOMIZATION = REPO_ROOT / "kustomize" / "tester"
+PROMETHEUS_URL = "http://flagger-prometheus.flagger:9090"
+
+
+class DemoFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    interval: str = "2s"
+    iterations: int = 5
+    threshold: int = 2
+    timeout_seconds: float = 600.0
+    scrape_interval: str = "1s"
+    min_analysis_interval: str = "1s"
+    load_test_duration: str = "1m"
+    second_octet: int = 43
+    state_dir: Path | None = None
+    keep_state: bool = False
+
+
+def missing_pieces() -> list[str]:
+    """What the demo needs that is not there yet, each with who or what provides it."""
+    missing = []
+    if not CRD_FILE.is_file():
+        missing.append(f"{CRD_FILE.relative_to(REPO_ROOT)} (the Flagger CRDs)")
+    for kustomization in (PODINFO_KUSTOMIZATION, TESTER_KUSTOMIZATION):
+        if not (kustomization / "kustomization.yaml").is_file():
+            missing.append(f"{kustomization.relative_to(REPO_ROOT)}/kustomization.yaml")
+    for module, what in (
+        ("controller.__main__", "the controller"),
+        ("loadtester.__main__", "the load tester"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            missing.append(f"python -m {module.split('.')[0]} ({what})")
+    for tool, hint in (
+        ("kubectl", "kubectl on PATH"),
+        ("prometheus", "prometheus (make tools)"),
+        ("hey", "hey (make tools)"),
+        ("curl", "curl"),
+        ("unshare", "unshare (util-linux)"),
+    ):
+        if shutil.which(tool) is None:
+            missing.append(hint)
+    return missing
+
+
+def canary_manifest(settings: DemoSettings) -> Obj:
+    """The tutorial's Canary, with the analysis sped up for a demo."""
+    return {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {
+            "provider": "kubernetes",
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "progressDeadlineSeconds": 60,
+            "autoscalerRef": {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "name": "podinfo",
+            },
+            "service": {"port": 9898, "portDiscovery": True},
+            "analysis": {
+                "interval": settings.interval,
+                "threshold": settings.threshold,
+                "iterations": settings.iterations,
+                "metrics": [
+                    {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
+                    {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "30s"},
+                ],
+                "webhooks": [
+                    {
+                        "name": "smoke-test",
+                        "type": "pre-rollout",
+                        "url": "http://flagger-loadtester.test/",
+                        "timeout": "15s",
+                        "metadata": {
+                            "type": "bash",
+                            "cmd": "curl -sd 'anon' http://podinfo-canary.test:9898/token | grep token",
+                        },
+                    },
+                    {
+                        "name": "load-test",
+                        "url": "http://flagger-loadtester.test/",
+                        "timeout": "5s",
+                        "metadata": {
+                            "type": "cmd",
+                            "cmd": f"hey -z {settings.load_test_duration} -q 10 -c 2 http://podinfo-canary.test:9898/",
+                        },
+                    },
+                ],
+            },
+        },
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("0.0.0.0", 0))
+        return int(probe.getsockname()[1])
+
+
+class Demo:
+    def __init__(self, settings: DemoSettings, state_dir: Path) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.sandbox_settings = SandboxSettings(
+            state_dir=state_dir, second_octet=settings.second_octet, scrape_interval=settings.scrape_interval
+        )
+        self.step = "starting"
+        self.controller: subprocess.Popen[bytes] | None = None
+        self.kube: Kube | None = None
+        self.seen_events: set[str] = set()
+        self.last_canary_row: tuple[Any, ...] | None = None
+
+    # -- output ------------------------------------------------------------------------------
+    def say(self, message: str) -> None:
+        print(f"==> {message}", flush=True)
+
+    def begin(self, step: str) -> None:
+        self.step = step
+        self.say(step)
+
+    # -- kubectl -----------------------------------------------------------------------------
+    async def kubectl(self, *args: str, stdin: str | None = None, quiet: bool = False) -> str:
+        env = {**os.environ, "KUBECONFIG": str(self.sandbox_settings.kubeconfig)}
+        process = await asyncio.create_subprocess_exec(
+            "kubectl",
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+        output, _ = await process.communicate(stdin.encode() if stdin is not None else None)
+        text = output.decode(errors="replace")
+        if process.returncode != 0:
+            raise DemoFailed(f"`kubectl {' '.join(args)}` failed:\n{text.strip()}")
+        if not quiet and text.strip():
+            print("   " + text.strip().replace("\n", "\n   "), flush=True)
+        return text
+
+    # -- the controller ----------------------------------------------------------------------
+    def start_controller(self) -> None:
+        log_file = self.state_dir / "controller.log"
+        argv = [
+            sys.executable,
+            "-m",
+            "controller",
+            f"-kubeconfig={self.sandbox_settings.kubeconfig}",
+            f"-metrics-server={PROMETHEUS_URL}",
+            "-mesh-provider=kubernetes",
+            f"-min-analysis-interval={self.settings.min_analysis_interval}",
+            f"-port={free_port()}",
+            "-log-level=info",
+        ]
+        with open(log_file, "ab") as output:
+            self.controller = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "KUBECONFIG": str(self.sandbox_settings.kubeconfig)},
+                start_new_session=True,
+            )
+        self.say(f"controller started (pid {self.controller.pid}, log {log_file})")
+
+    def check_controller(self) -> None:
+        if self.controller is not None and self.controller.poll() is not None:
+            raise DemoFailed(
+                f"the controller exited with {self.controller.returncode}:\n{self.controller_log_tail()}"
+            )
+
+    def controller_log_tail(self, lines: int = 25) -> str:
+        try:
+            text = (self.state_dir / "controller.log").read_text(errors="replace")
+        except OSError:
+            return "(no controller log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop_controller(self) -> None:
+        if self.controller is None or self.controller.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.controller.pid, signal.SIGTERM)
+        try:
+            self.controller.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.controller.pid, signal.SIGKILL)
+            self.controller.wait()
+
+    # -- watching the canary -----------------------------------------------------------------
+    async def canary(self) -> Obj | None:
+        assert self.kube is not None
+        try:
+            return await self.kube.get(CANARIES, "test", "podinfo")
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    async def show_new_events(self) -> None:
+        assert self.kube is not None
+        events = (await self.kube.list(EVENTS, "test")).get("items") or []
+        events.sort(key=lambda e: (e.get("lastTimestamp") or e.get("eventTime") or "", e["metadata"]["name"]))
+        for event in events:
+            involved = event.get("involvedObject") or {}
+            if involved.get("kind") != "Canary":
+                continue
+            uid = f"{event['metadata'].get('uid')}/{event.get('count', 1)}"
+            if uid in self.seen_events:
+                continue
+            self.seen_events.add(uid)
+            print(f"   event  {event.get('type', ''):<8} {event.get('message', '')}", flush=True)
+
+    async def show_canaries_if_changed(self, canary: Obj) -> None:
+        status = canary.get("status") or {}
+        row = (
+            status.get("phase"),
+            status.get("canaryWeight"),
+            status.get("iterations"),
+            status.get("failedChecks"),
+        )
+        if row != self.last_canary_row:
+            self.last_canary_row = row
+            await self.kubectl("get", "canaries", "--all-namespaces")
+
+    async def wait_for_phase(self, phases: Sequence[str], *, during: str, fail_on: Sequence[str] = ()) -> Obj:
+        """Follow the canary until its phase is one of `phases`; fail early on one of `fail_on`."""
+        self.step = during
+        while True:
+            self.check_controller()
+            await self.show_new_events()
+            canary = await self.canary()
+            if canary is not None:
+                await self.show_canaries_if_changed(canary)
+                phase = (canary.get("status") or {}).get("phase")
+                if phase in phases:
+                    return canary
+                if phase in fail_on:
+                    raise DemoFailed(f"the canary ended {phase} while {during}")
+            await asyncio.sleep(0.5)
+
+    async def generate_errors(self, stop: asyncio.Event) -> int:
+        """`watch curl http://podinfo-canary.test:9898/status/500`, faster."""
+        sent = 0
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+            while not stop.is_set():
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError):
+                    async with session.get("http://podinfo-canary.test:9898/status/500") as response:
+                        await response.read()
+                        sent += 1
+                await asyncio.sleep(0.05)
+        return sent
+
+    async def primary_version(self) -> str:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
+            session.get("http://podinfo.test:9898/version") as response,
+        ):
+            body = await response.json()
+            return str(body.get("version"))
+
+    # -- the story ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        async with Sandbox(self.sandbox_settings) as sandbox:
+            self.kube = sandbox.kube
+            self.say(f"sandbox up: API server {self.sandbox_settings.api_url}, Prometheus {PROMETHEUS_URL}")
+            try:
+                await self.story()
+            finally:
+                self.stop_controller()
+
+    async def story(self) -> None:
+        s = self.settings
+        self.begin("installing the Flagger CRDs")
+        await self.kubectl("apply", "-f", str(CRD_FILE))
+        await self.kubectl("wait", "--for=condition=established", "crd/canaries.flagger.app", "--timeout=30s")
+
+        self.begin(
+            "kubectl create ns test; kubectl apply -k kustomize/podinfo; kubectl apply -k kustomize/tester"
+        )
+        await self.kubectl("create", "ns", "test")
+        await self.kubectl("apply", "-k", str(PODINFO_KUSTOMIZATION))
+        await self.kubectl("apply", "-k", str(TESTER_KUSTOMIZATION))
+        await self.kubectl("-n", "test", "rollout", "status", "deployment/podinfo", "--timeout=120s")
+        await self.kubectl(
+            "-n", "test", "rollout", "status", "deployment/flagger-loadtester", "--timeout=120s"
+        )
+
+        self.begin("starting the controller")
+        self.start_controller()
+
+        self.begin(f"applying the tutorial's Canary (interval {s.interval}, {s.iterations} iterations)")
+        await self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(canary_manifest(s)))
+        await self.wait_for_phase(
+            ["Initialized"], during="waiting for the canary to initialize", fail_on=["Failed"]
+        )
+        await self.kubectl("-n", "test", "get", "deployments,services")
+
+        self.begin("kubectl -n test set image deployment/podinfo podinfod=stefanprodan/podinfo:3.1.1")
+        await self.kubectl(
+            "-n", "test", "set", "image", "deployment/podinfo", "podinfod=stefanprodan/podinfo:3.1.1"
+        )
+        await self.wait_for_phase(["Succeeded"], during="promoting podinfo 3.1.1", fail_on=["Failed"])
+        version = await self.primary_version()
+        if version != "3.1.1":
+            raise DemoFailed(f"after the promotion podinfo.test serves version {version}, not 3.1.1")
+        self.say(f"promotion done: http://podinfo.test:9898 serves podinfo {version}")
+
+        self.begin(
+            "kubectl -n test set image deployment/podinfo podinfod=stefanprodan/podinfo:3.1.2, with HTTP 500s"
+        )
+        await self.kubectl(
+            "-n", "test", "set", "image", "deployment/podinfo", "podinfod=stefanprodan/podinfo:3.1.2"
+        )
+        await self.wait_for_phase(["Progressing"], during="waiting for the analysis of 3.1.2 to start")
+        self.say("generating HTTP 500s: curl http://podinfo-canary.test:9898/status/500")
+        stop = asyncio.Event()
+        errors = asyncio.create_task(self.generate_errors(stop))
+        try:
+            await self.wait_for_phase(["Failed"], during="rolling back podinfo 3.1.2", fail_on=["Succeeded"])
+        finally:
+            stop.set()
+            sent = await errors
+        version = await self.primary_version()
+        if version != "3.1.1":
+            raise DemoFailed(f"after the rollback podinfo.test serves version {version}, not 3.1.1")
+        self.say(f"rollback done after {sent} HTTP 500s: podinfo.test still serves podinfo {version}")
+        await self.kubectl("-n", "test", "get", "deployments")
+
+
+async def run_demo(settings: DemoSettings) -> int:
+    state_dir = settings.state_dir or Path(tempfile.mkdtemp(prefix="flagman-demo-"))
+    demo = Demo(settings, state_dir)
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(settings.timeout_seconds):
+            await demo.run()
+    except TimeoutError:
+        print(
+            f"demo FAILED: timed out after {settings.timeout_seconds:g}s while {demo.step}\n"
+            f"controller log (last lines):\n{demo.controller_log_tail()}",
+            file=sys.stderr,
+        )
+        return 1
+    except (DemoFailed, SandboxError) as exc:
+        print(f"demo FAILED while {demo.step}: {exc}", file=sys.stderr)
+        if demo.controller is not None:
+            print(f"controller log (last lines):\n{demo.controller_log_tail()}", file=sys.stderr)
+        return 1
+    finally:
+        if not settings.keep_state and settings.state_dir is None:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    print(
+        f"demo finished in {time.monotonic() - started:.0f}s: promoted 3.1.1, rolled back 3.1.2", flush=True
+    )
+    return 0
+
+
+def parse_args(argv: Sequence[str]) -> DemoSettings:
+    parser = argparse.ArgumentParser(
+        prog="flagman demo", description=__doc__.split("\n\n")[0] if __doc__ else ""
+    )
+    parser.add_argument("--interval", default="2s", help="the Canary's analysis interval (default 2s)")
+    parser.add_argument("--iterations", type=int, default=5, help="Blue/Green iterations (default 5)")
+    parser.add_argument("--threshold", type=int, default=2, help="failed checks before rollback (default 2)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument("--scrape-interval", default="1s", help="Prometheus scrape interval (default 1s)")
+    parser.add_argument("--min-analysis-interval", default="1s", help="the controller's lower bound")
+    parser.add_argument("--load-test-duration", default="1m", help="hey -z value for the load test")
+    parser.add_argument("--second-octet", type=int, default=43, help="the sandbox uses 127.N.0.0/16")
+    parser.add_argument("--state-dir", type=Path, help="keep the sandbox files here (default: a temp dir)")
+    args = parser.parse_args(list(argv))
+    return DemoSettings(
+        interval=args.interval,
+        iterations=args.iterations,
+        threshold=args.threshold,
+        timeout_seconds=args.timeout,
+        scrape_interval=args.scrape_interval,
+        min_analysis_interval=args.min_analysis_interval,
+        load_test_duration=args.load_test_duration,
+        second_octet=args.second_octet,
+        state_dir=args.state_dir,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    settings = parse_args(args)
+    missing = missing_pieces()
+    if missing:
+        print("demo cannot run; missing pieces:\n  " + "\n  ".join(missing), file=sys.stderr)
+        return 1
+    if os.environ.get(NAMESPACE_MARKER) != "1":
+        # Cluster DNS needs a private mount namespace; re-run this command inside one.
+        argv_in_namespace = in_private_namespace_argv([sys.executable, "-m", "sandbox.demo", *args])
+        try:
+            return subprocess.run(argv_in_namespace, check=False).returncode
+        except KeyboardInterrupt:
+            return 130
+    return asyncio.run(run_demo(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Scenario (1): the tutorial's Blue/Green rollout, end to end, with the real controller process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+
+from controller.kube.api import DEPLOYMENTS, HPAS, SERVICES
+from sandbox.apiserver.testing import run_kubectl_args
+from tests.controller.integration.conftest import Bench
+from tests.controller.integration.scenarios import apply_canary, deploy_podinfo, set_image
+from tests.controller.kube.support import eventually
+
+
+def assert_in_order(messages: list[str], expected: list[str]) -> None:
+    """`expected` appears in `messages` as a subsequence (other events may sit in between)."""
+    position = 0
+    for wanted in expected:
+        try:
+            position = messages.index(wanted, position) + 1
+        except ValueError:
+            raise AssertionError(
+                f"{wanted!r} missing after position {position} in:\n" + "\n".join(messages)
+            ) from None
+
+
+async def kubectl(bench: Bench, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**bench.server.kubectl_env(), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    return await asyncio.to_thread(
+        subprocess.run,
+        ["kubectl", *run_kubectl_args(bench.server, *args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+async def test_tutorial_bootstrap_then_rollout_and_promotion(bench: Bench) -> None:
+    await deploy_podinfo(bench)
+    await apply_canary(bench)
+    bench.controller.start()
+
+    await bench.wait_phase("Initialized")
+    # "After a couple of seconds the controller creates the canary objects" (the tutorial's list).
+    primary = await bench.api.get(DEPLOYMENTS, "test", "podinfo-primary")
+    await bench.api.get(HPAS, "test", "podinfo-primary")
+    services = {
+        name: await bench.api.get(SERVICES, "test", name)
+        for name in ("podinfo", "podinfo-canary", "podinfo-primary")
+    }
+    assert services["podinfo"]["spec"]["selector"] == {"app": "podinfo-primary"}
+    assert services["podinfo-canary"]["spec"]["selector"] == {"app": "podinfo"}
+    assert {p["name"] for p in services["podinfo-canary"]["spec"]["ports"]} == {
+        "http",
+        "http-metrics",
+        "grpc",
+    }
+    assert (await bench.api.get(DEPLOYMENTS, "test", "podinfo"))["spec"]["replicas"] == 0
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "stefanprodan/podinfo:3.1.0"
+    listed = await kubectl(bench, "get", "canaries", "--all-namespaces")
+    assert listed.returncode == 0, listed.stderr
+    assert "Initialized" in listed.stdout and "WEIGHT" in listed.stdout
+
+    await set_image(bench, "stefanprodan/podinfo:3.1.1")
+    canary = await bench.wait_phase("Succeeded")
+
+    messages = await bench.messages()
+    assert_in_order(
+        messages,
+        [
+            "Initialization done! podinfo.test",
+            "New revision detected! Scaling up podinfo.test",
+            "Starting canary analysis for podinfo.test",
+            "Pre-rollout check smoke-test passed",
+            *(f"Advance podinfo.test canary iteration {i}/10" for i in range(1, 11)),
+            "Copying podinfo.test template spec to podinfo-primary.test",
+            "Promotion completed! Scaling down podinfo.test",
+        ],
+    )
+    for i in range(1, 11):
+        assert messages.count(f"Advance podinfo.test canary iteration {i}/10") == 1
+    primary = await bench.api.get(DEPLOYMENTS, "test", "podinfo-primary")
+    assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "stefanprodan/podinfo:3.1.1"
+
+    async def canary_scaled_down() -> bool:
+        return bool((await bench.api.get(DEPLOYMENTS, "test", "podinfo"))["spec"]["replicas"] == 0)
+
+    await eventually(canary_scaled_down, what="the canary at 0 replicas")
+    status = canary["status"]
+    assert status["canaryWeight"] == 0
+    assert status["lastPromotedSpec"] == status["lastAppliedSpec"]
+    promoted = [c for c in status["conditions"] if c["type"] == "Promoted"]
+    assert promoted and promoted[0]["status"] == "True" and promoted[0]["reason"] == "Succeeded"
+    assert bench.prometheus.queries, "the analysis queried Prometheus"
+
+    described = await kubectl(bench, "-n", "test", "describe", "canary/podinfo")
+    assert described.returncode == 0, described.stderr
+    assert "Promotion completed! Scaling down podinfo.test" in described.stdout
+    assert "Advance podinfo.test canary iteration 10/10" in described.stdout

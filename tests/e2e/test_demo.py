@@ -1,0 +1,51 @@
+"""`flagman demo` end to end: sandbox, CRDs, kustomize installs, controller, promotion and rollback.
+
+Runs the real command (as `make demo` does) with a sub-second analysis interval; the time goes into the
+podinfo kustomization's own readiness delays (initialDelaySeconds 5, minReadySeconds 5) per rollout.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def test_demo_promotes_then_rolls_back() -> None:
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "flagman", "demo", "--interval", "500ms", "--iterations", "3"),
+            *("--min-analysis-interval", "100ms", "--load-test-duration", "20s", "--timeout", "200"),
+            *("--second-octet", str(random.randint(60, 250))),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=230,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    for line in (
+        "Pre-rollout check smoke-test passed",
+        "Advance podinfo.test canary iteration 3/3",
+        "Promotion completed! Scaling down podinfo.test",
+        "serves podinfo 3.1.1",
+        "Rolling back podinfo.test failed checks threshold reached 2",
+        "Canary failed! Scaling down podinfo.test",
+        "demo finished",
+    ):
+        assert line in output, f"{line!r} missing from:\n{output[-6000:]}"
+    assert "Succeeded" in output and "Failed" in output
+
+
+def test_demo_reports_bad_flags() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "flagman", "demo", "--iterations", "many"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "--iterations" in result.stderr
