@@ -168,8 +168,9 @@ class Controller:
         """Tick now, then every interval (ticks never overlap; a slow tick delays the next one).
 
         Between analysis ticks the loop may be woken early (see `on_deployment_change`), and a tick that
-        left the canary Finalising is followed at once by the finalising tick: neither runs an analysis,
-        so the analysis cadence stays one interval while detection and promotion lose their idle waits.
+        left the canary Finalising, or Promoting with a ready primary, is followed at once by the next:
+        none of these runs an analysis, so the analysis cadence stays one interval while detection and
+        promotion lose their idle waits.
         """
         memory = TickMemory()
         rollout_settings = RolloutSettings(mesh_provider=self.settings.mesh_provider)
@@ -178,22 +179,36 @@ class Controller:
         try:
             while not stopped:
                 started = loop.time()
-                wake.clear()
                 try:
                     await advance(ref, self.ports, rollout_settings, memory)
                 except Exception:  # a bug in one tick must not kill the canary's loop
                     logger.exception("tick failed", extra={"canary": ref.key})
+                # Changes the tick itself caused (scaling the target, promoting the primary) must not
+                # wake the loop: that would run the next analysis early.
+                wake.clear()
                 self.last_tick[ref.key] = time.monotonic()
                 body = self.cluster.canaries.get(ref.namespace, ref.name) or {}
                 interval = analysis_interval(body, self.settings.min_analysis_interval)
                 self.intervals[ref.key] = interval
-                if _phase(body) == "Finalising":
+                if self._next_tick_is_due(body):
                     continue
                 await _sleep_or_wake(stopped, wake, max(0.0, interval - (loop.time() - started)))
         finally:
             self.last_tick.pop(ref.key, None)
             self.intervals.pop(ref.key, None)
             self.wakeups.pop(ref.key, None)
+
+    def _next_tick_is_due(self, body: Mapping[str, Any]) -> bool:
+        """Finalising always, and Promoting once the primary is ready, continue without waiting."""
+        phase = _phase(body)
+        if phase == "Finalising":
+            return True
+        if phase == "Promoting":
+            meta = body.get("metadata") or {}
+            target = str(((body.get("spec") or {}).get("targetRef") or {}).get("name") or "")
+            primary = self.cluster.deployments.get(str(meta.get("namespace") or ""), f"{target}-primary")
+            return primary is not None and _looks_ready(primary)
+        return False
 
     def on_deployment_change(self, event_type: str, deployment: dict[str, Any]) -> None:
         """Wake a canary's loop when waiting for the next tick would only add latency:

@@ -14,6 +14,7 @@ Output is stdout and stderr interleaved into one buffer, as in Flagger, but only
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -103,6 +104,47 @@ def _start_error_text(program: str, error: OSError) -> str:
     return f"fork/exec {program}: {reason}"
 
 
+# Spawning blocks the calling thread until the child has exec'ed (vfork). With nothing else running that
+# is a fraction of a millisecond and cheapest inline; while other commands compete for the CPU it can take
+# milliseconds, so then the spawn moves to a thread and the event loop keeps serving requests.
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="loadtester-spawn")
+_live_commands = 0
+
+
+def _popen(argv: Sequence[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _discard(
+    spawned: concurrent.futures.Future[subprocess.Popen[bytes]] | asyncio.Future[subprocess.Popen[bytes]],
+) -> None:
+    """A spawn finished after its caller was cancelled: kill and reap what it started."""
+    if spawned.cancelled() or spawned.exception() is not None:
+        return
+    process = spawned.result()
+    kill_group(process.pid)
+    if process.stdout is not None:
+        process.stdout.close()
+    process.wait()
+
+
+async def _spawn(loop: asyncio.AbstractEventLoop, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+    if _live_commands == 0:
+        return _popen(argv)  # inline: the fast path when idle (see above)
+    spawning = loop.run_in_executor(_SPAWNER, _popen, argv)
+    try:
+        return await asyncio.shield(spawning)
+    except asyncio.CancelledError:
+        spawning.add_done_callback(_discard)
+        raise
+
+
 async def run_command(
     argv: Sequence[str],
     *,
@@ -111,20 +153,14 @@ async def run_command(
     max_output: int = MAX_OUTPUT_BYTES,
 ) -> CommandResult:
     """Run `argv` (no shell of its own), stdin from /dev/null, until it exits or `time_limit` seconds pass."""
+    global _live_commands
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     try:
-        # Popen (vfork+exec) is what asyncio's own subprocess transport calls too; a pidfd replaces
-        # its per-child watcher thread.
-        process = subprocess.Popen(  # noqa: ASYNC220
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = await _spawn(loop, argv)
     except OSError as error:
         return CommandResult(None, b"", _start_error_text(argv[0], error), time.monotonic() - started)
+    _live_commands += 1
     pgid = process.pid
     if groups is not None:
         groups.add(pgid)
@@ -189,5 +225,6 @@ async def run_command(
         returncode = process.wait()
         if groups is not None:
             groups.discard(pgid)
+        _live_commands -= 1
     duration = time.monotonic() - started
     return CommandResult(returncode, output.getvalue(), exec_error_text(returncode), duration, timed_out)

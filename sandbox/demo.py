@@ -59,6 +59,13 @@ class DemoSettings:
     keep_state: bool = False
 
 
+def runnable_package(name: str) -> bool:
+    """Whether `python -m name` would run, found without importing it (the layering rule)."""
+    spec = importlib.util.find_spec(name)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return any((Path(location) / "__main__.py").is_file() for location in locations)
+
+
 def missing_pieces() -> list[str]:
     """What the demo needs that is not there yet, each with who or what provides it."""
     missing = []
@@ -67,12 +74,9 @@ def missing_pieces() -> list[str]:
     for kustomization in (PODINFO_KUSTOMIZATION, TESTER_KUSTOMIZATION):
         if not (kustomization / "kustomization.yaml").is_file():
             missing.append(f"{kustomization.relative_to(REPO_ROOT)}/kustomization.yaml")
-    for module, what in (
-        ("controller.__main__", "the controller"),
-        ("loadtester.__main__", "the load tester"),
-    ):
-        if importlib.util.find_spec(module) is None:
-            missing.append(f"python -m {module.split('.')[0]} ({what})")
+    for package, what in (("controller", "the controller"), ("loadtester", "the load tester")):
+        if not runnable_package(package):
+            missing.append(f"python -m {package} ({what})")
     for tool, hint in (
         ("kubectl", "kubectl on PATH"),
         ("prometheus", "prometheus (make tools)"),

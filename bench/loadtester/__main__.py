@@ -3,7 +3,8 @@
 1. Floor: `subprocess.run(["bash", "-c", "true"])` straight from Python (sequential, and 8 threads).
 2. Blocking `bash` task running `true`: requests/s and p50/p99 latency at concurrency 1, 8 and 32.
    Each concurrent worker uses its own canary name, so no request attaches to another one's run
-   (identical concurrent requests would share one run and flatter the numbers).
+   (identical concurrent requests would share one run and flatter the numbers). Floor and load
+   tester are measured in alternating rounds, so drifting load on the shared machine hits both.
 3. `/gate/check` with `hey` (an open gate, so every answer is 200 Approved).
 4. Resident memory of the idle load tester process.
 
@@ -74,27 +75,18 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def floor_rows(requests: int) -> list[Row]:
-    def spawn_once() -> float:
+def _floor_chunk(requests: int, concurrency: int) -> tuple[list[float], float]:
+    """`requests` spawns of `bash -c true` from `concurrency` threads: (latencies, elapsed seconds)."""
+
+    def spawn_once(_: int) -> float:
         started = time.perf_counter()
         subprocess.run(["bash", "-c", "true"], check=True)
         return time.perf_counter() - started
 
-    rows = []
-    for concurrency in (1, 8):
-        started = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-            latencies = list(pool.map(lambda _: spawn_once(), range(requests)))
-        rows.append(
-            Row(
-                "floor: subprocess.run bash -c true",
-                concurrency,
-                requests,
-                time.perf_counter() - started,
-                latencies,
-            )
-        )
-    return rows
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        latencies = list(pool.map(spawn_once, range(requests)))
+    return latencies, time.perf_counter() - started
 
 
 def _hey_csv(args: list[str]) -> list[tuple[float, float, str]]:
@@ -114,26 +106,45 @@ def _run_parallel_hey(commands: list[list[str]]) -> list[tuple[float, float, str
     return [row for result in results for row in result]
 
 
-def bash_rows(url: str, requests: int, levels: tuple[int, ...]) -> list[Row]:
+def _bash_chunk(url: str, requests: int, concurrency: int) -> tuple[list[float], float]:
     """One `hey -c 1` per worker, each with its own canary name: concurrent requests are all distinct, so
     none attaches to another's run, and the client is Go (it costs the 2 cores little)."""
-    rows = []
-    for concurrency in levels:
-        per_worker = max(1, requests // concurrency)
-        commands = []
-        for number in range(concurrency):
-            body = json.dumps(
-                {"name": f"bench-{number}", "namespace": "bench", "metadata": {"type": "bash", "cmd": "true"}}
+    per_worker = max(1, requests // concurrency)
+    commands = []
+    for number in range(concurrency):
+        body = json.dumps(
+            {"name": f"bench-{number}", "namespace": "bench", "metadata": {"type": "bash", "cmd": "true"}}
+        )
+        commands.append(["-n", str(per_worker), "-c", "1", "-m", "POST", "-d", body, url + "/"])
+    samples = _run_parallel_hey(commands)
+    statuses = {status for _, _, status in samples}
+    if statuses != {"200"}:
+        raise SystemExit(f"blocking bash answered {statuses}")
+    return [latency for latency, _, _ in samples], max(offset + latency for latency, offset, _ in samples)
+
+
+def spawn_rows(url: str, requests: int, rounds: int) -> tuple[list[Row], list[Row]]:
+    """Floor and load tester, measured in alternating rounds so that drifting machine load (the machine
+    is shared) hits both alike. Returns (floor rows, load tester rows)."""
+    floor_rows, tester_rows = [], []
+    for concurrency in (1, 8, 32):
+        measured: dict[str, tuple[list[float], float]] = {"floor": ([], 0.0), "tester": ([], 0.0)}
+        for _ in range(rounds):
+            chunks = {"tester": _bash_chunk(url, requests // rounds, concurrency)}
+            if concurrency < 32:
+                chunks["floor"] = _floor_chunk(requests // rounds, concurrency)
+            for name, (latencies, seconds) in chunks.items():
+                measured[name] = (measured[name][0] + latencies, measured[name][1] + seconds)
+        latencies, seconds = measured["tester"]
+        tester_rows.append(
+            Row("load tester: blocking bash `true`", concurrency, len(latencies), seconds, latencies)
+        )
+        if concurrency < 32:
+            latencies, seconds = measured["floor"]
+            floor_rows.append(
+                Row("floor: subprocess.run bash -c true", concurrency, len(latencies), seconds, latencies)
             )
-            commands.append(["-n", str(per_worker), "-c", "1", "-m", "POST", "-d", body, url + "/"])
-        samples = _run_parallel_hey(commands)
-        statuses = {status for _, _, status in samples}
-        if statuses != {"200"}:
-            raise SystemExit(f"blocking bash answered {statuses}")
-        seconds = max(offset + latency for latency, offset, _ in samples)
-        latencies = [latency for latency, _, _ in samples]
-        rows.append(Row("load tester: blocking bash `true`", concurrency, len(samples), seconds, latencies))
-    return rows
+    return floor_rows, tester_rows
 
 
 def gate_row(url: str, requests: int, concurrency: int) -> Row:
@@ -183,7 +194,8 @@ def _table(rows: list[Row], memory: float, log_level: str) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.loadtester")
-    parser.add_argument("--requests", type=int, default=800, help="bash requests per concurrency level")
+    parser.add_argument("--requests", type=int, default=1600, help="bash requests per concurrency level")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating floor/load tester rounds")
     parser.add_argument("--gate-requests", type=int, default=20000)
     parser.add_argument("--log-level", default="info", help="the load tester's -log-level (chart: info)")
     args = parser.parse_args(argv)
@@ -194,8 +206,7 @@ def main(argv: list[str]) -> int:
     try:
         time.sleep(1.0)
         idle_memory = _rss_mib(process.pid)
-        floor = floor_rows(args.requests)
-        tester = bash_rows(url, args.requests, (1, 8, 32))
+        floor, tester = spawn_rows(url, args.requests, args.rounds)
         gate = gate_row(url, args.gate_requests, 32)
     finally:
         process.send_signal(signal.SIGTERM)

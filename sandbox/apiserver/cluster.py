@@ -400,11 +400,14 @@ class Cluster:
             if _spec_part(new, rt.has_status) != _spec_part(old, rt.has_status):
                 generation += 1
             metadata["generation"] = generation
+        # A client may replace managedFields wholesale (kubectl's client-side -> server-side apply
+        # migration does, by JSON patch); such a write is taken as given, not recorded on top.
+        managed_reset = "managedFields" in metadata and metadata["managedFields"] != old_meta.get("managedFields")
         if "managedFields" not in metadata and old_meta.get("managedFields"):
             metadata["managedFields"] = copy.deepcopy(old_meta["managedFields"])
         if _without_volatile(new) == _without_volatile(old):
             return old  # a no-op write keeps the resourceVersion, as kube-apiserver does
-        if operation != "Apply":
+        if operation != "Apply" and not managed_reset:
             new = self._record(
                 old, new, options.manager, operation, subresource if subresource == "status" else ""
             )

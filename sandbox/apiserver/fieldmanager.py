@@ -473,29 +473,31 @@ def record_write(
 ) -> dict[str, Any]:
     """``new`` with managedFields updated for a non-apply write (create, update, patch) by ``manager``.
 
-    A client may replace managedFields itself (kubectl does when it upgrades client-side apply to
-    server-side apply): when ``new`` carries managedFields different from ``old``'s they are taken
-    as given, an explicit empty list clears them.
+    As in kube-apiserver, a client may rewrite managedFields itself (kubectl does when it upgrades
+    client-side apply to server-side apply): managedFields in ``new`` that differ from ``old``'s are
+    the base the write is recorded on; ``[{}]`` strips them all; an empty list changes nothing.
     """
     # Only metadata.managedFields is replaced: the rest of the result shares structure with ``new``.
     result = dict(new)
     metadata = result["metadata"] = dict(new.get("metadata") or {})
-    old_entries = ((old or {}).get("metadata") or {}).get("managedFields")
-    if "managedFields" in metadata and metadata["managedFields"] != old_entries:
-        if not metadata["managedFields"]:
-            metadata.pop("managedFields")
-        return result  # set by the client: kept as sent
+    old_entries = ((old or {}).get("metadata") or {}).get("managedFields") or []
+    sent = metadata.pop("managedFields", None)
+    if isinstance(sent, list) and sent and all(entry == {} for entry in sent):
+        return result  # the documented way to reset managedFields
+    base = sent if isinstance(sent, list) and sent and sent != old_entries else old_entries
     shape = shape_for(result, openapi_schema)
     comparison = compare(_strip_meta(old), _strip_meta(result), shape)
     changed = _without_ignored(comparison.changed())
     removed = _without_ignored(comparison.removed)
-    managers = _decode_managers(old)
+    managers = _decode_managers({"metadata": {"managedFields": base}})
     api_version = str(result.get("apiVersion", ""))
     mine = _entry(manager, operation or "Update", api_version, subresource, now())
     current = Manager(mine)
     for existing in managers:
         if existing.key == current.key:
             current.fields = set(existing.fields)
+            if not changed:  # the entry's time moves only when this write took fields
+                current.entry["time"] = existing.entry.get("time", current.entry["time"])
     for other in managers:
         if other.key != current.key:
             other.fields = _drop(other.fields, changed | removed)

@@ -259,19 +259,12 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], shape: _Shape) -
 def _apply_retain_keys(original: dict[str, Any], patch: dict[str, Any]) -> None:
     retain = patch.pop(RETAIN_KEYS)
     if not isinstance(retain, list):
-        raise bad_request("invalid patch: $retainKeys must be a list of strings")
-    for key in patch:
-        if not key.startswith("$") and key not in retain:
-            raise ApiError(
-                422,
-                "Invalid",
-                "the server rejected our request due to an error in our request",
-                {
-                    "causes": [
-                        {"message": f"patch content doesn't match retainKeys list: {key} is not in {retain}"}
-                    ]
-                },
-            )
+        raise bad_request("invalid patch format of retainKeys")
+    for key, value in patch.items():
+        if value is None or key.startswith((DELETE_FROM_PRIMITIVE_LIST, SET_ELEMENT_ORDER)):
+            continue
+        if key not in retain:
+            raise bad_request("invalid patch format of retainKeys")
     for key in list(original):
         if key not in retain:
             del original[key]
@@ -287,18 +280,30 @@ def _merge_key_of(shape: _Shape, field: str) -> tuple[str, bool]:
 
 
 def _merge_list(original: list[Any], patch: list[Any], shape: _Shape, field: str) -> list[Any]:
+    return _merge_list_ordered(original, patch, shape, field)[0]
+
+
+def _merge_list_ordered(
+    original: list[Any], patch: list[Any], shape: _Shape, field: str
+) -> tuple[list[Any], list[Any]]:
+    """The merged list, and the "live order" kube-apiserver then uses for ``$setElementOrder``.
+
+    apimachinery deletes list items in place and appends new ones to the same Go slice while it
+    has capacity, so the live list it later compares positions against has been partly overwritten
+    by the merge. The second value reproduces that array, which decides where server-only items
+    land (the upstream test fixtures depend on it).
+    """
     merge_key, merge = _merge_key_of(shape, field)
     if not merge:
-        return [_strip_directives(item) for item in patch]
+        return [_strip_directives(item) for item in patch], list(original)
     if not merge_key:  # a primitive set such as metadata.finalizers
-        merged: list[Any] = []
-        for item in original + patch:
-            if item not in merged:
-                merged.append(item)
-        return merged
+        return _deduplicate_scalars(original + patch), list(original)
     child = shape.child(field)
     replace = False
     plain: list[Any] = []
+    # The Go slice: its capacity as append() grew it while decoding, padded with unused slots.
+    live_array: list[Any] = list(original) + [None] * (_go_capacity(len(original)) - len(original))
+    array, length = live_array, len(original)
     for item in patch:
         if not isinstance(item, dict):
             raise bad_request(
@@ -310,9 +315,11 @@ def _merge_list(original: list[Any], patch: list[Any], shape: _Shape, field: str
         elif directive == "delete":
             if merge_key not in item:
                 raise bad_request(f"map: {item} does not contain declared merge key: {merge_key}")
-            original = [
-                e for e in original if not (isinstance(e, dict) and e.get(merge_key) == item[merge_key])
-            ]
+            index = _find_by_key(array[:length], merge_key, item[merge_key])
+            while index >= 0:  # append(original[:i], original[i+1:]...): shifts left in place
+                array[index : length - 1] = array[index + 1 : length]
+                length -= 1
+                index = _find_by_key(array[:length], merge_key, item[merge_key])
         elif directive == "replace":
             replace = True
         elif directive == "merge":
@@ -320,17 +327,51 @@ def _merge_list(original: list[Any], patch: list[Any], shape: _Shape, field: str
         else:
             raise bad_request(f"unknown patch type: {directive} in map: {item}")
     if replace:
-        return [_strip_directives(item) for item in plain]
-    result = list(original)
+        return [_strip_directives(item) for item in plain], list(original)
     for item in plain:
         if merge_key not in item:
             raise bad_request(f"map: {item} does not contain declared merge key: {merge_key}")
-        for index, existing in enumerate(result):
-            if isinstance(existing, dict) and existing.get(merge_key) == item[merge_key]:
-                result[index] = _merge_map(existing, item, child)
-                break
-        else:
-            result.append(_strip_directives(_discard_nulls(item)))
+        index = _find_by_key(array[:length], merge_key, item[merge_key])
+        if index >= 0:
+            array[index] = _merge_map(array[index], item, child)
+            continue
+        if length == len(array):  # append() reallocates: later writes no longer reach the live array
+            array = array[:length] + [None] * max(1, length)
+        array[length] = _strip_directives(_discard_nulls(item))
+        length += 1
+    return array[:length], live_array[: len(original)]
+
+
+def _go_capacity(length: int) -> int:
+    """The capacity append() reaches for ``length`` items appended one by one from empty."""
+    capacity = 0
+    while capacity < length:
+        capacity = max(1, capacity * 2)
+    return capacity
+
+
+def _find_by_key(items: list[Any], merge_key: str, value: Any) -> int:
+    for index, existing in enumerate(items):
+        if isinstance(existing, dict) and existing.get(merge_key) == value:
+            return index
+    return -1
+
+
+def _deduplicate_scalars(items: list[Any]) -> list[Any]:
+    """apimachinery's deduplicateScalars: a duplicate is replaced by the last item (order changes)."""
+    result = list(items)
+    length = len(result) - 1
+    i = 0
+    while i < length:
+        j = i + 1
+        while j <= length:
+            if result[i] == result[j]:
+                result[j] = result[length]
+                result = result[:length]
+                length -= 1
+                j -= 1
+            j += 1
+        i += 1
     return result
 
 
@@ -362,13 +403,26 @@ def _apply_set_element_orders(original: dict[str, Any], patch: dict[str, Any], s
             positions = [order_ids.index(i) if i in order_ids else -1 for i in patch_ids]
             if -1 in positions or positions != sorted(positions):
                 raise bad_request("sequence of patch list and $setElementOrder list don't match")
-        merged = _merge_list(live_list, patched, shape, field) if patched is not None else list(live_list)
+        if patched is not None:
+            merged, server_order = _merge_list_ordered(live_list, patched, shape, field)
+        else:
+            merged, server_order = list(live_list), list(live_list)
         in_order = sorted(
             (i for i in merged if identity(i) in order_ids), key=lambda i: order_ids.index(identity(i))
         )
-        live_ids = [identity(i) for i in live_list]
-        server_only = [i for i in merged if identity(i) not in order_ids]
+        live_ids = [identity(i) for i in server_order]
+        server_only = _sort_by([i for i in merged if identity(i) not in order_ids], live_ids, identity)
         original[field] = _merge_sorted(server_only, in_order, live_ids, identity)
+
+
+def _sort_by(items: list[Any], order: list[Any], identity: Callable[[Any], Any]) -> list[Any]:
+    """normalizeSliceOrder: a stable sort by position in ``order`` (unknown items keep their place)."""
+    positions: dict[Any, int] = {}
+    for index, item_id in enumerate(order):
+        positions.setdefault(item_id, index)
+    known = sorted((i for i in items if identity(i) in positions), key=lambda i: positions[identity(i)])
+    iterator = iter(known)
+    return [next(iterator) if identity(i) in positions else i for i in items]
 
 
 def _identity(merge_key: str) -> Callable[[Any], Any]:

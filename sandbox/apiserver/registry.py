@@ -271,6 +271,7 @@ class Registry:
 
     types: dict[tuple[str, str, str], ResourceType] = field(default_factory=dict)
     generation: int = 0  # bumped on every CRD change, feeds the OpenAPI hash
+    _storage_types: dict[str, ResourceType] | None = None
 
     @classmethod
     def with_builtins(cls) -> Registry:
@@ -283,11 +284,13 @@ class Registry:
     def add(self, resource: ResourceType) -> None:
         self.types[(resource.group, resource.version, resource.plural)] = resource
         self.generation += 1
+        self._storage_types = None
 
     def remove_group_resource(self, group: str, plural: str) -> None:
         for key in [k for k in self.types if k[0] == group and k[2] == plural]:
             del self.types[key]
         self.generation += 1
+        self._storage_types = None
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType:
         try:
@@ -324,6 +327,8 @@ class Registry:
 
     def storage_types(self) -> dict[str, ResourceType]:
         """One representative type per storage key (the non-view, preferred version)."""
+        if self._storage_types is not None:
+            return self._storage_types
         result: dict[str, ResourceType] = {}
         for resource in self.types.values():
             if resource.view:
@@ -331,6 +336,7 @@ class Registry:
             current = result.get(resource.storage_key)
             if current is None or PREFERRED_VERSIONS.get(resource.group) == resource.version:
                 result[resource.storage_key] = resource
+        self._storage_types = result
         return result
 
 

@@ -25,6 +25,8 @@ class WatchEvent:
     type: str  # ADDED | MODIFIED | DELETED
     obj: dict[str, Any]
     old: dict[str, Any] | None = None
+    # Serialized forms shared by every watcher of the same view (one json.dumps per event, not per watch).
+    encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(eq=False)

@@ -43,6 +43,16 @@ class _Encoder:
         self.cluster, self.rt, self.as_table = cluster, rt, as_table
         self.first = True
 
+    def cached_event(self, event: WatchEvent) -> bytes:
+        """Plain-JSON watchers of one group/version share the encoding of an event."""
+        if self.as_table:
+            return self.event(event.type, event.obj)
+        key = self.rt.api_version
+        line = event.encoded.get(key)
+        if line is None:
+            line = event.encoded[key] = self.event(event.type, event.obj)
+        return line
+
     def event(self, event_type: str, obj: dict[str, Any]) -> bytes:
         shown = self.cluster.present(self.rt, obj)
         if self.as_table:
@@ -164,14 +174,14 @@ async def _stream(
             continue
         if event is None:
             return  # dropped by fault injection
-        chunk = [encoder.event(event.type, event.obj)]
+        chunk = [encoder.cached_event(event)]
         dropped = False
         while not queue.empty():
             more = queue.get_nowait()
             if more is None:
                 dropped = True
                 break
-            chunk.append(encoder.event(more.type, more.obj))
+            chunk.append(encoder.cached_event(more))
         await response.write(b"".join(chunk))
         if dropped:
             return

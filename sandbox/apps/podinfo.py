@@ -1,10 +1,10 @@
 """A podinfo-compatible demo app: the endpoints and metrics Flagger's tutorials rely on.
 
 The sandbox runtime starts this for any `*podinfo*:TAG` image, with `--version TAG`, bound to the pod's own
-loopback IP. It serves what the Blue/Green tutorial touches: `/` (version, hostname), the health probes,
-`POST /token`, `/status/{code}` and `/delay/{seconds}` for fault injection, and podinfo's
-`http_request_duration_seconds` histogram (labels method, path, status) that Flagger's builtin
-request-success-rate and request-duration checks query.
+loopback IP. It serves what the Blue/Green tutorial and the podinfo chart's Helm test touch: `/` (version,
+hostname), the health probes, `POST /token` and `/token/validate`, `/status/{code}` and `/delay/{seconds}`
+for fault injection, and podinfo's `http_request_duration_seconds` histogram (labels method, path,
+status) that Flagger's builtin request-success-rate and request-duration checks query.
 """
 
 from __future__ import annotations
@@ -110,6 +110,23 @@ def make_token(subject: str, secret: bytes) -> tuple[str, str]:
     return f"{header}.{claims}.{signature}", expires_at
 
 
+def read_token(token: str, secret: bytes) -> dict[str, object] | None:
+    """The claims of a token signed with `secret`, if the signature holds and it has not expired."""
+    try:
+        header, claims, signature = token.split(".")
+        expected = hmac.new(secret, f"{header}.{claims}".encode(), hashlib.sha256).digest()
+        given = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        decoded: dict[str, object] = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    except ValueError:
+        return None
+    if not hmac.compare_digest(expected, given):
+        return None
+    expires = decoded.get("exp")
+    if not isinstance(expires, int) or expires < time.time():
+        return None
+    return decoded
+
+
 class PodinfoHandlers:
     def __init__(self, settings: PodinfoSettings, metrics: RequestMetrics) -> None:
         self.settings = settings
@@ -143,6 +160,24 @@ class PodinfoHandlers:
         body = (await request.text()).strip()
         token, expires_at = make_token(body or "anonymous", self.token_secret)
         return web.json_response({"token": token, "expires_at": expires_at})
+
+    async def validate_token(self, request: web.Request) -> web.Response:
+        authorization = request.headers.get("Authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return web.json_response({"error": "authorization bearer header required"}, status=401)
+        claims = read_token(token.strip(), self.token_secret)
+        if claims is None:
+            return web.json_response({"error": "invalid or expired token"}, status=401)
+        expires_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(str(claims["exp"]))))
+        return web.json_response({"token_name": claims.get("name", ""), "expires_at": expires_at})
+
+    async def echo(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.Response(body=body, status=202, content_type=request.content_type or "text/plain")
+
+    async def headers(self, request: web.Request) -> web.Response:
+        return web.json_response({name: request.headers.getall(name) for name in request.headers})
 
     async def status(self, request: web.Request) -> web.Response:
         raw = request.match_info["code"]
@@ -182,6 +217,9 @@ def build_app(settings: PodinfoSettings, metrics: RequestMetrics | None = None) 
     app.router.add_get("/readyz", handlers.healthy)
     app.router.add_get("/version", handlers.version)
     app.router.add_post("/token", handlers.token)
+    app.router.add_get("/token/validate", handlers.validate_token)
+    app.router.add_post("/echo", handlers.echo)
+    app.router.add_get("/headers", handlers.headers)
     app.router.add_route("*", "/status/{code}", handlers.status)
     app.router.add_route("*", "/delay/{seconds}", handlers.delay)
     app.router.add_get("/metrics", handlers.prometheus_metrics)

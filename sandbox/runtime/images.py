@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-KNOWN_IMAGES = "podinfo (*podinfo*:TAG) and the load tester (*loadtester*)"
+KNOWN_IMAGES = (
+    "podinfo (*podinfo*:TAG), the load tester (*loadtester*) and, for commands, tool images "
+    "(busybox, alpine, curl, tiny-tools, bash)"
+)
+#: Images that only carry shell tools: their container `command` runs as a local process (the machine has
+#: sh, curl, jq, wget), which is what Helm test pods and one-off debug pods need.
+TOOL_IMAGES = ("busybox", "alpine", "curl", "tiny-tools", "bash", "debian", "ubuntu")
 
 
 class UnknownImage(Exception):
@@ -77,7 +83,14 @@ def podinfo_argv(container: dict[str, Any], pod_ip: str, image: ImageRef, python
 
 
 def loadtester_argv(container: dict[str, Any], pod_ip: str, python: str) -> list[str]:
+    command = [str(token) for token in container.get("command") or []]
+    if command and not re.search(r"loadtester$", command[0]):
+        return local_command(container)  # e.g. a Helm test pod running `sh -c` in the load tester image
     return [python, "-m", "loadtester", "--host", pod_ip, *entrypoint_args(container, r"loadtester$")]
+
+
+def local_command(container: dict[str, Any]) -> list[str]:
+    return [str(token) for token in (container.get("command") or []) + (container.get("args") or [])]
 
 
 def argv_for(container: dict[str, Any], pod_ip: str, python: str = sys.executable) -> list[str]:
@@ -87,6 +100,8 @@ def argv_for(container: dict[str, Any], pod_ip: str, python: str = sys.executabl
         return podinfo_argv(container, pod_ip, image, python)
     if "loadtester" in image.name:
         return loadtester_argv(container, pod_ip, python)
+    if any(tool in image.name for tool in TOOL_IMAGES) and local_command(container):
+        return local_command(container)
     raise UnknownImage(
         f'Failed to pull image "{image_text}": the sandbox has no container engine '
         f"and runs only {KNOWN_IMAGES}"

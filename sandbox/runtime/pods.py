@@ -28,6 +28,7 @@ NODE_NAME = "sandbox"
 HOST_IP = "127.0.0.1"
 MAX_GRACE_SECONDS = 5.0
 MAX_RESTART_BACKOFF_SECONDS = 30.0
+FIRST_READINESS_RETRY_SECONDS = 1.0
 #: Environment a container inherits from the runtime: enough to find programs, nothing else.
 INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV")
 
@@ -81,6 +82,7 @@ class ContainerState:
     failures: int = 0
     next_probe: float = 0.0
     restarts: int = 0
+    ever_ready: bool = False
     restart_at: float | None = None
     exit_code: int | None = None
     last_termination: Obj | None = None
@@ -216,7 +218,7 @@ class PodWorker:
         state.process = process
         state.started_at = timestamp()
         state.exit_code = None
-        state.ready = False
+        state.ready = state.ever_ready = False
         state.successes = state.failures = 0
         probe = state.spec.get("readinessProbe") or {}
         state.next_probe = time.monotonic() + float(probe.get("initialDelaySeconds") or 0)
@@ -298,7 +300,13 @@ class PodWorker:
                         "Unhealthy",
                         f"Readiness probe failed for {state.spec.get('name')}",
                     )
-            state.next_probe = clock + float(probe.get("periodSeconds") or 10)
+            period = float(probe.get("periodSeconds") or 10)
+            if not state.ready and not state.ever_ready:
+                # Until the first success, probe at most every second: the stand-in apps are Python and take
+                # a moment longer to listen than the Go binaries the images hold.
+                period = min(period, FIRST_READINESS_RETRY_SECONDS)
+            state.ever_ready = state.ever_ready or state.ready
+            state.next_probe = clock + period
 
     def _finished(self) -> bool:
         return all(

@@ -356,3 +356,77 @@ def test_make_crds_copies_the_source(tmp_path: Path) -> None:
     )
     assert "kustomize/base/flagman/crd.yaml" in completed.stdout
     assert "charts/flagman/crds/crd.yaml" in completed.stdout
+
+
+FLAGGER_VALUE_KEYS = [
+    "image.repository",
+    "image.tag",
+    "image.pullPolicy",
+    "image.pullSecret",
+    "logLevel",
+    "podAnnotations",
+    "podPriorityClassName",
+    "metricsServer",
+    "meshProvider",
+    "namespace",
+    "selectorLabels",
+    "configTracking.enabled",
+    "includeLabelPrefix",
+    "eventWebhook",
+    "clusterName",
+    "slack.user",
+    "slack.channel",
+    "slack.url",
+    "slack.proxyUrl",
+    "slack.proxy",
+    "msteams.url",
+    "msteams.proxyUrl",
+    "serviceMonitor.enabled",
+    "serviceMonitor.honorLabels",
+    "serviceMonitor.namespace",
+    "serviceMonitor.labels",
+    "podMonitor.enabled",
+    "podMonitor.namespace",
+    "podMonitor.interval",
+    "podMonitor.additionalLabels",
+    "podMonitor.honorLabels",
+    "env",
+    "leaderElection.enabled",
+    "leaderElection.replicaCount",
+    "serviceAccount.create",
+    "serviceAccount.name",
+    "serviceAccount.annotations",
+    "rbac.create",
+    "prometheus.install",
+    "prometheus.image",
+    "prometheus.pullSecret",
+    "prometheus.retention",
+    "prometheus.securityContext.enabled",
+    "prometheus.securityContext.context",
+    "resources",
+    "securityContext.enabled",
+    "securityContext.context",
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "podDisruptionBudget.enabled",
+    "podDisruptionBudget.minAvailable",
+    "podLabels",
+    "deploymentLabels",
+    "additionalVolumes",
+    "additionalVolumeMounts",
+    "noCrossNamespaceRefs",
+    "threadiness",
+    "kubeconfigQPS",
+    "kubeconfigBurst",
+    "nameOverride",
+    "fullnameOverride",
+]
+
+
+@pytest.mark.parametrize("key", FLAGGER_VALUE_KEYS)
+def test_values_declare_flaggers_keys(key: str) -> None:
+    node: Any = yaml.safe_load((CHARTS / "flagman" / "values.yaml").read_text())
+    for part in key.split("."):
+        assert isinstance(node, dict) and part in node, f"values.yaml lacks {key}"
+        node = node[part]

@@ -199,3 +199,52 @@ def test_security_contexts_can_be_turned_off() -> None:
 def test_several_replicas_are_refused_with_the_reason() -> None:
     error = helm_template_error("loadtester", {"replicaCount": 2})
     assert "replicaCount > 1 is not supported" in error
+
+
+FLAGGER_VALUE_KEYS = [
+    "replicaCount",
+    "image.repository",
+    "image.tag",
+    "image.pullPolicy",
+    "image.pullSecret",
+    "podLabels",
+    "podAnnotations",
+    "podPriorityClassName",
+    "logLevel",
+    "cmd.timeout",
+    "cmd.namespaceRegexp",
+    "nameOverride",
+    "fullnameOverride",
+    "env",
+    "service.type",
+    "service.port",
+    "resources",
+    "volumes",
+    "volumeMounts",
+    "nodeSelector",
+    "tolerations",
+    "affinity",
+    "rbac.create",
+    "rbac.scope",
+    "rbac.rules",
+    "rbac.serviceAccountAnnotations",
+    "serviceAccountName",
+    "securityContext.enabled",
+    "securityContext.context",
+    "podSecurityContext.enabled",
+    "podSecurityContext.context",
+    "podDisruptionBudget.enabled",
+    "podDisruptionBudget.minAvailable",
+    "auth.token",
+    "auth.existingSecret",
+]
+
+
+@pytest.mark.parametrize("key", FLAGGER_VALUE_KEYS)
+def test_values_declare_flaggers_keys(key: str) -> None:
+    import yaml
+
+    node: Any = yaml.safe_load((CHARTS / "loadtester" / "values.yaml").read_text())
+    for part in key.split("."):
+        assert isinstance(node, dict) and part in node, f"values.yaml lacks {key}"
+        node = node[part]

@@ -46,13 +46,15 @@ def test_hadolint_would_catch_a_sloppy_dockerfile(tmp_path: Path) -> None:
     assert "DL3015" in completed.stdout  # --no-install-recommends
 
 
-def instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the final stage, continuation lines joined."""
+def instructions_of_all_stages(dockerfile: Path) -> list[tuple[str, str]]:
     text = re.sub(r"\\\n\s*", " ", dockerfile.read_text())
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    parsed = [
-        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines
-    ]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the final stage, continuation lines joined."""
+    parsed = instructions_of_all_stages(dockerfile)
     last_from = max(index for index, (instruction, _) in enumerate(parsed) if instruction == "FROM")
     return parsed[last_from:]
 
@@ -230,3 +232,59 @@ def test_loadtester_shim_starts_a_serving_load_tester(workdir: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=70)
+
+
+def build_context(image: str, destination: Path) -> Path:
+    """The files BuildKit sends for this image: everything `!`-included by its Dockerfile.dockerignore
+    (which starts by excluding `*`), without bytecode caches."""
+    ignore_lines = (DOCKERFILES[image].parent / "Dockerfile.dockerignore").read_text().splitlines()
+    assert "*" in ignore_lines, "the ignore file must start from nothing"
+    for line in ignore_lines:
+        if not line.startswith("!"):
+            continue
+        source = REPO / line[1:].rstrip("/")
+        target = destination / line[1:].rstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, target)
+    return destination
+
+
+@pytest.mark.parametrize("image", DOCKERFILES)
+def test_the_build_context_holds_every_copy_source_and_builds_the_wheel(image: str, tmp_path: Path) -> None:
+    """What `pip install /src` does in the build stage, on exactly the files the image build receives."""
+    pytest.importorskip("hatchling", reason="hatchling (dev extra) builds the wheel")
+    context = build_context(image, tmp_path / "context")
+    for instruction, arguments in instructions_of_all_stages(DOCKERFILES[image]):
+        if instruction == "COPY" and "--from=" not in arguments:
+            sources = [word for word in arguments.split()[:-1] if not word.startswith("--")]
+            for source in sources:
+                assert (context / source).exists(), f"COPY {source}: not in the build context"
+    completed = subprocess.run(
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "wheels"),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    import zipfile
+
+    (wheel,) = (tmp_path / "wheels").glob("flagman-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"controller/settings.py", "controller/cli.py", "loadtester/cli.py", "flagman/cli.py"} <= names
+    entry_points = next(name for name in names if name.endswith("entry_points.txt"))
+    assert "flagman = flagman.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

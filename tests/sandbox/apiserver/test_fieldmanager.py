@@ -359,15 +359,47 @@ class TestRecordWrite:
         assert entry["subresource"] == "status"
         assert entry["fieldsV1"] == {"f:status": {".": {}, "f:observedGeneration": {}, "f:replicas": {}}}
 
-    def test_client_supplied_managed_fields_are_kept_and_an_empty_list_clears(self) -> None:
-        live = server_side_apply(None, deployment(), "kubectl-client-side-apply", force=False, now=at(T0))
+    def test_client_supplied_managed_fields_are_the_base_of_the_write(self) -> None:
+        # kubectl's CSA -> SSA upgrade: a JSON patch that rewrites managedFields (and nothing else).
+        live = record_write(None, deployment(), "kubectl-client-side-apply", "Update", now=at(T0))
         upgraded = copy.deepcopy(live)
-        upgraded["metadata"]["managedFields"][0]["manager"] = "kubectl"
+        upgraded["metadata"]["managedFields"][0].update(manager="kubectl", operation="Apply")
         result = record_write(live, upgraded, "kubectl", "Update", now=at(T1))
         assert result["metadata"]["managedFields"] == upgraded["metadata"]["managedFields"]
+        # the same, with a real change in the same request: recorded on top of the sent entries
+        upgraded["spec"]["replicas"] = 9
+        result = record_write(live, upgraded, "kubectl-patch", "Update", now=at(T1))
+        assert set(entries(result)) == {("kubectl", "Apply"), ("kubectl-patch", "Update")}
+        assert ".spec.replicas" not in owned(result, "kubectl", "Apply")
+
+    def test_reset_with_one_empty_entry_and_an_empty_list_changes_nothing(self) -> None:
+        live = record_write(None, deployment(), "kubectl-create", "Update", now=at(T0))
         cleared = copy.deepcopy(live)
-        cleared["metadata"]["managedFields"] = []
+        cleared["metadata"]["managedFields"] = [{}]
         assert "managedFields" not in record_write(live, cleared, "x", "Update", now=at(T1))["metadata"]
+        kept = copy.deepcopy(live)
+        kept["metadata"]["managedFields"] = []
+        assert (
+            record_write(live, kept, "x", "Update", now=at(T1))["metadata"]["managedFields"]
+            == (live["metadata"]["managedFields"])
+        )
+
+    def test_time_moves_only_when_the_write_took_fields(self) -> None:
+        live = record_write(None, deployment(), "kubectl-create", "Update", now=at(T0))
+        same = record_write(live, copy.deepcopy(live), "kubectl-create", "Update", now=at(T1))
+        assert same["metadata"]["managedFields"][0]["time"] == T0
+        changed = copy.deepcopy(live)
+        changed["spec"]["replicas"] = 4
+        moved = record_write(live, changed, "kubectl-create", "Update", now=at(T2))
+        assert moved["metadata"]["managedFields"][0]["time"] == T2
+
+    def test_record_write_leaves_its_inputs_alone(self) -> None:
+        live = record_write(None, deployment(), "kubectl-create", "Update", now=at(T0))
+        changed = copy.deepcopy(live)
+        changed["spec"]["replicas"] = 4
+        before = (copy.deepcopy(live), copy.deepcopy(changed))
+        record_write(live, changed, "kubectl-scale", "Update", now=at(T1))
+        assert (live, changed) == before
 
     def test_update_after_apply_then_reapply_conflicts(self) -> None:
         # kubectl apply --server-side, then kubectl set image, then apply of the old file: a conflict.

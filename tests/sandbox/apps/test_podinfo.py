@@ -88,6 +88,34 @@ async def test_token_is_a_signed_jwt(podinfo: str) -> None:
     assert body["expires_at"]
 
 
+async def test_token_validates_with_its_bearer_header(podinfo: str) -> None:
+    _, body = await get(f"http://{podinfo}:9898/token", method="POST", data="test")
+    assert isinstance(body, dict)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"http://{podinfo}:9898/token/validate", headers={"Authorization": f"Bearer {body['token']}"}
+        ) as response,
+    ):
+        assert response.status == 200
+        assert (await response.json())["token_name"] == "test"
+        forged = str(body["token"])[:-2] + "xx"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"http://{podinfo}:9898/token/validate", headers={"Authorization": f"Bearer {forged}"}
+        ) as bad,
+    ):
+        assert bad.status == 401
+    assert (await get(f"http://{podinfo}:9898/token/validate"))[0] == 401
+
+
+async def test_echo_and_headers(podinfo: str) -> None:
+    assert await get(f"http://{podinfo}:9898/echo", method="POST", data="ping") == (202, "ping")
+    status, headers = await get(f"http://{podinfo}:9898/headers")
+    assert status == 200 and isinstance(headers, dict) and "Host" in headers
+
+
 async def test_token_works_with_curl_and_grep_like_the_tutorial(podinfo: str) -> None:
     """The tutorial's smoke test: `curl -sd 'anon' http://...:9898/token | grep token`."""
     result = await asyncio.to_thread(

@@ -182,3 +182,40 @@ async def test_pod_logs_reach_kubectl_logs(cluster: Cluster) -> None:
     pod = (await pods_of(cluster, "podinfo"))[0]
     output = await cluster.kubectl("logs", str(pod["metadata"]["name"]))  # type: ignore[index]
     assert "Starting podinfo" in output
+
+
+async def test_deleting_the_deployment_stops_its_pods(cluster: Cluster) -> None:
+    await cluster.kubectl("apply", "-f", "-", stdin=podinfo_deployment(replicas=2))
+    await cluster.kubectl("rollout", "status", "deployment/podinfo", "--timeout=60s")
+    pids = [w.containers[0].process.pid for w in cluster.runtime.pods.workers.values()]  # type: ignore[union-attr]
+    assert len(pids) == 2
+    await cluster.kubectl("delete", "deployment", "podinfo")
+
+    async def all_gone() -> bool:
+        for pid in pids:
+            try:
+                os.kill(pid, 0)  # type: ignore[arg-type]
+                return False
+            except ProcessLookupError:
+                pass
+        return not await pods_of(cluster, "podinfo") and not cluster.runtime.pods.workers
+
+    await eventually(all_gone, what="pods and processes to go with their Deployment")
+
+
+async def test_a_crashed_container_is_restarted_and_counted(cluster: Cluster) -> None:
+    await cluster.kubectl("apply", "-f", "-", stdin=podinfo_deployment(replicas=1))
+    await cluster.kubectl("rollout", "status", "deployment/podinfo", "--timeout=60s")
+    worker = next(iter(cluster.runtime.pods.workers.values()))
+    pid = worker.containers[0].process.pid  # type: ignore[union-attr]
+    os.kill(pid, 9)  # type: ignore[arg-type]
+
+    async def restarted() -> bool:
+        pod = (await pods_of(cluster, "podinfo"))[0]
+        container = pod["status"]["containerStatuses"][0]  # type: ignore[index]
+        return bool(container["restartCount"] == 1 and container["ready"])
+
+    await eventually(restarted, what="the container to be restarted")
+    pod = (await pods_of(cluster, "podinfo"))[0]
+    last = pod["status"]["containerStatuses"][0]["lastState"]["terminated"]  # type: ignore[index]
+    assert last["exitCode"] == 137 and last["reason"] == "Error"
