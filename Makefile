@@ -20,7 +20,7 @@ setup: $(VENV)/.installed
 tools:
 	bash scripts/install-tools.sh $(TOOLS_BIN)
 
-test: setup tools
+test: setup tools checkov
 	bash scripts/run-tests.sh $(PYTEST_ARGS)
 
 lint: setup

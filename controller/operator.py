@@ -288,6 +288,8 @@ def _looks_ready(deployment: Mapping[str, Any]) -> bool:
 
 async def _sleep_or_wake(stopped: kopf.DaemonStopped, wake: asyncio.Event, seconds: float) -> None:
     """Wait `seconds`, or less when the canary is woken or its daemon stopped."""
+    if seconds <= 0:
+        return  # kopf's `stopped.wait(0)` would wait forever: a zero timeout counts as "none"
     sleeper = asyncio.ensure_future(stopped.wait(seconds))
     waker = asyncio.ensure_future(wake.wait())
     try:

@@ -16,7 +16,7 @@ from aiohttp.typedefs import Middleware
 
 from loadtester import logs
 from loadtester.auth import BearerToken, NamespaceAuthorizer
-from loadtester.gates import GateStore, InMemoryGateStore, gate_key, rollback_key
+from loadtester.gates import GateStore, GateStoreError, InMemoryGateStore, gate_key, rollback_key
 from loadtester.metrics import LoadTesterMetrics
 from loadtester.payload import Payload, PayloadError, decode_payload, go_bool
 from loadtester.process import ProcessGroups
@@ -116,7 +116,11 @@ async def handle_task(request: web.Request, payload: Payload) -> web.Response:
 def _check(kind: str, key_of: Callable[[str, str], str]) -> Handler:
     async def check(request: web.Request, payload: Payload) -> web.Response:
         key = key_of(payload.name, payload.namespace)
-        approved = await request.app[GATES].is_open(key)
+        try:
+            approved = await request.app[GATES].is_open(key)
+        except GateStoreError as error:
+            logs.logger().error("%s %s check failed: %s", key, kind, error, extra=_canary(payload))
+            return _text(503, f"gate store unavailable: {error}")
         request.app[METRICS].gate_checks.labels(kind, "approved" if approved else "denied").inc()
         logs.logger().info(
             "%s %s check: approved %s", key, kind, str(approved).lower(), extra=_canary(payload)
@@ -129,7 +133,11 @@ def _check(kind: str, key_of: Callable[[str, str], str]) -> Handler:
 def _set(kind: str, key_of: Callable[[str, str], str], is_open: bool) -> Handler:
     async def set_gate(request: web.Request, payload: Payload) -> web.Response:
         key = key_of(payload.name, payload.namespace)
-        await request.app[GATES].set_open(key, is_open)
+        try:
+            await request.app[GATES].set_open(key, is_open)
+        except GateStoreError as error:
+            logs.logger().error("%s %s update failed: %s", key, kind, error, extra=_canary(payload))
+            return _text(503, f"gate store unavailable: {error}")
         logs.logger().info("%s %s %s", key, kind, "opened" if is_open else "closed", extra=_canary(payload))
         return _text(202, "")
 
@@ -213,7 +221,7 @@ def create_app(settings: Settings, *, gates: GateStore | None = None) -> web.App
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[SETTINGS] = settings
     app[METRICS] = LoadTesterMetrics()
-    app[GATES] = gates if gates is not None else InMemoryGateStore()
+    app[GATES] = gates if gates is not None else _gate_store(settings)
     app[AUTHORIZER] = NamespaceAuthorizer(settings.namespace_regexp)
     context = TaskContext(timeout=settings.timeout, groups=ProcessGroups(), logger=logs.logger())
     app[RUNNER] = TaskRunner(context, app[METRICS], tick=settings.runner_tick)
@@ -237,6 +245,14 @@ def create_app(settings: Settings, *, gates: GateStore | None = None) -> web.App
     return app
 
 
+def _gate_store(settings: Settings) -> GateStore:
+    if not settings.gates_configmap:
+        return InMemoryGateStore()
+    from loadtester.gates_kube import ConfigMapGateStore  # only then pay for kubernetes_asyncio
+
+    return ConfigMapGateStore.from_reference(settings.gates_configmap)
+
+
 async def _start_runner(app: web.Application) -> None:
     app[RUNNER].start()
 
@@ -247,6 +263,9 @@ async def _stop_runner(app: web.Application) -> None:
 
 
 async def _kill_leftovers(app: web.Application) -> None:
+    close = getattr(app[GATES], "close", None)
+    if close is not None:
+        await close()
     killed = await app[RUNNER].kill_all()
     if killed:
         logs.logger().warning("killed %d process group(s) still running at shutdown", killed)

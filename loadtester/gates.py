@@ -2,7 +2,7 @@
 
 Keys are `<name>.<namespace>` for gates and `rollback.<name>.<namespace>` for rollback flags. A check of
 an unknown key stores `False` and answers `False`, as Flagger does. State lives in process memory,
-so — as with Flagger — gates are per replica.
+so — as with Flagger — gates are per replica; `gates_kube.ConfigMapGateStore` shares them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ def gate_key(name: str, namespace: str) -> str:
 
 def rollback_key(name: str, namespace: str) -> str:
     return f"rollback.{name}.{namespace}"
+
+
+class GateStoreError(Exception):
+    """The store cannot be read or written (a shared store's backend is down); answered with 503."""
 
 
 class GateStore(Protocol):

@@ -160,17 +160,23 @@ async def run_command(
         process = await _spawn(loop, argv)
     except OSError as error:
         return CommandResult(None, b"", _start_error_text(argv[0], error), time.monotonic() - started)
-    _live_commands += 1
     pgid = process.pid
-    if groups is not None:
-        groups.add(pgid)
     assert process.stdout is not None
     pipe_fd = process.stdout.fileno()
-    os.set_blocking(pipe_fd, False)
+    try:
+        os.set_blocking(pipe_fd, False)
+        pidfd = os.pidfd_open(process.pid)
+    except OSError as error:  # e.g. out of file descriptors: do not leave the command running
+        kill_group(pgid)
+        process.stdout.close()
+        process.wait()
+        return CommandResult(None, b"", f"watching {argv[0]}: {error}", time.monotonic() - started)
+    _live_commands += 1
+    if groups is not None:
+        groups.add(pgid)
     output = _TailBuffer(max_output)
     pipe_closed: asyncio.Future[None] = loop.create_future()
     leader_exited: asyncio.Future[None] = loop.create_future()
-    pidfd = os.pidfd_open(process.pid)
 
     def on_output() -> None:
         try:

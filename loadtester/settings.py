@@ -50,6 +50,7 @@ class Settings:
     zap_encoding: str = "json"
     zap_replace_globals: bool = False
     auth_token: str = ""  # empty = no authentication (Flagger's behaviour)
+    gates_configmap: str = ""  # "<namespace>/<name>": share gates between replicas; empty = in memory
     grace_period: float = 60.0  # seconds in-flight requests get on SIGTERM (Flagger: 1 minute)
     runner_tick: float = 0.1  # seconds between background-runner passes (Flagger: 100 ms)
     max_body_bytes: int = MAX_BODY_BYTES
@@ -114,6 +115,13 @@ def _log_format(text: str) -> str:
     return mapping[text]
 
 
+def _configmap_reference(text: str) -> str:
+    namespace, slash, name = text.partition("/")
+    if text and not (slash and namespace and name and "/" not in name):
+        raise SettingsError(f"invalid --gates-configmap {text!r}: want <namespace>/<name>")
+    return text
+
+
 def _go_bool(text: str) -> bool:
     if text in ("1", "t", "T", "TRUE", "true", "True"):
         return True
@@ -132,6 +140,12 @@ FLAGS = (
     _Flag("log-format", "zap_encoding", _log_format, "log format: json or text (alias of -zap-encoding)"),
     _Flag("zap-replace-globals", "zap_replace_globals", _go_bool, "accepted for compatibility", True),
     _Flag("auth-token", "auth_token", str, "require 'Authorization: Bearer <token>' (default: off)"),
+    _Flag(
+        "gates-configmap",
+        "gates_configmap",
+        _configmap_reference,
+        "keep gates in this ConfigMap, <namespace>/<name>, shared by replicas (default: in memory)",
+    ),
     _Flag("grace-period", "grace_period", _duration, "SIGTERM grace for in-flight requests (default 1m)"),
 )
 _BY_NAME = {flag.name: flag for flag in FLAGS}

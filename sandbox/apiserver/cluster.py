@@ -121,9 +121,17 @@ def _spec_part(obj: dict[str, Any], with_status: bool) -> dict[str, Any]:
 
 
 def _without_volatile(obj: dict[str, Any]) -> dict[str, Any]:
-    metadata = {
-        k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "managedFields")
-    }
+    """The object minus its resourceVersion and managedFields timestamps.
+
+    An ownership change is a write, but an apply that changes nothing only refreshes timestamps,
+    and kube-apiserver keeps such a write a no-op (same resourceVersion, no watch event).
+    """
+    metadata = {k: v for k, v in obj.get("metadata", {}).items() if k != "resourceVersion"}
+    if isinstance(metadata.get("managedFields"), list):
+        metadata["managedFields"] = [
+            {k: v for k, v in entry.items() if k != "time"} if isinstance(entry, dict) else entry
+            for entry in metadata["managedFields"]
+        ]
     return {**obj, "metadata": metadata}
 
 
@@ -402,7 +410,9 @@ class Cluster:
             metadata["generation"] = generation
         # A client may replace managedFields wholesale (kubectl's client-side -> server-side apply
         # migration does, by JSON patch); such a write is taken as given, not recorded on top.
-        managed_reset = "managedFields" in metadata and metadata["managedFields"] != old_meta.get("managedFields")
+        managed_reset = "managedFields" in metadata and metadata["managedFields"] != old_meta.get(
+            "managedFields"
+        )
         if "managedFields" not in metadata and old_meta.get("managedFields"):
             metadata["managedFields"] = copy.deepcopy(old_meta["managedFields"])
         if _without_volatile(new) == _without_volatile(old):

@@ -11,9 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ApiError
-
-FAULT_REASONS = {409: "Conflict", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
+from .errors import DEFAULT_REASONS, ApiError
 
 
 @dataclass
@@ -40,8 +38,10 @@ class Fault:
     def error(self, resource: str, name: str | None) -> ApiError | None:
         if self.status is None:
             return None
-        reason = FAULT_REASONS.get(self.status, "InternalError")
+        reason = DEFAULT_REASONS.get(self.status, "InternalError")
         message = self.message or f"injected fault: {self.status} {reason} for {resource}"
+        if self.status == 410 and not self.message:
+            message = "too old resource version: injected fault"
         if self.status == 409 and not self.message:
             message = (
                 f'Operation cannot be fulfilled on {resource} "{name or ""}": the object has been modified; '

@@ -8,7 +8,7 @@ no Go struct, i.e. a custom resource).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonpatch
@@ -162,20 +162,26 @@ def _patch_not_applied(reason: str) -> ApiError:
 # ------------------------------------------------------------------------------ strategic merge patch
 
 
-class _Shape:
-    """Where we are in a built-in kind's type graph (None type = no schema: plain maps, atomic lists)."""
+class PatchShape:
+    """A position in a type table (builtin_schema.FIELDS by default); an unknown type has no
+    strategies: its maps merge key by key and its lists are replaced."""
 
-    __slots__ = ("type_name",)
+    __slots__ = ("fields", "type_name")
 
-    def __init__(self, type_name: str) -> None:
+    def __init__(
+        self,
+        type_name: str,
+        fields: Mapping[str, Mapping[str, builtin_schema.FieldInfo]] = builtin_schema.FIELDS,
+    ) -> None:
         self.type_name = type_name
+        self.fields = fields
 
     def field(self, name: str) -> builtin_schema.FieldInfo | None:
-        return builtin_schema.FIELDS.get(self.type_name, {}).get(name)
+        return self.fields.get(self.type_name, {}).get(name)
 
-    def child(self, name: str) -> _Shape:
+    def child(self, name: str) -> PatchShape:
         info = self.field(name)
-        return _Shape(info[1] if info else "")
+        return PatchShape(info[1] if info else "", self.fields)
 
 
 def builtin_type(api_version: str, kind: str) -> str | None:
@@ -214,11 +220,15 @@ def strategic_merge_patch(target: dict[str, Any], patch: JSON, api_version: str,
         raise bad_request(
             f"json: cannot unmarshal {_type_name(patch)} into Go value of type map[string]interface {{}}"
         )
-    result = _merge_map(clone_json(target), clone_json(patch), _Shape(type_name))
-    return result
+    return strategic_merge(target, patch, PatchShape(type_name))
 
 
-def _merge_map(original: dict[str, Any], patch: dict[str, Any], shape: _Shape) -> dict[str, Any]:
+def strategic_merge(target: dict[str, Any], patch: dict[str, Any], shape: PatchShape) -> dict[str, Any]:
+    """The strategic merge of ``patch`` into ``target`` for a given type table (inputs untouched)."""
+    return _merge_map(clone_json(target), clone_json(patch), shape)
+
+
+def _merge_map(original: dict[str, Any], patch: dict[str, Any], shape: PatchShape) -> dict[str, Any]:
     if DIRECTIVE in patch:
         directive = patch.pop(DIRECTIVE)
         if directive == "replace":
@@ -248,7 +258,11 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], shape: _Shape) -
             continue
         current = original[key]
         if isinstance(current, dict) and isinstance(patch_value, dict):
-            original[key] = _merge_map(current, patch_value, shape.child(key))
+            info = shape.field(key)
+            if info is not None and "replace" in info[4].split(","):  # patchStrategy=replace
+                original[key] = _strip_directives(patch_value)
+            else:
+                original[key] = _merge_map(current, patch_value, shape.child(key))
         elif isinstance(current, list) and isinstance(patch_value, list):
             original[key] = _merge_list(current, patch_value, shape, key)
         else:
@@ -270,7 +284,7 @@ def _apply_retain_keys(original: dict[str, Any], patch: dict[str, Any]) -> None:
             del original[key]
 
 
-def _merge_key_of(shape: _Shape, field: str) -> tuple[str, bool]:
+def _merge_key_of(shape: PatchShape, field: str) -> tuple[str, bool]:
     """(merge key, whether the strategy is merge) of a list field."""
     info = shape.field(field)
     if info is None:
@@ -279,12 +293,12 @@ def _merge_key_of(shape: _Shape, field: str) -> tuple[str, bool]:
     return info[5], "merge" in strategies
 
 
-def _merge_list(original: list[Any], patch: list[Any], shape: _Shape, field: str) -> list[Any]:
+def _merge_list(original: list[Any], patch: list[Any], shape: PatchShape, field: str) -> list[Any]:
     return _merge_list_ordered(original, patch, shape, field)[0]
 
 
 def _merge_list_ordered(
-    original: list[Any], patch: list[Any], shape: _Shape, field: str
+    original: list[Any], patch: list[Any], shape: PatchShape, field: str
 ) -> tuple[list[Any], list[Any]]:
     """The merged list, and the "live order" kube-apiserver then uses for ``$setElementOrder``.
 
@@ -375,7 +389,7 @@ def _deduplicate_scalars(items: list[Any]) -> list[Any]:
     return result
 
 
-def _apply_set_element_orders(original: dict[str, Any], patch: dict[str, Any], shape: _Shape) -> None:
+def _apply_set_element_orders(original: dict[str, Any], patch: dict[str, Any], shape: PatchShape) -> None:
     """``$setElementOrder/<list>``: merge the list, then order it as kube-apiserver does.
 
     Items named in the order list come in that order; items only the server knows keep their

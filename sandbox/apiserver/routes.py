@@ -274,6 +274,8 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     if latency:
         await asyncio.sleep(latency)
     if error is not None:
+        if verb == "watch" and error.code == 410:
+            return await expired_watch(request, error)  # a real 410 arrives inside a 200 watch stream
         raise error
     if verb == "watch":
         return await serve_watch(
@@ -298,6 +300,14 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     if verb == "patch":
         return patch(request, cluster, target, body)
     return delete_object(request, cluster, target, body)
+
+
+async def expired_watch(request: web.Request, error: ApiError) -> web.StreamResponse:
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    await response.write(dumps({"type": "ERROR", "object": error.to_status()}) + b"\n")
+    await response.write_eof()
+    return response
 
 
 def list_objects(request: web.Request, cluster: Cluster, target: Target) -> web.Response:

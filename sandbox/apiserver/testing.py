@@ -137,6 +137,7 @@ class ApiServer:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ApiServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="apiserver", daemon=True)
         self._thread.start()

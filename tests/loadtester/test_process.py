@@ -102,3 +102,24 @@ async def test_cancelling_a_run_kills_its_group(tmp_path: pathlib.Path) -> None:
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
     assert await _wait_until_gone(int(pids.read_text())) == []
+
+
+async def test_busy_spawns_go_through_the_thread_pool_and_still_work() -> None:
+    """With commands running, spawns move off the event loop; all of them still run and finish."""
+    results = await asyncio.gather(
+        *(run_command(["bash", "-c", f"sleep 0.2; echo {number}"], time_limit=10) for number in range(12))
+    )
+    assert [result.output for result in results] == [f"{number}\n".encode() for number in range(12)]
+
+
+def test_a_spawn_finished_after_cancellation_is_killed_and_reaped() -> None:
+    import concurrent.futures
+    import subprocess
+
+    from loadtester.process import _discard
+
+    process = subprocess.Popen(["sleep", "30"], stdout=subprocess.PIPE, start_new_session=True)
+    spawned: concurrent.futures.Future[subprocess.Popen[bytes]] = concurrent.futures.Future()
+    spawned.set_result(process)
+    _discard(spawned)
+    assert process.returncode == -9

@@ -210,6 +210,13 @@ async def test_dropped_watch_ends_the_stream_and_latency_is_added(apiserver: Api
         async with session.get(apiserver.url + "/api/v1/namespaces/default/configmaps") as response:
             assert response.status == 200
         assert time.monotonic() - started >= 0.3
+        apiserver.faults.fail("watch", "configmaps", 410)
+        async with session.get(url) as response:  # like kube-apiserver: a 200 stream with one ERROR event
+            assert response.status == 200
+            events = [json.loads(line) for line in (await response.text()).splitlines()]
+        assert [(e["type"], e["object"]["code"], e["object"]["reason"]) for e in events] == [
+            ("ERROR", 410, "Expired")
+        ]
         apiserver.faults.fail("create", "configmaps", 429)
         async with session.post(
             apiserver.url + "/api/v1/namespaces/default/configmaps", json={"metadata": {"name": "x"}}
@@ -326,3 +333,36 @@ def test_health_endpoints(apiserver: ApiServer, path: str) -> None:
 
     with urllib.request.urlopen(apiserver.url + path) as response:
         assert response.status == 200
+
+
+def test_state_file_restores_custom_resources(tmp_path: pathlib.Path) -> None:
+    state = str(tmp_path / "state.json")
+    canary = {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "metadata": {"name": "podinfo"},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+            "service": {"port": 9898},
+            "analysis": {"interval": "30s", "threshold": 2, "iterations": 10},
+        },
+    }
+    with ApiServer(state_file=state, workdir=tmp_path / "first") as server:
+        for crd in flagger_crds():
+            http(server, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        code, created = http(server, "POST", "/apis/flagger.app/v1beta1/namespaces/default/canaries", canary)
+        assert code == 201
+    with ApiServer(state_file=state, workdir=tmp_path / "second") as server:
+        code, restored = http(server, "GET", "/apis/flagger.app/v1beta1/namespaces/default/canaries/podinfo")
+        assert code == 200 and restored["metadata"]["uid"] == created["metadata"]["uid"]
+        code, _ = http(
+            server,
+            "POST",
+            "/apis/flagger.app/v1beta1/namespaces/default/canaries",
+            {
+                **canary,
+                "metadata": {"name": "bad"},
+                "spec": {**canary["spec"], "analysis": {"threshold": "two"}},
+            },
+        )
+        assert code == 422  # the schema came back with the CRD

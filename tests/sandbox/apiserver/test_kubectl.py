@@ -87,6 +87,10 @@ def test_namespaces_deployments_and_edits(kubectl: Kubectl) -> None:
     assert 'deployment.apps "podinfo" deleted' in kubectl("-n", "test", "delete", "deploy", "podinfo")
     assert "NotFound" in kubectl.run("-n", "test", "get", "deploy", "podinfo").stderr
 
+    kubectl("-n", "test", "create", "configmap", "content", "--from-literal=a=b")
+    assert 'namespace "test" deleted' in kubectl("delete", "ns", "test")  # waits until the namespace is gone
+    assert "NotFound" in kubectl.run("get", "ns", "test").stderr
+
 
 def test_flagger_crds_canary_columns_and_describe(kubectl: Kubectl) -> None:
     applied = kubectl("apply", "-f", str(flagger_crds_path()))
@@ -177,7 +181,15 @@ def test_delete_with_and_without_finalizers(kubectl: Kubectl) -> None:
 
 def test_server_side_apply_and_conflicts(kubectl: Kubectl) -> None:
     kubectl("create", "ns", "test")
+    kubectl("apply", "-f", "-", stdin=PODINFO_DEPLOYMENT)  # client-side first: kubectl migrates ownership
     assert "serverside-applied" in kubectl("apply", "--server-side", "-f", "-", stdin=PODINFO_DEPLOYMENT)
+    managers = json.loads(
+        kubectl("-n", "test", "get", "deploy", "podinfo", "-o", "json", "--show-managed-fields")
+    )["metadata"]["managedFields"]
+    assert {(m["manager"], m["operation"]) for m in managers} == {
+        ("kubectl", "Apply"),
+        ("kubectl-last-applied", "Apply"),
+    }
     changed = PODINFO_DEPLOYMENT.replace("replicas: 1", "replicas: 5")
     conflict = kubectl.run("apply", "--server-side", "--field-manager", "other", "-f", "-", stdin=changed)
     assert conflict.returncode != 0

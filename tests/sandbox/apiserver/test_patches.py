@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sandbox.apiserver import builtin_schema
 from sandbox.apiserver.errors import ApiError
-from sandbox.apiserver.patches import json_patch, merge_patch, strategic_merge_patch
+from sandbox.apiserver.patches import (
+    PatchShape,
+    json_patch,
+    merge_patch,
+    strategic_merge,
+    strategic_merge_patch,
+)
 
 DATA = Path(__file__).parent / "data" / "libs"
 
@@ -340,7 +348,10 @@ class TestStrategicMergePatch:
         patch = {"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": {}}}}
         with pytest.raises(ApiError) as caught:
             smp(deployment(), patch)
-        assert caught.value.code == 422
+        assert (caught.value.code, caught.value.message) == (400, "invalid patch format of retainKeys")
+        # nulls are allowed outside the list: they delete
+        patch = {"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate", "rollingUpdate": None}}}
+        assert smp(deployment(), patch)["spec"]["strategy"] == {"type": "Recreate"}
 
     def test_volumes_use_retain_keys_strategy_and_merge_by_name(self) -> None:
         patch = {
@@ -518,7 +529,7 @@ class TestStrategicMergePatch:
             ),
             ({"spec": {"template": {"spec": {"containers": ["podinfod"]}}}}, "merged by name"),
             ({"metadata": {"$deleteFromPrimitiveList/finalizers": "x"}}, "expected a list"),
-            ({"spec": {"strategy": {"$retainKeys": "type"}}}, "$retainKeys"),
+            ({"spec": {"strategy": {"$retainKeys": "type"}}}, "invalid patch format of retainKeys"),
         ],
     )
     def test_malformed_patches_are_400(self, patch: dict[str, Any], fragment: str) -> None:
@@ -544,3 +555,82 @@ def test_builtin_schema_matches_the_upstream_openapi_definitions() -> None:
     assert types == builtin_schema.FIELDS
     for kind in ("apps/v1/Deployment", "v1/Service", "v1/Pod", "batch/v1/Job", "v1/ConfigMap", "v1/Secret"):
         assert kind in builtin_schema.KIND_TYPES
+
+
+# apimachinery's test type `mergeItem` (pkg/util/strategicpatch/testdata), as a type table.
+MERGE_ITEM_TYPES: dict[str, dict[str, tuple[str, str, str, tuple[str, ...], str, str, str]]] = {
+    "mergeItem": {
+        "mergingList": ("list", "mergeItem", "", (), "merge", "name", ""),
+        "nonMergingList": ("list", "mergeItem", "", (), "", "", ""),
+        "mergingIntList": ("list", "", "", (), "merge", "", ""),
+        "mergeItemPtr": ("object", "mergeItem", "", (), "merge", "name", ""),
+        "replacingItem": ("object", "", "", (), "replace", "", ""),
+        "retainKeysMap": ("object", "retainKeysMergeItem", "", (), "retainKeys", "", ""),
+        "retainKeysMergingList": ("list", "mergeItem", "", (), "merge,retainKeys", "name", ""),
+    },
+    "retainKeysMergeItem": {
+        "mergingIntList": ("list", "", "", (), "merge", "", ""),
+        "mergingList": ("list", "mergeItem", "", (), "merge", "name", ""),
+    },
+}
+UPSTREAM_CASES = yaml.safe_load((DATA / "smp-upstream-cases.yaml").read_text())
+
+
+@pytest.mark.parametrize("case", UPSTREAM_CASES, ids=[c["description"] for c in UPSTREAM_CASES])
+@pytest.mark.parametrize(
+    ("base", "patch", "expected"), [("original", "twoWay", "modified"), ("current", "threeWay", "result")]
+)
+def test_apimachinery_fixture(case: dict[str, Any], base: str, patch: str, expected: str) -> None:
+    shape = PatchShape("mergeItem", MERGE_ITEM_TYPES)
+    assert strategic_merge(case[base], case[patch], shape) == case[expected]
+
+
+def test_replace_strategy_replaces_a_map() -> None:
+    shape = PatchShape("mergeItem", MERGE_ITEM_TYPES)
+    result = strategic_merge({"replacingItem": {"a": 1, "b": 2}}, {"replacingItem": {"c": 3}}, shape)
+    assert result == {"replacingItem": {"c": 3}}
+
+
+def test_primitive_merge_keeps_apimachinerys_deduplication_order() -> None:
+    # deduplicateScalars moves the last item into a duplicate's slot
+    shape = PatchShape("mergeItem", MERGE_ITEM_TYPES)
+    result = strategic_merge({"mergingIntList": [1, 2]}, {"mergingIntList": [2, 3, 4]}, shape)
+    assert result == {"mergingIntList": [1, 2, 4, 3]}
+
+
+def test_kubectl_client_side_apply_patch_on_a_live_deployment() -> None:
+    """The SMP kubectl 1.31 computed for `apply -f kubectl-apply-deployment-v2.yaml` (captured from the
+    real binary against a loopback recorder that served the live object)."""
+    live = json.loads((DATA / "kubectl-apply-live-deployment.json").read_text())
+    patch = json.loads((DATA / "kubectl-1.31-apply-deployment.smp.json").read_text())
+    desired = yaml.safe_load((DATA / "kubectl-apply-deployment-v2.yaml").read_text())
+    result = strategic_merge_patch(live, patch, "apps/v1", "Deployment")
+
+    assert result["spec"]["replicas"] == 3
+    assert result["spec"]["strategy"] == {"type": "Recreate"}  # $retainKeys dropped rollingUpdate
+    assert result["metadata"]["labels"] == {"app": "podinfo"}
+    assert result["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    assert json.loads(
+        result["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    ) == {
+        **desired,
+        "metadata": {**desired["metadata"], "annotations": {}},
+    }
+    # sidecar deleted, the injected istio-proxy (not in last-applied) kept
+    containers = result["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["podinfod", "istio-proxy"]
+    podinfod = containers[0]
+    assert podinfod["image"] == "stefanprodan/podinfo:3.1.1"
+    assert podinfod["imagePullPolicy"] == "IfNotPresent"  # server-side field untouched
+    assert podinfod["volumeMounts"] == [{"mountPath": "/etc/podinfo", "name": "config"}]
+    # B deleted, C added; INJECTED kept where apimachinery's in-place merge leaves it
+    assert podinfod["env"] == [
+        {"name": "A", "value": "1"},
+        {"name": "INJECTED", "value": "by-webhook"},
+        {"name": "C", "value": "3"},
+    ]
+    assert result["spec"]["template"]["spec"]["volumes"] == [
+        {"configMap": {"name": "podinfo-config"}, "name": "config"}
+    ]
+    assert result["spec"]["revisionHistoryLimit"] == 10
+    assert result["status"] == {"replicas": 2}

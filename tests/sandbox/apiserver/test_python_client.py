@@ -268,6 +268,13 @@ async def test_server_side_apply_create_conflict_and_force(api_client: client.Ap
     assert conflict.value.status == 409
     assert "spec.replicas" in conflict.value.body
 
+    again = await apps.patch_namespaced_deployment(
+        "podinfo", "default", applied, field_manager="tester", _content_type=APPLY
+    )
+    assert (
+        again.metadata.resource_version == created.metadata.resource_version
+    )  # a no-op apply writes nothing
+
     forced = await apps.patch_namespaced_deployment(
         "podinfo", "default", other, field_manager="intruder", force=True, _content_type=APPLY
     )
