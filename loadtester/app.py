@@ -110,6 +110,9 @@ async def handle_task(request: web.Request, payload: Payload) -> web.Response:
     return _text(200, "")
 
 
+task_route = _json_route(handle_task)
+
+
 # -- gates ------------------------------------------------------------------------------------------
 
 
@@ -170,9 +173,9 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
-async def list_tasks(request: web.Request) -> web.Response:
+async def list_tasks(request: web.Request) -> web.StreamResponse:
     if request.method not in ("GET", "HEAD"):
-        return await _json_route(handle_task)(request)  # type: ignore[return-value]
+        return await task_route(request)  # Flagger: /tasks is just another path for the task handler
     body = json.dumps(request.app[RUNNER].snapshot(), indent=2) + "\n"
     return web.Response(status=200, text=body, content_type="application/json")
 
@@ -237,7 +240,7 @@ def create_app(settings: Settings, *, gates: GateStore | None = None) -> web.App
     app.router.add_route("*", "/rollback/check", _check("rollback", rollback_key))
     app.router.add_route("*", "/rollback/open", _set("rollback", rollback_key, True))
     app.router.add_route("*", "/rollback/close", _set("rollback", rollback_key, False))
-    app.router.add_route("*", "/{tail:.*}", _json_route(handle_task))
+    app.router.add_route("*", "/{tail:.*}", task_route)
 
     app.on_startup.append(_start_runner)
     app.on_shutdown.append(_stop_runner)

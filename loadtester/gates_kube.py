@@ -16,6 +16,7 @@ from typing import Any
 
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.config.config_exception import ConfigException
 
 from loadtester.gates import GateStoreError
 
@@ -44,10 +45,16 @@ class ConfigMapGateStore:
     async def _api(self) -> Any:
         if self._api_client is None:
             configuration = client.Configuration()
-            if os.environ.get("KUBERNETES_SERVICE_HOST"):
-                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            else:
-                await config.load_kube_config(client_configuration=configuration)
+            try:
+                if os.environ.get("KUBERNETES_SERVICE_HOST"):
+                    config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+                else:
+                    # KUBECONFIG is read now, not when kubernetes_asyncio was imported.
+                    await config.load_kube_config(
+                        config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+                    )
+            except (ConfigException, OSError, ValueError) as error:
+                raise GateStoreError(f"no Kubernetes credentials: {error}") from None
             self._api_client = client.ApiClient(configuration)
         return client.CoreV1Api(self._api_client)
 

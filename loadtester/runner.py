@@ -67,6 +67,10 @@ class TaskRunner:
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
 
+    def kill_process_groups(self) -> int:
+        """SIGKILL every running command's process group, synchronously (for an immediate exit)."""
+        return self._context.groups.kill_all()
+
     async def kill_all(self) -> int:
         """Kill every running command's process group and wait for the tasks to wind up."""
         killed = self._context.groups.kill_all()

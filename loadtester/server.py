@@ -2,7 +2,7 @@
 
 On the first signal: stop accepting connections, stop the runner's scheduling, give in-flight requests
 (blocking tests) up to the grace period, then kill every process group still running and exit 0.
-A second signal exits at once with status 1, as in Flagger.
+A second signal exits at once with status 1, as in Flagger (after killing the commands' process groups).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import signal
 from aiohttp import web
 
 from loadtester import logs
-from loadtester.app import create_app
+from loadtester.app import RUNNER, create_app
 from loadtester.settings import VERSION, Settings
 
 
@@ -40,6 +40,7 @@ async def serve(settings: Settings) -> int:
         nonlocal signals_seen
         signals_seen += 1
         if signals_seen > 1:
+            app[RUNNER].kill_process_groups()  # exit now, but leave no command behind
             os._exit(1)
         stop.set()
 

@@ -380,9 +380,27 @@ async def run_demo(settings: DemoSettings) -> int:
     state_dir = settings.state_dir or Path(tempfile.mkdtemp(prefix="flagman-demo-"))
     demo = Demo(settings, state_dir)
     started = time.monotonic()
+    interrupted: list[int] = []
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    loop = asyncio.get_running_loop()
+
+    def interrupt(signum: int) -> None:
+        interrupted.append(signum)
+        main_task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Tear everything down on Ctrl-C or SIGTERM: pods, Prometheus and the controller run in sessions of
+        # their own, so they would outlive a demo that just died.
+        loop.add_signal_handler(signum, interrupt, signum)
     try:
         async with asyncio.timeout(settings.timeout_seconds):
             await demo.run()
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+        print(f"demo interrupted while {demo.step}; everything was torn down", file=sys.stderr)
+        return 130
     except TimeoutError:
         print(
             f"demo FAILED: timed out after {settings.timeout_seconds:g}s while {demo.step}\n"
@@ -402,6 +420,22 @@ async def run_demo(settings: DemoSettings) -> int:
         f"demo finished in {time.monotonic() - started:.0f}s: promoted 3.1.1, rolled back 3.1.2", flush=True
     )
     return 0
+
+
+def run_forwarding_signals(argv: list[str]) -> int:
+    """Run `argv` and pass SIGINT/SIGTERM on to it, so the demo inside tears down before we exit."""
+    child = subprocess.Popen(argv)
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def parse_args(argv: Sequence[str]) -> DemoSettings:
@@ -440,11 +474,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if os.environ.get(NAMESPACE_MARKER) != "1":
         # Cluster DNS needs a private mount namespace; re-run this command inside one.
-        argv_in_namespace = in_private_namespace_argv([sys.executable, "-m", "sandbox.demo", *args])
-        try:
-            return subprocess.run(argv_in_namespace, check=False).returncode
-        except KeyboardInterrupt:
-            return 130
+        return run_forwarding_signals(
+            in_private_namespace_argv([sys.executable, "-m", "sandbox.demo", *args])
+        )
     return asyncio.run(run_demo(settings))
 
 

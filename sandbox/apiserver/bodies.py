@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from .errors import ApiError
+from .protobuf import decode as decode_protobuf
 
 try:
     _YamlLoader: Any = yaml.CSafeLoader
@@ -25,8 +26,6 @@ def decode(raw: bytes, content_type: str | None) -> Any:
         return None
     kind = media_type(content_type)
     if kind == "application/vnd.kubernetes.protobuf":
-        from .protobuf import decode as decode_protobuf
-
         return decode_protobuf(raw)
     if kind.endswith("yaml"):
         try:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import crds, defaults
+from . import crds, defaults, patches
 from .errors import ApiError
 from .events_view import from_events_v1, to_events_v1
+from .fieldmanager import record_write, server_side_apply
 from .meta import DNS_SUBDOMAIN, dotted_get, dotted_set, random_suffix, rfc3339, selector_string
+from .patches import clone_json
 from .registry import Registry, ResourceType
+from .schema import invalid as schema_invalid
+from .schema import strict_decoding_error
 from .selectors import Selection
 from .store import Store
 
@@ -57,6 +60,8 @@ class WriteOptions:
     field_validation: str = "Strict"
     force: bool = False
     manager_given: bool = True  # False when derived from the User-Agent (apply needs it explicitly)
+    # Filled during the write: what the answer's `Warning` headers say (fieldValidation=Warn).
+    warnings: list[str] = field(default_factory=list, compare=False)
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,20 @@ def invalid(
             "causes": [{"reason": reason, "message": detail, "field": field_path}],
         },
     )
+
+
+def name_problem(rt: ResourceType, name: str) -> str:
+    """Why kube-apiserver would refuse this name, or "" (RBAC kinds allow any path segment)."""
+    if rt.group == "rbac.authorization.k8s.io":
+        if name in (".", "..") or "/" in name or "%" in name:
+            return "may not be '.' or '..' and may not contain '/' or '%'"
+        return ""
+    if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
+        return (
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+            "and must start and end with an alphanumeric character"
+        )
+    return ""
 
 
 def _spec_part(obj: dict[str, Any], with_status: bool) -> dict[str, Any]:
@@ -225,7 +244,7 @@ class Cluster:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
         self._check_kind(rt, body)
-        obj = copy.deepcopy(self.ingest(rt, body))
+        obj = clone_json(self.ingest(rt, body))
         metadata = obj.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             raise ApiError(400, "BadRequest", "metadata must be an object")
@@ -242,14 +261,9 @@ class Cluster:
                     "FieldValueRequired",
                 )
         name = metadata["name"]
-        if (rt.kind != "Event" and not DNS_SUBDOMAIN.match(name) and not rt.custom) or len(name) > 253:
-            raise invalid(
-                rt,
-                name,
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase RFC 1123 subdomain '
-                "must consist of lower case alphanumeric characters, '-' or '.'",
-            )
+        problem = name_problem(rt, name)
+        if problem:
+            raise invalid(rt, name, "metadata.name", f'Invalid value: "{name}": {problem}')
         if self.find(rt, metadata.get("namespace"), name) is not None:
             raise ApiError(
                 409,
@@ -315,13 +329,11 @@ class Cluster:
         """CRD structural schema: defaults, pruning, validation (422 naming every bad field)."""
         if rt.schema is None:
             return
-        from .schema import invalid as schema_invalid
-        from .schema import strict_decoding_error
-
-        if options.field_validation == "Strict":
+        if options.field_validation in ("Strict", "Warn"):
             unknown = rt.schema.unknown_fields(obj)
-            if unknown:
+            if unknown and options.field_validation == "Strict":
                 raise strict_decoding_error(rt.kind, rt.version, unknown)
+            options.warnings.extend(f'unknown field "{path}"' for path in unknown)
         defaulted = rt.schema.apply_defaults(obj)
         pruned = rt.schema.prune(defaulted)
         errors = rt.schema.validate(pruned)
@@ -333,10 +345,6 @@ class Cluster:
     def _record(
         self, old: dict[str, Any] | None, new: dict[str, Any], manager: str, operation: str, subresource: str
     ) -> dict[str, Any]:
-        try:
-            from .fieldmanager import record_write
-        except ImportError:
-            return new
         return record_write(old, new, manager, operation, subresource)
 
     # -- update ------------------------------------------------------------------------------
@@ -355,7 +363,7 @@ class Cluster:
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
         self._check_kind(rt, body)
         old = self.get(rt, namespace, name)
-        new = copy.deepcopy(self.ingest(rt, body))
+        new = clone_json(self.ingest(rt, body))
         metadata = new.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             raise ApiError(400, "BadRequest", "metadata must be an object")
@@ -378,13 +386,13 @@ class Cluster:
                 metadata.pop(immutable, None)
         if subresource == "status":
             # Only status changes through /status; metadata and spec stay as stored.
-            new = {**copy.deepcopy(old), "status": new.get("status")}
+            new = {**clone_json(old), "status": new.get("status")}
             if new["status"] is None:
                 new.pop("status")
             metadata = new["metadata"]
         elif rt.has_status and subresource == "":
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone_json(old["status"])
             else:
                 new.pop("status", None)
         if old_meta.get("deletionTimestamp"):
@@ -399,7 +407,7 @@ class Cluster:
                     "FieldValueForbidden",
                 )
         if rt.kind == "Namespace" and subresource != "finalize":
-            new["spec"] = copy.deepcopy(old.get("spec", {}))
+            new["spec"] = clone_json(old.get("spec", {}))
         defaults.apply_builtin_defaults(rt, new)
         self._admit_custom(rt, new, options)
         metadata = new["metadata"]  # admission may have replaced the dict
@@ -414,7 +422,7 @@ class Cluster:
             "managedFields"
         )
         if "managedFields" not in metadata and old_meta.get("managedFields"):
-            metadata["managedFields"] = copy.deepcopy(old_meta["managedFields"])
+            metadata["managedFields"] = clone_json(old_meta["managedFields"])
         if _without_volatile(new) == _without_volatile(old):
             return old  # a no-op write keeps the resourceVersion, as kube-apiserver does
         if operation != "Apply" and not managed_reset:
@@ -486,7 +494,7 @@ class Cluster:
         scale_rv = (scale.get("metadata") or {}).get("resourceVersion")
         if scale_rv and scale_rv != old["metadata"].get("resourceVersion"):
             raise conflict(rt, name)
-        new = copy.deepcopy(old)
+        new = clone_json(old)
         dotted_set(new, rt.scale.spec_replicas, replicas)
         return self.update(rt, namespace, name, new, options, check_rv=False)
 
@@ -526,7 +534,7 @@ class Cluster:
         if options.propagation in ("Orphan", "Foreground") and not self._has_dependents(metadata.get("uid")):
             finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
         if finalizers or namespace_pending:
-            new = copy.deepcopy(old)
+            new = clone_json(old)
             new["metadata"]["deletionTimestamp"] = rfc3339()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
             new["metadata"]["finalizers"] = finalizers
@@ -589,8 +597,6 @@ def decode_continue(token: str) -> tuple[int, tuple[str, str]]:
 
 def apply_patch(rt: ResourceType, current: dict[str, Any], patch_type: str, body: Any) -> dict[str, Any]:
     """The object after a merge, JSON or strategic merge patch (the pure work is in patches.py)."""
-    from . import patches
-
     if patch_type == MERGE_PATCH:
         if not isinstance(body, dict):
             raise ApiError(
@@ -657,8 +663,6 @@ def apply_object(
     subresource: str = "",
 ) -> tuple[dict[str, Any], bool]:
     """Server-side apply: create if absent, otherwise merge with field ownership (fieldmanager.py)."""
-    from .fieldmanager import server_side_apply
-
     if not options.manager_given or not options.manager:
         raise ApiError(400, "BadRequest", "PATCH, application/apply-patch+yaml requires a fieldManager")
     if not isinstance(body, dict):
@@ -668,7 +672,7 @@ def apply_object(
     if body_name and body_name != name:
         raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
     current = cluster.find(rt, namespace, name)
-    applied = copy.deepcopy(body)
+    applied = clone_json(body)
     applied.setdefault("metadata", {})["name"] = name
     if rt.namespaced and namespace:
         applied["metadata"].setdefault("namespace", namespace)
@@ -678,7 +682,7 @@ def apply_object(
         created = server_side_apply(None, applied, options.manager, options.force)
         return cluster.create(rt, namespace, created, options, operation="Apply"), True
     merged = server_side_apply(
-        copy.deepcopy(cluster.present(rt, current)), applied, options.manager, options.force
+        clone_json(cluster.present(rt, current)), applied, options.manager, options.force
     )
     merged.setdefault("metadata", {})["resourceVersion"] = current["metadata"].get("resourceVersion")
     applied_rv = (body.get("metadata") or {}).get("resourceVersion")

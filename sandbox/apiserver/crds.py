@@ -7,17 +7,12 @@ from typing import Any
 from .errors import ApiError
 from .meta import rfc3339
 from .registry import PrinterColumn, ResourceType, ScalePaths
+from .schema import StructuralSchema
 
 
-def _schema_for(version: dict[str, Any]) -> Any:
+def _schema_for(version: dict[str, Any]) -> StructuralSchema | None:
     openapi = (version.get("schema") or {}).get("openAPIV3Schema")
-    if not openapi:
-        return None
-    try:
-        from .schema import StructuralSchema
-    except ImportError:  # the schema module is written in parallel; serve without it until it lands
-        return None
-    return StructuralSchema(openapi)
+    return StructuralSchema(openapi) if openapi else None
 
 
 def resource_types(crd: dict[str, Any]) -> list[ResourceType]:

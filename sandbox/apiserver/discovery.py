@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .registry import Registry
+from .registry import Registry, ResourceType
 
 SERVER_ADDRESSES = [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]
 
@@ -105,4 +105,93 @@ def openapi_group_version(registry: Registry, group_name: str, version_name: str
         "info": {"title": "Kubernetes", "version": "unversioned"},
         "paths": paths,
         "components": {"schemas": {}},
+    }
+
+
+AGGREGATED_KIND = "APIGroupDiscoveryList"
+
+
+def aggregated_version(accept: str) -> str | None:
+    """The apidiscovery.k8s.io version the client asks for in Accept (v2 preferred), or None for legacy."""
+    offered = [part.strip() for part in accept.split(",")]
+    for version in ("v2", "v2beta1"):
+        for media in offered:
+            params = {
+                p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip()
+                for p in media.split(";")[1:]
+                if "=" in p
+            }
+            if (
+                params.get("g") == "apidiscovery.k8s.io"
+                and params.get("v") == version
+                and params.get("as") == AGGREGATED_KIND
+            ):
+                return version
+    return None
+
+
+def aggregated_content_type(version: str) -> str:
+    return f"application/json;g=apidiscovery.k8s.io;v={version};as={AGGREGATED_KIND}"
+
+
+def _aggregated_resource(resource: ResourceType) -> dict[str, Any]:
+    response_kind = {"group": resource.group, "version": resource.version, "kind": resource.kind}
+    entry: dict[str, Any] = {
+        "resource": resource.plural,
+        "responseKind": response_kind,
+        "scope": "Namespaced" if resource.namespaced else "Cluster",
+        "singularResource": resource.singular,
+        "verbs": list(resource.verbs),
+    }
+    if resource.short_names:
+        entry["shortNames"] = list(resource.short_names)
+    if resource.categories:
+        entry["categories"] = list(resource.categories)
+    subresources = []
+    if resource.has_status:
+        subresources.append(
+            {"subresource": "status", "responseKind": response_kind, "verbs": ["get", "patch", "update"]}
+        )
+    if resource.scale is not None:
+        subresources.append(
+            {
+                "subresource": "scale",
+                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                "verbs": ["get", "patch", "update"],
+            }
+        )
+    for sub in resource.extra_subresources:
+        kind = {"group": "", "version": "v1", "kind": "Pod"} if sub == "log" else response_kind
+        subresources.append(
+            {"subresource": sub, "responseKind": kind, "verbs": ["get"] if sub == "log" else ["update"]}
+        )
+    if subresources:
+        entry["subresources"] = subresources
+    return entry
+
+
+def aggregated(registry: Registry, core: bool, version: str) -> dict[str, Any]:
+    """``/api`` (core only) or ``/apis`` (every named group) as an APIGroupDiscoveryList."""
+    items = []
+    for group_name, versions in registry.group_versions().items():
+        if (group_name == "") != core:
+            continue
+        items.append(
+            {
+                "metadata": {"name": group_name, "creationTimestamp": None},
+                "versions": [
+                    {
+                        "version": v,
+                        "freshness": "Current",
+                        "resources": [_aggregated_resource(r) for r in registry.resources_in(group_name, v)],
+                    }
+                    for v in versions
+                ],
+            }
+        )
+    return {
+        "kind": AGGREGATED_KIND,
+        "apiVersion": f"apidiscovery.k8s.io/{version}",
+        "metadata": {},
+        "items": items,
     }

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 from typing import Any
 
 from .cluster import Cluster, DeleteOptions
 from .errors import ApiError
+from .patches import clone_json
 from .registry import ResourceType
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def collect_once(cluster: Cluster) -> bool:
             and "orphan" in (owner["metadata"].get("finalizers") or [])
         ]
         if orphaning:
-            updated = copy.deepcopy(obj)
+            updated = clone_json(obj)
             kept = [ref for ref in refs if ref not in orphaning]
             if kept:
                 updated["metadata"]["ownerReferences"] = kept
@@ -116,7 +116,7 @@ def collect_once(cluster: Cluster) -> bool:
         if release:
             current = cluster.store.get(storage, metadata.get("namespace", ""), metadata["name"])
             if current is not None:
-                updated = copy.deepcopy(current)
+                updated = clone_json(current)
                 updated["metadata"]["finalizers"] = [
                     f for f in current["metadata"].get("finalizers") or [] if f not in release
                 ]
@@ -145,7 +145,7 @@ def _terminate_namespaces(cluster: Cluster) -> bool:
                 _delete(cluster, storage, obj, "Background")
                 changed = True
         if remaining == 0 and (namespace.get("spec") or {}).get("finalizers"):
-            updated = copy.deepcopy(namespace)
+            updated = clone_json(namespace)
             updated["spec"]["finalizers"] = []
             _put(cluster, "/namespaces", updated)
             changed = True

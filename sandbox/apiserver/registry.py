@@ -8,9 +8,12 @@ versions may share one *storage* (``autoscaling/v2`` and its ``v2beta2`` alias, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError
+
+if TYPE_CHECKING:
+    from .schema import StructuralSchema
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -54,7 +57,7 @@ class ResourceType:
     view: str = ""  # "events.k8s.io": objects are converted from/to the core Event storage
     printer_columns: tuple[PrinterColumn, ...] = ()
     custom: bool = False
-    schema: Any = None  # schema.StructuralSchema for CRDs with openAPIV3Schema
+    schema: StructuralSchema | None = None  # CRDs with an openAPIV3Schema
     selectable_fields: tuple[str, ...] = ()
     verbs: tuple[str, ...] = ALL_VERBS
 
@@ -248,6 +251,14 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         short=("pdb",),
         status=True,
         generation=True,
+    ),
+    _builtin(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        False,
+        verbs=("create",),
     ),
     _builtin(
         "apiextensions.k8s.io",

@@ -54,6 +54,7 @@ FAULTS = web.AppKey("faults", Faults)
 REQUEST_LOG = web.AppKey("request_log", RequestLog)
 POD_LOGS: web.AppKey[PodLogs | None] = web.AppKey("pod_logs")
 VERB = web.RequestKey("verb", str)
+WRITE_OPTIONS = web.RequestKey("write_options", WriteOptions)
 RESOURCE = web.RequestKey("resource", str)
 
 
@@ -76,6 +77,11 @@ async def observe(
     try:
         response = await handler(request)
         status = response.status
+        options = request.get(WRITE_OPTIONS)
+        if options is not None and options.warnings and not response.prepared:
+            for warning in dict.fromkeys(options.warnings):
+                escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+                response.headers.add("Warning", f'299 - "{escaped}"')
         return response
     except ApiError as error:
         status = error.code
@@ -119,11 +125,27 @@ async def get_version(request: web.Request) -> web.Response:
 
 
 async def get_api(request: web.Request) -> web.Response:
+    version = discovery.aggregated_version(request.headers.get("Accept", ""))
+    if version is not None:
+        return aggregated_response(
+            discovery.aggregated(request.app[CLUSTER].registry, True, version), version
+        )
     return json_response(discovery.core_versions())
 
 
 async def get_apis(request: web.Request) -> web.Response:
+    version = discovery.aggregated_version(request.headers.get("Accept", ""))
+    if version is not None:
+        return aggregated_response(
+            discovery.aggregated(request.app[CLUSTER].registry, False, version), version
+        )
     return json_response(discovery.group_list(request.app[CLUSTER].registry))
+
+
+def aggregated_response(body: dict[str, Any], version: str) -> web.Response:
+    response = web.Response(body=dumps(body))
+    response.headers["Content-Type"] = discovery.aggregated_content_type(version)
+    return response
 
 
 async def get_group(request: web.Request) -> web.Response:
@@ -240,13 +262,15 @@ def write_options(request: web.Request) -> WriteOptions:
             raise ApiError(
                 400, "BadRequest", f'dryRun: Unsupported value: {value!r}: supported values: "All"'
             )
-    return WriteOptions(
+    options = WriteOptions(
         manager=manager,
         dry_run=bool(dry_run),
         field_validation=query.get("fieldValidation", "Warn"),
         force=parse_bool(query.get("force"), "force"),
         manager_given=bool(query.get("fieldManager")),
     )
+    request[WRITE_OPTIONS] = options
+    return options
 
 
 def selection_of(target: Target, query: Any) -> Selection:
@@ -287,7 +311,12 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
         return await get_object(request, cluster, target)
     if verb == "deletecollection":
         return delete_collection(request, cluster, target)
-    body = decode(await request.read(), request.headers.get("Content-Type"))
+    raw = await request.read()
+    if target.rt.kind == "SelfSubjectAccessReview" and verb == "create":
+        # Only the answer matters; kubectl >= 1.32 sends this kind as protobuf, which is not decoded.
+        json_body = media_type(request.headers.get("Content-Type")) in ("", "application/json")
+        return json_response(access_review(decode(raw, None) if json_body else {}), 201)
+    body = decode(raw, request.headers.get("Content-Type"))
     if verb == "create":
         if target.name is not None:
             raise ApiError(405, "MethodNotAllowed", "POST is not supported on a named resource")
@@ -300,6 +329,14 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     if verb == "patch":
         return patch(request, cluster, target, body)
     return delete_object(request, cluster, target, body)
+
+
+def access_review(body: Any) -> dict[str, Any]:
+    """``kubectl auth can-i``: the sandbox has no authorization, so everything is allowed (not stored)."""
+    review = dict(body) if isinstance(body, dict) else {}
+    review.update(apiVersion="authorization.k8s.io/v1", kind="SelfSubjectAccessReview")
+    review["status"] = {"allowed": True, "reason": "the sandbox API server does not authorize requests"}
+    return review
 
 
 async def expired_watch(request: web.Request, error: ApiError) -> web.StreamResponse:

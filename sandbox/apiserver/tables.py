@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .meta import age, human_duration, json_path, now, parse_time
+from .meta import age, human_duration, json_path, now, parse_time, selector_string
 from .registry import PrinterColumn, ResourceType
 
 Row = Callable[[dict[str, Any]], list[Any]]
@@ -52,17 +52,29 @@ def _pod_row(obj: dict[str, Any]) -> list[Any]:
                 phase = terminated["reason"]
             elif terminated and terminated.get("reason") == "Completed":
                 phase = "Completed"
-    return [obj["metadata"]["name"], f"{ready}/{len(containers)}", phase, restarts, age(obj)]
+    return [
+        obj["metadata"]["name"],
+        f"{ready}/{len(containers)}",
+        phase,
+        restarts,
+        age(obj),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+    ]
 
 
 def _deployment_row(obj: dict[str, Any]) -> list[Any]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
     return [
         obj["metadata"]["name"],
         f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
         status.get("updatedReplicas", 0),
         status.get("availableReplicas", 0),
         age(obj),
+        ",".join(str(c.get("name", "")) for c in containers),
+        ",".join(str(c.get("image", "")) for c in containers),
+        selector_string(spec.get("selector")),
     ]
 
 
@@ -107,11 +119,28 @@ def _event_row(obj: dict[str, Any]) -> list[Any]:
 BUILTIN_COLUMNS: dict[str, tuple[list[dict[str, Any]], Row]] = {
     "Namespace": ([NAME, _column("Status"), AGE], _namespace_row),
     "Pod": (
-        [NAME, _column("Ready"), _column("Status"), _column("Restarts", "string"), AGE],
+        [
+            NAME,
+            _column("Ready"),
+            _column("Status"),
+            _column("Restarts", "string"),
+            AGE,
+            _column("IP", priority=1),
+            _column("Node", priority=1),
+        ],
         _pod_row,
     ),
     "Deployment": (
-        [NAME, _column("Ready"), _column("Up-to-date", "integer"), _column("Available", "integer"), AGE],
+        [
+            NAME,
+            _column("Ready"),
+            _column("Up-to-date", "integer"),
+            _column("Available", "integer"),
+            AGE,
+            _column("Containers", priority=1),
+            _column("Images", priority=1),
+            _column("Selector", priority=1),
+        ],
         _deployment_row,
     ),
     "Service": (

@@ -189,3 +189,22 @@ def test_port_in_use_exits_one() -> None:
         )
     assert result.returncode == 1
     assert "HTTP server crashed" in result.stderr
+
+
+async def test_second_signal_exits_at_once_with_one(servers: list[Server], tmp_path: pathlib.Path) -> None:
+    server = _start(_python_m("-log-level=info"))
+    servers.append(server)
+    pid_file = tmp_path / "pid"
+    metadata = {"type": "bash", "cmd": f"echo $$ > {pid_file}; sleep 30"}
+    blocking = asyncio.create_task(_post(server.url + "/", {"metadata": metadata}))
+    assert await eventually(lambda: pid_file.exists() and pid_file.read_text())
+    server.terminate()
+    await asyncio.sleep(0.3)
+    server.process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    code = await asyncio.to_thread(server.process.wait, 10)
+    assert code == 1
+    assert time.monotonic() - started < 5
+    assert await eventually(lambda: not _alive(int(pid_file.read_text())))
+    blocking.cancel()
+    await asyncio.gather(blocking, return_exceptions=True)

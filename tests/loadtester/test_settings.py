@@ -77,6 +77,11 @@ def test_log_levels(given: str, effective: str) -> None:
     assert parse_settings([f"-log-level={given}"], {}).log_level == effective
 
 
+def test_gates_configmap() -> None:
+    assert parse_settings(["--gates-configmap", "flagger/gates"], {}).gates_configmap == "flagger/gates"
+    assert parse_settings([], {"LOADTESTER_GATES_CONFIGMAP": "a/b"}).gates_configmap == "a/b"
+
+
 def test_bool_flag_and_log_format_alias() -> None:
     assert parse_settings(["-zap-replace-globals"], {}).zap_replace_globals is True
     assert parse_settings(["-zap-replace-globals=false"], {}).zap_replace_globals is False
@@ -95,6 +100,8 @@ def test_bool_flag_and_log_format_alias() -> None:
         (["-zap-encoding=xml"], "invalid -zap-encoding"),
         (["-port"], "flag needs an argument: -port"),
         (["serve"], "unexpected argument"),
+        (["--gates-configmap=gates"], "want <namespace>/<name>"),
+        (["--gates-configmap=a/b/c"], "want <namespace>/<name>"),
     ],
 )
 def test_bad_flags_say_why(argv: list[str], message: str) -> None:

@@ -33,6 +33,7 @@ async def test_health_metrics_and_graceful_sigterm(bench: Bench) -> None:
 
     await eventually(ready, within=30, what="/readyz")
     assert await _get(f"{base}/healthz") == (200, "OK")
+    await bench.wait_phase("Initialized")
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     await bench.wait_phase("Succeeded")
 
@@ -95,6 +96,7 @@ async def test_deleting_a_canary_stops_its_loop(bench: Bench) -> None:
 async def test_failed_promotion_routes_the_apex_to_the_canary(bench: Bench) -> None:
     await deploy_podinfo(bench)
     await apply_canary(bench)
+    bench.controller.extra_args.append("-namespace=test")  # also covers the namespaced watches
     bench.controller.start()
     await bench.wait_phase("Initialized")
     bench.rollouts.stuck.add("podinfo-primary")  # the promoted primary will never become ready

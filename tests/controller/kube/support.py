@@ -37,7 +37,7 @@ async def create_namespace(api: KubeApi, name: str) -> None:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, within: float = 10.0, interval: float = 0.05, what: str = ""
+    probe: Callable[[], Awaitable[T | None]], *, within: float = 10.0, interval: float = 0.05, what: str = ""
 ) -> T:
     """Retry `probe` until it returns a truthy value without raising; the last error explains a timeout."""
     deadline = time.monotonic() + within

@@ -49,7 +49,7 @@ async def test_watch_cache_follows_changes_and_relists_after_410(api: KubeApi, a
     await api.create(CONFIGMAPS, "test", objects.podinfo_config("blue"))
     await cache.start()
     try:
-        assert cache.get("test", "podinfo-config")["data"] == {"color": "blue"}
+        assert (cache.get("test", "podinfo-config") or {}).get("data") == {"color": "blue"}
         await api.merge_patch(CONFIGMAPS, "test", "podinfo-config", {"data": {"color": "green"}})
 
         async def green() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 
@@ -134,7 +135,7 @@ def test_primary_replicas_follow_a_positive_target_count_and_ids_are_fresh() -> 
 # --- 1.3 promotion ----------------------------------------------------------------------------------
 
 
-def _primary() -> dict[str, object]:
+def _primary() -> dict[str, Any]:
     primary = build_primary_deployment(
         podinfo_deployment(),
         CANARY,
@@ -417,7 +418,7 @@ def test_owned_service_metadata_is_enforced_except_unmanaged_keys() -> None:
 # --- 1.6 primary HPA ----------------------------------------------------------------------------------
 
 
-def _hpa() -> dict[str, object]:
+def _hpa() -> dict[str, Any]:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",

@@ -92,6 +92,21 @@ def test_errors_are_status_objects(apiserver: ApiServer) -> None:
     assert code == 400
     code, body = http(apiserver, "POST", "/api/v1/namespaces/default/configmaps", {"metadata": {}})
     assert code == 422 and body["reason"] == "Invalid"
+    code, body = http(
+        apiserver, "POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "Bad_Name"}}
+    )
+    assert code == 422 and body["details"]["causes"][0]["field"] == "metadata.name"
+    code, _ = http(
+        apiserver,
+        "POST",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+        {"metadata": {"name": "system:flagman:reader"}, "rules": []},
+    )
+    assert code == 201  # RBAC names may contain colons
+    code, body = http(
+        apiserver, "PUT", "/api/v1/namespaces/default/configmaps/missing", {"metadata": {"name": "missing"}}
+    )
+    assert code == 404  # no create-on-update
 
 
 def test_table_output_and_alias_versions(apiserver: ApiServer) -> None:
@@ -366,3 +381,33 @@ def test_state_file_restores_custom_resources(tmp_path: pathlib.Path) -> None:
             },
         )
         assert code == 422  # the schema came back with the CRD
+
+
+def test_aggregated_discovery_when_asked(apiserver: ApiServer) -> None:
+    import urllib.request
+
+    accept = (
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+    )
+    for path in ("/api", "/apis"):
+        request = urllib.request.Request(apiserver.url + path, headers={"Accept": accept})
+        with urllib.request.urlopen(request) as response:
+            assert response.headers["Content-Type"].startswith("application/json;g=apidiscovery.k8s.io;v=v2;")
+            body = json.loads(response.read())
+        assert body["kind"] == "APIGroupDiscoveryList" and body["apiVersion"] == "apidiscovery.k8s.io/v2"
+        groups = {item["metadata"]["name"]: item for item in body["items"]}
+        if path == "/api":
+            assert list(groups) == [""]
+            pods = next(r for r in groups[""]["versions"][0]["resources"] if r["resource"] == "pods")
+            assert {s["subresource"] for s in pods["subresources"]} == {"status", "log"}
+        else:
+            assert "" not in groups
+            assert [v["version"] for v in groups["autoscaling"]["versions"]] == ["v2", "v2beta2"]
+            deployments = next(
+                r for r in groups["apps"]["versions"][0]["resources"] if r["resource"] == "deployments"
+            )
+            scale = next(s for s in deployments["subresources"] if s["subresource"] == "scale")
+            assert scale["responseKind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+    code, legacy = http(apiserver, "GET", "/apis")
+    assert code == 200 and legacy["kind"] == "APIGroupList"  # plain JSON Accept keeps the legacy answer

@@ -245,3 +245,34 @@ def test_get_watch_receives_updates(kubectl: Kubectl) -> None:
         watcher.terminate()
         out, _ = watcher.communicate(timeout=10)
     assert "watched-one" in out and "watched-two" in out
+
+
+def test_wide_columns_auth_and_pod_commands(kubectl: Kubectl) -> None:
+    assert kubectl("auth", "can-i", "get", "pods").strip() == "yes"  # no authorization in the sandbox
+    kubectl("run", "tmp", "--image=busybox", "--restart=Never")
+    header = kubectl("get", "pods", "-o", "wide").splitlines()[0].split()
+    assert header == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert kubectl("logs", "tmp") == ""  # without a runtime a pod has no output
+    assert 'pod "tmp" deleted' in kubectl("delete", "pod", "tmp")
+    kubectl("wait", "--for=delete", "pod/tmp", "--timeout=5s")
+
+
+def test_unknown_custom_resource_fields(kubectl: Kubectl) -> None:
+    kubectl("apply", "-f", str(flagger_crds_path()))
+    kubectl("create", "ns", "test")
+    typo = TUTORIAL_CANARY.replace(
+        "    interval: 30s\n    threshold: 2", "    intervall: 30s\n    threshold: 2"
+    )
+    strict = kubectl.run("apply", "-f", "-", stdin=typo)
+    assert strict.returncode != 0
+    assert 'strict decoding error: unknown field "spec.analysis.intervall"' in strict.stderr
+    warned = kubectl.run("apply", "--validate=warn", "-f", "-", stdin=typo)
+    assert warned.returncode == 0
+    assert 'Warning: unknown field "spec.analysis.intervall"' in warned.stderr
+    stored = json.loads(kubectl("-n", "test", "get", "canary", "podinfo", "-o", "json"))
+    assert "intervall" not in stored["spec"]["analysis"]  # pruned, as a real cluster does
+    wrong_type = TUTORIAL_CANARY.replace("threshold: 2", 'threshold: "two"')
+    invalid = kubectl.run("apply", "-f", "-", stdin=wrong_type)
+    assert invalid.returncode != 0
+    # kubectl rewords the 422 exactly as it does for a real cluster
+    assert 'The Canary "podinfo" is invalid: spec.analysis.threshold: Invalid value' in invalid.stderr

@@ -546,3 +546,59 @@ async def test_injected_conflict_reaches_the_client(
         assert server_error.value.status == 500
     statuses = [r.status for r in apiserver.request_log if r.resource == "configmaps"]
     assert statuses.count(409) == 1 and statuses.count(500) == 2
+
+
+WIDGETS_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+        "scope": "Namespaced",
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {
+                    "scale": {
+                        "specReplicasPath": ".spec.size",
+                        "statusReplicasPath": ".status.ready",
+                        "labelSelectorPath": ".status.selector",
+                    }
+                },
+                "schema": {
+                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                },
+            }
+        ],
+    },
+}
+
+
+async def test_crd_scale_subresource_and_generation_without_status(api_client: client.ApiClient) -> None:
+    await client.ApiextensionsV1Api(api_client).create_custom_resource_definition(WIDGETS_CRD)
+    custom = client.CustomObjectsApi(api_client)
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w"},
+        "spec": {"size": 2},
+        "status": {"ready": 1, "selector": "app=w"},
+    }
+    created = await custom.create_namespaced_custom_object("example.com", "v1", "default", "widgets", widget)
+    assert created["status"] == {"ready": 1, "selector": "app=w"}  # no status subresource: status is kept
+    scale = await custom.get_namespaced_custom_object_scale("example.com", "v1", "default", "widgets", "w")
+    assert scale["spec"]["replicas"] == 2
+    assert scale["status"] == {"replicas": 1, "selector": "app=w"}
+    await custom.patch_namespaced_custom_object_scale(
+        "example.com", "v1", "default", "widgets", "w", {"spec": {"replicas": 5}}, _content_type=MERGE
+    )
+    after = await custom.get_namespaced_custom_object("example.com", "v1", "default", "widgets", "w")
+    assert after["spec"]["size"] == 5 and after["metadata"]["generation"] == 2
+    # Without a status subresource, a status change is a spec-like change: generation moves.
+    status_changed = await custom.patch_namespaced_custom_object(
+        "example.com", "v1", "default", "widgets", "w", {"status": {"ready": 5}}, _content_type=MERGE
+    )
+    assert status_changed["metadata"]["generation"] == 3

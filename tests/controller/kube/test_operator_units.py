@@ -1,0 +1,151 @@
+"""Pieces of the operator, recorder and CLI that need no API server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from controller.api import CanaryRef
+from controller.cli import ZapLikeJsonFormatter
+from controller.kube.cluster import Cluster
+from controller.kube.recorder import event_object
+from controller.operator import Controller, _looks_ready, analysis_interval
+from controller.rollout.revision import template_hash
+from controller.settings import Settings
+from tests.controller.kube import objects
+
+
+def test_analysis_interval_defaults_and_minimum() -> None:
+    canary = objects.tutorial_canary(interval="30s")
+    assert analysis_interval(canary, minimum=10) == 30
+    assert analysis_interval(canary, minimum=60) == 60
+    assert analysis_interval(objects.tutorial_canary(interval="200ms"), minimum=0.05) == 0.2
+    invalid = objects.tutorial_canary(interval="300ms")
+    invalid["spec"]["service"]["port"] = 0  # invalid Canary: the raw interval is still honoured
+    assert analysis_interval(invalid, minimum=0.05) == 0.3
+    no_interval = objects.tutorial_canary()
+    del no_interval["spec"]["analysis"]["interval"]
+    assert analysis_interval(no_interval, minimum=10) == 60
+    assert analysis_interval({}, minimum=10) == 60
+
+
+def _ready(name: str, *, generation: int = 2, observed: int = 2, available: int = 1) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "test", "generation": generation},
+        "spec": {"replicas": 1, "template": {}},
+        "status": {
+            "observedGeneration": observed,
+            "replicas": 1,
+            "updatedReplicas": 1,
+            "availableReplicas": available,
+        },
+    }
+
+
+def test_looks_ready() -> None:
+    assert _looks_ready(_ready("p"))
+    assert not _looks_ready(_ready("p", observed=1))
+    assert not _looks_ready(_ready("p", available=0))
+
+
+class _Cache:
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self._items = items
+
+    def items(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self._items
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return next((i for i in self._items if i["metadata"]["name"] == name), None)
+
+
+def _controller(
+    canaries: list[dict[str, Any]], deployments: list[dict[str, Any]] | None = None
+) -> Controller:
+    cluster = Cluster.__new__(Cluster)
+    cluster.canaries = _Cache(canaries)  # type: ignore[assignment]
+    cluster.deployments = _Cache(deployments or [])  # type: ignore[assignment]
+    controller = Controller.__new__(Controller)
+    controller.cluster = cluster
+    controller.settings = Settings()
+    controller.wakeups = {}
+    return controller
+
+
+async def test_wakeups_only_when_waiting_adds_nothing_but_latency() -> None:
+    template = {"spec": {"containers": [{"name": "c", "image": "v1"}]}}
+    canary = objects.tutorial_canary()
+    canary["metadata"]["namespace"] = "test"
+    canary["status"] = {
+        "phase": "Succeeded",
+        "lastAppliedSpec": template_hash(template),
+        "lastPromotedSpec": "",
+    }
+    controller = _controller([canary])
+    wake = controller.wakeups.setdefault("podinfo.test", asyncio.Event())
+    target: dict[str, Any] = {
+        "metadata": {"name": "podinfo", "namespace": "test"},
+        "spec": {"template": template},
+    }
+    controller.on_deployment_change("MODIFIED", target)  # same template: nothing to do
+    assert not wake.is_set()
+    target["spec"]["template"] = {"spec": {"containers": [{"name": "c", "image": "v2"}]}}
+    controller.on_deployment_change("MODIFIED", target)
+    assert wake.is_set()
+
+    wake.clear()
+    canary["status"]["phase"] = "Progressing"  # analysis running: the interval decides
+    controller.on_deployment_change("MODIFIED", target)
+    assert not wake.is_set()
+
+    canary["status"]["phase"] = "Promoting"
+    controller.on_deployment_change("MODIFIED", _ready("podinfo-primary", observed=1))
+    assert not wake.is_set()
+    controller.on_deployment_change("MODIFIED", _ready("podinfo-primary"))
+    assert wake.is_set()
+
+
+def test_next_tick_is_due_for_finalising_and_ready_promotions() -> None:
+    canary = objects.tutorial_canary()
+    canary["status"] = {"phase": "Finalising"}
+    controller = _controller([canary], [_ready("podinfo-primary")])
+    assert controller._next_tick_is_due(canary)
+    canary["status"]["phase"] = "Promoting"
+    assert controller._next_tick_is_due(canary)
+    assert not _controller([canary], [_ready("podinfo-primary", available=0)])._next_tick_is_due(canary)
+    canary["status"]["phase"] = "Progressing"
+    assert not controller._next_tick_is_due(canary)
+
+
+def test_event_object_shape() -> None:
+    ref = CanaryRef(name="podinfo", namespace="test", uid="u-1", resource_version="7")
+    event = event_object(ref, "Warning", "é" * 600, "flagman-host")
+    assert event["apiVersion"] == "events.k8s.io/v1"
+    assert (event["reason"], event["action"], event["reportingController"]) == ("Synced", "Synced", "flagger")
+    assert event["regarding"] == {
+        "apiVersion": "flagger.app/v1beta1",
+        "kind": "Canary",
+        "name": "podinfo",
+        "namespace": "test",
+        "uid": "u-1",
+        "resourceVersion": "7",
+    }
+    assert len(event["note"].encode()) <= 1024 and event["note"].endswith("...")
+    assert event["eventTime"].endswith("Z") and "." in event["eventTime"]
+
+
+def test_json_log_lines_have_zaps_keys_and_the_canary() -> None:
+    formatter = ZapLikeJsonFormatter("%(message)s")
+    record = logging.LogRecord("controller", logging.WARNING, "x.py", 7, "Halt %s", ("now",), None)
+    record.canary = "podinfo.test"
+    line = json.loads(formatter.format(record))
+    assert line["level"] == "warn" and line["msg"] == "Halt now" and line["canary"] == "podinfo.test"
+    assert isinstance(line["ts"], float) and line["caller"].endswith(":7")
+
+
+def test_user_agent_identifies_the_controller() -> None:
+    from controller.kube.api import USER_AGENT
+
+    assert USER_AGENT.startswith("flagman-controller/")
