@@ -59,7 +59,7 @@ def configure_logging(settings: Settings) -> None:
     level = _LEVELS.get(settings.log_level, logging.INFO)
     root.setLevel(level)
     # kopf and aiohttp are chatty at debug/info; keep their warnings.
-    for noisy in ("kopf", "aiohttp.access", "kubernetes_asyncio"):
+    for noisy in ("kopf", "aiohttp.access", "kubernetes_asyncio", "asyncio"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

@@ -30,9 +30,7 @@ def slack_compatible_url(url: str) -> str:
 
 
 class DiscordNotifier:
-    def __init__(
-        self, poster: JsonPoster, url: str, *, username: str, channel: str, proxy: str = ""
-    ) -> None:
+    def __init__(self, poster: JsonPoster, url: str, *, username: str, channel: str, proxy: str = "") -> None:
         self._url = slack_compatible_url(require_hook_url(url, "Discord hook"))
         self.username = require_value(username, "Discord username")
         self.channel = require_value(channel, "Discord channel")

@@ -36,12 +36,14 @@ class Notifier(Protocol):
 
 def redact_url(url: str) -> str:
     """Scheme and host only: chat hook URLs carry their secret in the path (hooks.slack.com/services/...)."""
-    parts = urlsplit(url)
-    if parts.scheme and parts.netloc:
-        hidden = "/..." if (parts.path not in ("", "/") or parts.query) else ""
-        return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{hidden}"
-    head = url.split("/", 1)[0]
-    return head + ("/..." if "/" in url else "")
+    scheme, separator, rest = url.partition("://")
+    prefix = f"{scheme}://" if separator else ""
+    if not separator:
+        rest = url
+    authority, _, tail = rest.partition("/")
+    authority, _, query = authority.partition("?")
+    host = authority.rsplit("@", 1)[-1]  # never show user info
+    return prefix + host + ("/..." if tail or query else "")
 
 
 def require_hook_url(url: str, what: str) -> str:
@@ -52,9 +54,7 @@ def require_hook_url(url: str, what: str) -> str:
     except ValueError:
         parts = parts._replace(netloc="")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise AlertConfigError(
-            f"invalid {what} URL {redact_url(url)!r}: expected http(s)://host[:port]/path"
-        )
+        raise AlertConfigError(f"invalid {what} URL {redact_url(url)!r}: expected http(s)://host[:port]/path")
     return url
 
 

@@ -11,9 +11,7 @@ ROCKET_COLORS = ("#0076D7", "#FF0000")
 
 
 class RocketNotifier:
-    def __init__(
-        self, poster: JsonPoster, url: str, *, username: str, channel: str, proxy: str = ""
-    ) -> None:
+    def __init__(self, poster: JsonPoster, url: str, *, username: str, channel: str, proxy: str = "") -> None:
         self._url = require_hook_url(url, "Rocket hook")
         self.username = require_value(username, "Rocket username")
         self.channel = require_value(channel, "Rocket channel")

@@ -8,7 +8,6 @@ success (MS Teams workflow webhooks answer 202 Accepted) and the error names the
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 from collections.abc import Mapping

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from controller.kube.objects import JsonDict
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "flagman-controller/0.1.0"
+# One watch event is one JSON line; a ConfigMap or Secret may hold up to 1 MiB of data (more once encoded).
+MAX_WATCH_EVENT_BYTES = 16 * 1024 * 1024
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -88,6 +91,10 @@ def _error_for(status: int, body: str, method: str, path: str) -> KubeError:
     return KubeError(message or f"{method} {path}: HTTP {status}")
 
 
+def _is_file(path: str) -> bool:
+    return os.path.isfile(os.path.expanduser(path))
+
+
 async def load_client_configuration(kubeconfig: str = "", master: str = "") -> k8s_client.Configuration:
     """In-cluster service account when no kubeconfig is given and one is available, else the kubeconfig
     (`-kubeconfig`, then `$KUBECONFIG`, then `~/.kube/config`), as client-go does."""
@@ -100,7 +107,13 @@ async def load_client_configuration(kubeconfig: str = "", master: str = "") -> k
             return configuration
         except k8s_config.ConfigException:
             pass
-    await k8s_config.load_kube_config(config_file=kubeconfig or None, client_configuration=configuration)
+    if kubeconfig and not _is_file(kubeconfig):
+        raise KubeError(f"kubeconfig {kubeconfig} not found")
+    try:
+        await k8s_config.load_kube_config(config_file=kubeconfig or None, client_configuration=configuration)
+    except Exception as error:  # the loader raises ConfigException, OSError, TypeError ... on bad files
+        where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise KubeError(f"cannot load kubeconfig {where} (and not running in a cluster): {error}") from error
     if master:
         configuration.host = master
     return configuration
@@ -230,7 +243,14 @@ class KubeApi:
         try:
             if response.status != 200:
                 raise _error_for(response.status, await response.text(), "GET", path)
-            async for raw_line in response.content:
+            while True:
+                try:
+                    raw_line = await response.content.readline(max_line_length=MAX_WATCH_EVENT_BYTES)
+                except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                    # ValueError covers aiohttp's LineTooLong; every failure means "reconnect".
+                    raise KubeError(f"watch {path}: {error or type(error).__name__}") from error
+                if not raw_line:
+                    return  # the server ended the watch (timeoutSeconds)
                 line = raw_line.strip()
                 if not line:
                     continue

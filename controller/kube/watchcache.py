@@ -145,6 +145,10 @@ class WatchCache:
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+            except Exception:  # never let the cache die silently: log, back off, watch again
+                logger.exception("watch of %s broke; retrying in %.1fs", self.resource.plural, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
 
     async def _relist_with_retry(self) -> None:
         delay = 0.2

@@ -48,6 +48,15 @@ CREATE_DROPS_STATUS = {
     "PodDisruptionBudget",
     "CustomResourceDefinition",
 }
+# Fields kube-apiserver refuses to change after create (the ones controllers run into).
+IMMUTABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec.selector",),
+    "ReplicaSet": ("spec.selector",),
+    "StatefulSet": ("spec.selector", "spec.serviceName"),
+    "DaemonSet": ("spec.selector",),
+    "Job": ("spec.selector", "spec.template"),
+    "Service": ("spec.clusterIP",),
+}
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -244,7 +253,7 @@ class Cluster:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
         self._check_kind(rt, body)
-        obj = clone_json(self.ingest(rt, body))
+        obj: dict[str, Any] = clone_json(self.ingest(rt, body))
         metadata = obj.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             raise ApiError(400, "BadRequest", "metadata must be an object")
@@ -363,7 +372,7 @@ class Cluster:
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
         self._check_kind(rt, body)
         old = self.get(rt, namespace, name)
-        new = clone_json(self.ingest(rt, body))
+        new: dict[str, Any] = clone_json(self.ingest(rt, body))
         metadata = new.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             raise ApiError(400, "BadRequest", "metadata must be an object")
@@ -409,6 +418,7 @@ class Cluster:
         if rt.kind == "Namespace" and subresource != "finalize":
             new["spec"] = clone_json(old.get("spec", {}))
         defaults.apply_builtin_defaults(rt, new)
+        self._check_immutable(rt, old, new)
         self._admit_custom(rt, new, options)
         metadata = new["metadata"]  # admission may have replaced the dict
         if rt.has_generation:
@@ -432,6 +442,25 @@ class Cluster:
         if options.dry_run:
             return new
         return self._commit_update(rt, new)
+
+    def _check_immutable(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """The immutable fields controllers trip over (422 "field is immutable", as kube-apiserver)."""
+        if rt.custom:
+            return
+        name = old["metadata"]["name"]
+        paths = IMMUTABLE_FIELDS.get(rt.kind, ())
+        if rt.kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
+            paths = ("data", "binaryData", "immutable")
+        for path in paths:
+            before, after = dotted_get(old, path), dotted_get(new, path)
+            if path == "spec.clusterIP":
+                if before in (None, ""):
+                    continue  # not allocated yet: the sandbox runtime assigns it after create
+                if after in (None, ""):
+                    dotted_set(new, path, before)  # an update that omits it keeps the allocation
+                    continue
+            if before != after:
+                raise invalid(rt, name, path, f"Invalid value: {json.dumps(after)}: field is immutable")
 
     def _commit_update(self, rt: ResourceType, new: dict[str, Any]) -> dict[str, Any]:
         metadata = new["metadata"]

@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -69,6 +69,7 @@ class ApiServer:
         self._runner: web.AppRunner | None = None
         self._app: web.Application | None = None
         self._stopped: asyncio.Event | None = None
+        self._pod_logs: PodLogs | None = None
 
     # -- what tests use ----------------------------------------------------------------------
     @property
@@ -120,8 +121,12 @@ class ApiServer:
         self.call(self.cluster.store.compact)
 
     def set_pod_logs(self, source: PodLogs | None) -> None:
-        assert self._app is not None
-        self._app[POD_LOGS] = source
+        """Where ``pods/log`` reads from (a runtime's log reader); None answers empty logs."""
+        self._pod_logs = source
+
+    async def _read_pod_logs(self, pod: dict[str, Any], container: str, query: dict[str, str]) -> str:
+        source = self._pod_logs
+        return await source(pod, container, query) if source is not None else ""
 
     def kubectl_env(self) -> dict[str, str]:
         """Environment for a kubectl/helm subprocess: this kubeconfig, a private HOME and caches."""
@@ -167,6 +172,7 @@ class ApiServer:
     async def _serve(self, ready: concurrent.futures.Future[None]) -> None:
         self._stopped = asyncio.Event()
         self._app = make_app(self.config, self.state_file)
+        self._app[POD_LOGS] = self._read_pod_logs  # set before start; set_pod_logs swaps the source later
         self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

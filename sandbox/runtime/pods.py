@@ -207,15 +207,16 @@ class PodWorker:
         process = ContainerProcess(
             state.argv, self._process_env(state), self.log_file(name), self._workdir(), self.env.hosts_file
         )
+        state.process = process  # tracked before spawning, so a stop during the spawn still kills it
         try:
             await process.start()
         except OSError as exc:
+            state.process = None
             state.exit_code = 128
             state.last_termination = {"exitCode": 128, "reason": "StartError", "message": str(exc)}
             await self.env.events.record(self.pod, "Warning", "Failed", f"Error: {exc}")
             self._schedule_restart(state)
             return
-        state.process = process
         state.started_at = timestamp()
         state.exit_code = None
         state.ready = state.ever_ready = False

@@ -75,8 +75,14 @@ class ContainerProcess:
         self.workdir = workdir
         self.hosts_file = hosts_file
         self.process: asyncio.subprocess.Process | None = None
+        self._spawning: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
+        """Spawn the process. Shielded: a cancelled caller must not leave an untracked process behind."""
+        self._spawning = asyncio.ensure_future(self._spawn())
+        await asyncio.shield(self._spawning)
+
+    async def _spawn(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:  # noqa: ASYNC230 - a local file, opened once per start
@@ -107,6 +113,9 @@ class ContainerProcess:
         Descendants are collected first because programs like the load tester start their own tasks in new
         sessions, which a process-group signal alone would leave running, as a container's cgroup would not.
         """
+        if self._spawning is not None:
+            with contextlib.suppress(Exception):
+                await self._spawning
         if self.process is None:
             return
         descendants = descendants_of(self.process.pid)

@@ -167,11 +167,17 @@ class ControllerProcess:
 
 
 class RolloutSimulator:
-    """Makes every Deployment's status say "rolled out" (or stuck, for names in `stuck`)."""
+    """Makes every Deployment's status say "rolled out" (or stuck, for names in `stuck`).
+
+    Names in `slow` roll out for that many seconds after each spec change (generation): meanwhile their
+    status says "0 of N updated replicas available", as a real rollout would.
+    """
 
     def __init__(self, api: KubeApi) -> None:
         self.api = api
         self.stuck: set[str] = set()
+        self.slow: dict[str, float] = {}
+        self._ready_at: dict[tuple[str, str, int], float] = {}
         self._pending: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self.cache = WatchCache(api, DEPLOYMENTS, "", watch_timeout_seconds=30, on_change=self._changed)
         self._task: asyncio.Task[None] | None = None
@@ -198,6 +204,26 @@ class RolloutSimulator:
         name = obj["metadata"]["name"]
         replicas = obj["spec"].get("replicas", 1)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        generation = obj["metadata"].get("generation", 1)
+        if name in self.slow and name not in self.stuck:
+            key = (obj["metadata"]["namespace"], name, generation)
+            if key not in self._ready_at:
+                self._ready_at[key] = time.monotonic() + self.slow[name]
+                asyncio.get_running_loop().call_later(self.slow[name] + 0.01, self.refresh, name, key[0])
+            if time.monotonic() < self._ready_at[key]:
+                return {
+                    "observedGeneration": generation,
+                    "replicas": replicas,
+                    "updatedReplicas": replicas,
+                    "availableReplicas": 0,
+                    "unavailableReplicas": replicas,
+                    "conditions": [
+                        {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+                         "lastUpdateTime": now, "lastTransitionTime": now},
+                        {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                         "lastUpdateTime": now, "lastTransitionTime": now},
+                    ],
+                }  # fmt: skip
         if name in self.stuck:
             return {
                 "observedGeneration": obj["metadata"].get("generation", 1),

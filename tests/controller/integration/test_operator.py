@@ -113,6 +113,10 @@ async def test_failed_promotion_routes_the_apex_to_the_canary(bench: Bench) -> N
         ],
     )
     assert "Canary failed! Scaling down podinfo.test" not in messages
-    apex = await bench.api.get(SERVICES, "test", "podinfo")
-    assert apex["spec"]["selector"] == {"app": "podinfo"}
+
+    async def apex_on_canary() -> bool:
+        apex = await bench.api.get(SERVICES, "test", "podinfo")
+        return bool(apex["spec"]["selector"] == {"app": "podinfo"})
+
+    await eventually(apex_on_canary, what="the apex Service selecting the canary pods")
     assert (await bench.api.get(DEPLOYMENTS, "test", "podinfo"))["spec"]["replicas"] > 0

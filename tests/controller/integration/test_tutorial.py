@@ -63,19 +63,31 @@ async def test_tutorial_bootstrap_then_rollout_and_promotion(bench: Bench) -> No
     assert listed.returncode == 0, listed.stderr
     assert "Initialized" in listed.stdout and "WEIGHT" in listed.stdout
 
+    # Both Deployments now take a moment to roll out, so the "waiting for rollout" events show.
+    bench.rollouts.slow.update({"podinfo": 0.5, "podinfo-primary": 0.5})
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     canary = await bench.wait_phase("Succeeded")
 
     messages = await bench.messages()
+    canary_waiting = "canary deployment podinfo.test not ready: waiting for rollout to finish: 0 of 2"
+    primary_waiting = "podinfo-primary.test not ready: waiting for rollout to finish: 0 of 2"
     assert_in_order(
-        messages,
+        [m[: len(canary_waiting)] if m.startswith(canary_waiting) else m for m in messages],
         [
             "Initialization done! podinfo.test",
             "New revision detected! Scaling up podinfo.test",
+            canary_waiting,
             "Starting canary analysis for podinfo.test",
             "Pre-rollout check smoke-test passed",
             *(f"Advance podinfo.test canary iteration {i}/10" for i in range(1, 11)),
             "Copying podinfo.test template spec to podinfo-primary.test",
+        ],
+    )
+    assert_in_order(
+        [m[: len(primary_waiting)] if m.startswith(primary_waiting) else m for m in messages],
+        [
+            "Copying podinfo.test template spec to podinfo-primary.test",
+            primary_waiting,
             "Promotion completed! Scaling down podinfo.test",
         ],
     )

@@ -56,6 +56,14 @@ async def test_watch_cache_follows_changes_and_relists_after_410(api: KubeApi, a
             return (cache.get("test", "podinfo-config") or {}).get("data") == {"color": "green"}
 
         await eventually(green, what="the MODIFIED event")
+        # A large object is one long watch line (aiohttp's default line limit is 128 KiB).
+        big = "x" * (600 * 1024)
+        await api.merge_patch(CONFIGMAPS, "test", "podinfo-config", {"data": {"big": big}})
+
+        async def big_seen() -> bool:
+            return (cache.get("test", "podinfo-config") or {}).get("data", {}).get("big") == big
+
+        await eventually(big_seen, what="a 600 KiB object through the watch")
         relists = cache.relists
         # Cut the stream and answer the reconnect with 410 Gone: the cache must list again.
         apiserver.faults.fail("watch", "configmaps", 410)

@@ -411,3 +411,67 @@ def test_aggregated_discovery_when_asked(apiserver: ApiServer) -> None:
             assert scale["responseKind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
     code, legacy = http(apiserver, "GET", "/apis")
     assert code == 200 and legacy["kind"] == "APIGroupList"  # plain JSON Accept keeps the legacy answer
+
+
+def test_immutable_fields(apiserver: ApiServer) -> None:
+    merge = "application/merge-patch+json"
+    deployment = {
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
+    assert http(apiserver, "POST", "/apis/apps/v1/namespaces/default/deployments", deployment)[0] == 201
+    code, body = http(
+        apiserver,
+        "PATCH",
+        "/apis/apps/v1/namespaces/default/deployments/d",
+        {"spec": {"selector": {"matchLabels": {"app": "other"}}}},
+        merge,
+    )
+    assert code == 422 and body["details"]["causes"][0]["field"] == "spec.selector"
+    assert "field is immutable" in body["message"]
+
+    http(
+        apiserver,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        {"metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True},
+    )
+    code, _ = http(
+        apiserver, "PATCH", "/api/v1/namespaces/default/configmaps/frozen", {"data": {"a": "2"}}, merge
+    )
+    assert code == 422
+    code, _ = http(
+        apiserver,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/frozen",
+        {"metadata": {"labels": {"x": "y"}}},
+        merge,
+    )
+    assert code == 200  # metadata stays mutable
+
+    service = {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    http(apiserver, "POST", "/api/v1/namespaces/default/services", service)
+    code, _ = http(
+        apiserver,
+        "PATCH",
+        "/api/v1/namespaces/default/services/s",
+        {"spec": {"clusterIP": "127.0.128.1"}},
+        merge,
+    )
+    assert code == 200  # allocated after create (the sandbox runtime does this)
+    code, _ = http(
+        apiserver,
+        "PATCH",
+        "/api/v1/namespaces/default/services/s",
+        {"spec": {"clusterIP": "127.0.128.2"}},
+        merge,
+    )
+    assert code == 422
+    code, kept = http(apiserver, "PUT", "/api/v1/namespaces/default/services/s", service)
+    assert code == 200 and kept["spec"]["clusterIP"] == "127.0.128.1"  # an update that omits it keeps it

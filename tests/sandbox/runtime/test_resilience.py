@@ -18,9 +18,8 @@ async def test_dropped_and_expired_watches_are_relisted(cluster: Cluster) -> Non
     await cluster.kubectl("scale", "deployment/podinfo", "--replicas=2")
     await cluster.kubectl("rollout", "status", "deployment/podinfo", "--timeout=60s")
     assert len(await pods_of(cluster, "podinfo")) == 2
-    lists = [
-        r for r in cluster.server.request_log if r.resource == "deployments" and r.verb == "list" and not r.query
-    ]
+    log = cluster.server.request_log
+    lists = [r for r in log if r.resource == "deployments" and r.verb == "list" and not r.query]
     assert len(lists) >= 2, "the runtime listed deployments again after losing its watch"
 
 
