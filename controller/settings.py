@@ -368,12 +368,17 @@ def validate(settings: Settings) -> None:
         _require_http_url("metrics-server", settings.metrics_server)
     for flag, url in (
         ("slack-url", settings.slack_url),
-        ("slack-proxy-url", settings.slack_proxy_url),
         ("msteams-url", settings.msteams_url),
-        ("msteams-proxy-url", settings.msteams_proxy_url),
         ("event-webhook", settings.event_webhook),
     ):
         if url:
+            _require_http_url(flag, url)
+    # Flagger's docs write proxies as `my-http-proxy.com:3128`; a scheme-less proxy means http:// (alerts/).
+    for flag, url in (
+        ("slack-proxy-url", settings.slack_proxy_url),
+        ("msteams-proxy-url", settings.msteams_proxy_url),
+    ):
+        if url and "://" in url:
             _require_http_url(flag, url)
 
 

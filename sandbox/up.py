@@ -79,7 +79,7 @@ class SandboxSettings:
         return RuntimeSettings(
             state_dir=self.state_dir,
             second_octet=self.second_octet,
-            pod_dns=False,  # the whole sandbox already runs in the namespace that sees the hosts file
+            pod_dns=True,  # pods get their namespace's hosts file (short names) inside the sandbox's own
             extra_env={"KUBECONFIG": str(self.kubeconfig)},
         )
 

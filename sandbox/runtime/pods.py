@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.runtime.events import EventRecorder
+from sandbox.runtime.hostsfile import HostsFile
 from sandbox.runtime.images import UnknownImage, argv_for
 from sandbox.runtime.informer import Informer, Key
 from sandbox.runtime.kube import PODS, Kube, KubeError, Obj
@@ -41,7 +42,8 @@ class PodEnvironment:
     events: EventRecorder
     addresses: LoopbackPool
     state_dir: Path
-    hosts_file: Path | None
+    #: Cluster DNS for pods: each pod sees its namespace's hosts file as /etc/hosts (None: the host's).
+    hosts: HostsFile | None
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -196,6 +198,9 @@ class PodWorker:
         env.update(container_env(state.spec, self.pod, self.pod_ip))
         return env
 
+    def hosts_file(self) -> Path | None:
+        return self.env.hosts.path_for(self.key[0]) if self.env.hosts is not None else None
+
     def _workdir(self) -> Path:
         return self.env.state_dir / "pods" / self.key[0] / self.key[1]
 
@@ -205,7 +210,7 @@ class PodWorker:
     async def _start_container(self, state: ContainerState) -> None:
         name = str(state.spec.get("name", ""))
         process = ContainerProcess(
-            state.argv, self._process_env(state), self.log_file(name), self._workdir(), self.env.hosts_file
+            state.argv, self._process_env(state), self.log_file(name), self._workdir(), self.hosts_file()
         )
         state.process = process  # tracked before spawning, so a stop during the spawn still kills it
         try:
@@ -281,7 +286,7 @@ class PodWorker:
                 state.next_probe = float("inf")
                 continue
             try:
-                ok = await run_probe(probe, state.spec, self.pod_ip, self.env.hosts_file)
+                ok = await run_probe(probe, state.spec, self.pod_ip, self.hosts_file())
             except ValueError as exc:
                 ok = False
                 await self.env.events.record(

@@ -33,7 +33,8 @@ class RuntimeSettings:
 
     state_dir: Path
     second_octet: int = 42
-    #: Start every pod process in a private mount namespace that sees the hosts file as /etc/hosts.
+    #: Start every pod process in a private mount namespace that sees its namespace's hosts file as
+    #: /etc/hosts (Service short names resolve there, as with a cluster's DNS search domains).
     pod_dns: bool = True
     #: Extra environment for every pod process (e.g. KUBECONFIG, so in-pod kubectl reaches the sandbox).
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -75,7 +76,7 @@ class Runtime:
                 events=EventRecorder(kube, "kubelet"),
                 addresses=self.pod_addresses,
                 state_dir=settings.state_dir,
-                hosts_file=settings.hosts_file if settings.pod_dns else None,
+                hosts=self.hosts if settings.pod_dns else None,
                 extra_env=dict(settings.extra_env),
             ),
             i["pods"],

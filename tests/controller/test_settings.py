@@ -220,3 +220,13 @@ def test_module_entry_point_exits_2_on_bad_flags(capsys: pytest.CaptureFixture[s
     assert "flag provided but not defined: -bogus" in capsys.readouterr().err
     assert main(["-h"], {}) == 0
     assert "-metrics-server=http://prometheus:9090" in capsys.readouterr().out
+
+
+def test_scheme_less_proxy_is_accepted_as_flaggers_docs_write_it():
+    settings = parse_settings(["-slack-proxy-url=my-http-proxy.com:3128"], {})
+    assert settings.slack_proxy_url == "my-http-proxy.com:3128"
+
+
+def test_proxy_with_a_non_http_scheme_is_refused():
+    with pytest.raises(SettingsError, match="slack-proxy-url"):
+        parse_settings(["-slack-proxy-url=ftp://proxy:21"], {})
