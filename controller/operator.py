@@ -43,6 +43,7 @@ from controller.kube.sources import CachedSecrets, CachedTemplates
 from controller.kube.status import KubeStatusStore
 from controller.kube.workloads import KubeWorkloads, WorkloadOptions
 from controller.rollout.ports import DeploymentState, Ports
+from controller.rollout.readiness import parse_time
 from controller.rollout.revision import has_target_changed, template_hash
 from controller.rollout.tick import RolloutSettings, TickMemory, advance
 from controller.settings import Settings
@@ -54,6 +55,8 @@ logger = logging.getLogger("controller")
 DEFAULT_INTERVAL_SECONDS = 60.0
 DAEMON_STALL_GRACE_SECONDS = 600.0
 FINALIZER = "flagman.flagger.app/daemon"
+EVENT_FLUSH_SECONDS = 5.0
+ORPHAN_GRACE_SECONDS = 120.0
 
 
 class SystemClock:
@@ -96,6 +99,7 @@ class Controller:
     last_tick: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=dict)
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.monotonic)
 
     @classmethod
     async def start(cls, settings: Settings, *, watch_timeout_seconds: int = 300) -> Controller:
@@ -148,14 +152,20 @@ class Controller:
         health = Health()
         server = TelemetryServer(metrics, health, port=settings.port)
         controller = cls(settings, api, cluster, session, recorder, ports, metrics, health, server)
-        health.checks.extend([cluster.liveness_problem, controller.stalled_daemons])
+        health.checks.extend(
+            [cluster.liveness_problem, controller.stalled_daemons, controller.canaries_without_loop]
+        )
         cluster.deployments.add_listener(controller.on_deployment_change)
-        await server.start()
+        try:
+            await server.start()
+        except BaseException:
+            await controller.stop()
+            raise
         return controller
 
     async def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.recorder.flush()
+        with contextlib.suppress(Exception):  # give queued event webhooks a moment, not forever
+            await asyncio.wait_for(self.recorder.flush(), timeout=EVENT_FLUSH_SECONDS)
         await self.recorder.close()
         await self.server.stop()
         await self.cluster.stop()
@@ -176,6 +186,7 @@ class Controller:
         rollout_settings = RolloutSettings(mesh_provider=self.settings.mesh_provider)
         loop = asyncio.get_running_loop()
         wake = self.wakeups.setdefault(ref.key, asyncio.Event())
+        self.last_tick[ref.key] = time.monotonic()  # the loop exists from now on (liveness checks)
         try:
             while not stopped:
                 started = loop.time()
@@ -238,6 +249,24 @@ class Controller:
                     wake.set()
             elif name == f"{target}-primary" and phase == "Promoting" and _looks_ready(deployment):
                 wake.set()
+
+    def canaries_without_loop(self) -> str | None:
+        """Liveness: Canaries that kopf never gave a loop (its Canary watch may be a zombie).
+
+        Checked once the controller has run for a while, for Canaries that are not being deleted.
+        """
+        if time.monotonic() - self.started_at < ORPHAN_GRACE_SECONDS:
+            return None
+        orphans = []
+        for body in self.cluster.canaries.items():
+            meta = body.get("metadata") or {}
+            key = f"{meta.get('name')}.{meta.get('namespace')}"
+            if meta.get("deletionTimestamp") or key in self.last_tick:
+                continue
+            created = parse_time(meta.get("creationTimestamp"))
+            if created is not None and (datetime.now(UTC) - created).total_seconds() > ORPHAN_GRACE_SECONDS:
+                orphans.append(key)
+        return f"canaries without a loop: {', '.join(sorted(orphans))}" if orphans else None
 
     def stalled_daemons(self) -> str | None:
         """Liveness: a daemon that has not finished a tick for far longer than its interval."""

@@ -68,6 +68,11 @@ CANARIES = Resource("flagger.app/v1beta1", "canaries", "Canary")
 METRIC_TEMPLATES = Resource("flagger.app/v1beta1", "metrictemplates", "MetricTemplate")
 ALERT_PROVIDERS = Resource("flagger.app/v1beta1", "alertproviders", "AlertProvider")
 EVENTS = Resource("events.k8s.io/v1", "events", "Event")
+CORE_EVENTS = Resource("v1", "events", "Event")
+
+
+class ForbiddenError(KubeError):
+    """HTTP 403: RBAC does not allow the call (callers with a fallback, like the recorder, catch it)."""
 
 
 class GoneError(KubeError):
@@ -88,6 +93,8 @@ def _error_for(status: int, body: str, method: str, path: str) -> KubeError:
         return ConflictError(message)
     if status == 410:
         return GoneError(message)
+    if status == 403:
+        return ForbiddenError(message)
     return KubeError(message or f"{method} {path}: HTTP {status}")
 
 

@@ -2,8 +2,10 @@
 
 Every event is written through `events.k8s.io/v1` with reason `Synced` and reporting controller `flagger`,
 so `kubectl describe canary` shows it exactly as for Flagger (the API server serves the same object as a
-core/v1 Event). The same text is logged with `canary=name.namespace`, and forwarded to the event webhooks:
-the canary's own `type: event` hooks, else the global `-event-webhook`.
+core/v1 Event). A message repeating the canary's previous one is counted into that event's `series`.
+Where RBAC forbids events.k8s.io (Flagger's own chart grants only core events) it falls back to core/v1.
+The same text is logged with `canary=name.namespace`, and forwarded to the event webhooks: the canary's
+own `type: event` hooks, else the global `-event-webhook`.
 
 Event webhooks are posted by one background worker, in order, so a slow sink no longer slows every tick
 (Flagger posts them synchronously inside the tick).
@@ -15,12 +17,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller.api import Canary, CanaryRef, Webhook
-from controller.errors import FlagmanError
-from controller.kube.api import EVENTS, KubeApi
+from controller.errors import FlagmanError, NotFoundError
+from controller.kube.api import CORE_EVENTS, EVENTS, ForbiddenError, KubeApi, Resource
 from controller.kube.objects import CANARY_API_VERSION, CANARY_KIND, JsonDict
 from controller.rollout.ports import AlertMessage, Event, LogLevel
 
@@ -29,6 +33,7 @@ logger = logging.getLogger("controller.events")
 REPORTING_CONTROLLER = "flagger"
 EVENT_REASON = "Synced"
 MAX_NOTE_BYTES = 1024
+SERIES_WINDOW_SECONDS = 600.0  # client-go aggregates identical events seen within 10 minutes
 EVENT_QUEUE_LIMIT = 1000
 
 EventSender = Callable[[Canary, Webhook, str, str, str], Awaitable[None]]
@@ -76,6 +81,46 @@ def event_object(
     }
 
 
+def _seconds_time() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def core_event_object(ref: CanaryRef, event_type: str, message: str, instance: str) -> JsonDict:
+    """The same event in the core/v1 shape (what client-go's recorder, and so Flagger, writes)."""
+    now = _seconds_time()
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
+        "involvedObject": {
+            "apiVersion": CANARY_API_VERSION,
+            "kind": CANARY_KIND,
+            "name": ref.name,
+            "namespace": ref.namespace,
+            "uid": ref.uid,
+            "resourceVersion": ref.resource_version,
+        },
+        "reason": EVENT_REASON,
+        "message": _truncate(message),
+        "type": event_type,
+        "source": {"component": REPORTING_CONTROLLER},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "reportingComponent": REPORTING_CONTROLLER,
+        "reportingInstance": instance,
+    }
+
+
+@dataclass
+class _RecordedEvent:
+    event_type: str
+    message: str
+    name: str
+    count: int
+    first_seen: float
+
+
 class KubeRecorder:
     """Implements `controller.rollout.ports.Recorder`."""
 
@@ -97,6 +142,8 @@ class KubeRecorder:
         self._instance = instance or f"flagman-{socket.gethostname()}"
         self._queue: asyncio.Queue[tuple[Canary, Webhook, str, str, str]] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._last_events: dict[tuple[str, str], _RecordedEvent] = {}
+        self._core_events_only = False
 
     def log(self, canary: Canary | CanaryRef, level: LogLevel, message: str) -> None:
         logger.log(_LOG_LEVELS.get(level, logging.INFO), message, extra={"canary": canary_key(canary)})
@@ -104,14 +151,52 @@ class KubeRecorder:
     async def event(self, canary: Canary | CanaryRef, event: Event) -> None:
         self.log(canary, event.level, event.message)
         ref = canary.ref if isinstance(canary, Canary) else canary
-        body = event_object(ref, str(event.type), event.message, self._instance)
         try:
-            await self.api.create(EVENTS, ref.namespace, body)
+            await self._write_event(ref, str(event.type), event.message)
         except FlagmanError as error:
             logger.error("recording event failed: %s", error, extra={"canary": ref.key})
         if isinstance(canary, Canary):
             phase = str(event.phase if event.phase is not None else canary.status.phase)
             self._forward(canary, phase, str(event.type), event.message)
+
+    async def _write_event(self, ref: CanaryRef, event_type: str, message: str) -> None:
+        """POST a new Event, or count a repeat of the canary's previous one into its `series` (as
+        client-go's recorder aggregates repeats), so a wait that repeats every tick stays one object."""
+        key = (ref.namespace, ref.name)
+        now = time.monotonic()
+        previous = self._last_events.get(key)
+        if (
+            previous is not None
+            and (previous.event_type, previous.message) == (event_type, message)
+            and now - previous.first_seen < SERIES_WINDOW_SECONDS
+        ):
+            previous.count += 1
+            resource, patch = self._series_patch(previous.count)
+            try:
+                await self.api.merge_patch(resource, ref.namespace, previous.name, patch)
+                return
+            except NotFoundError:
+                pass  # the event expired: start a new one
+        created = await self._create_event(ref, event_type, message)
+        name = str((created.get("metadata") or {}).get("name") or "")
+        self._last_events[key] = _RecordedEvent(event_type, message, name, 1, now)
+
+    async def _create_event(self, ref: CanaryRef, event_type: str, message: str) -> JsonDict:
+        if not self._core_events_only:
+            body = event_object(ref, event_type, message, self._instance)
+            try:
+                return await self.api.create(EVENTS, ref.namespace, body)
+            except ForbiddenError as error:
+                # Flagger's own chart grants only core/v1 events: keep working with it, as Flagger does.
+                logger.warning("events.k8s.io/v1 events are forbidden (%s); writing core/v1 events", error)
+                self._core_events_only = True
+        body = core_event_object(ref, event_type, message, self._instance)
+        return await self.api.create(CORE_EVENTS, ref.namespace, body)
+
+    def _series_patch(self, count: int) -> tuple[Resource, JsonDict]:
+        if self._core_events_only:
+            return CORE_EVENTS, {"count": count, "lastTimestamp": _seconds_time()}
+        return EVENTS, {"series": {"count": count, "lastObservedTime": micro_time()}}
 
     async def alert(self, canary: Canary, alert: AlertMessage) -> None:
         if self._alert_sender is None:

@@ -1,8 +1,9 @@
-"""The API semantics, independent of HTTP: create, read, list, update, patch and delete objects.
+"""The API semantics, independent of HTTP: create, read, list, update and delete objects.
 
-Handlers in ``routes.py`` parse the request into the arguments of these methods; everything that
-makes the emulator behave like kube-apiserver (metadata bookkeeping, generation, status split,
-resourceVersion preconditions, namespaces, finalizers, CRD registration, dry runs) happens here.
+Handlers in ``routes.py`` parse the request into the arguments of these methods (PATCH goes through
+``patching.py``, which ends in ``update``/``create``); everything that makes the emulator behave like
+kube-apiserver (metadata bookkeeping, generation, status split, resourceVersion preconditions,
+namespaces, finalizers, CRD registration, dry runs) happens here.
 """
 
 from __future__ import annotations
@@ -14,24 +15,18 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import crds, defaults, patches
+from . import crds, defaults
 from .errors import ApiError
 from .events_view import from_events_v1, to_events_v1
-from .fieldmanager import record_write, server_side_apply
-from .meta import DNS_SUBDOMAIN, dotted_get, dotted_set, random_suffix, rfc3339, selector_string
+from .fieldmanager import record_write
+from .meta import dotted_get, dotted_set, random_suffix, rfc3339, selector_string
 from .patches import clone_json
 from .registry import Registry, ResourceType
 from .schema import invalid as schema_invalid
 from .schema import strict_decoding_error
 from .selectors import Selection
 from .store import Store
-
-MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-STRATEGIC_PATCH = "application/strategic-merge-patch+json"
-APPLY_PATCH = "application/apply-patch+yaml"
-APPLY_PATCH_CBOR = "application/apply-patch+cbor"
-PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+from .validation import check_immutable, check_shape, conflict, invalid, name_problem, not_found
 
 # Kinds whose DELETE answers with the object rather than a Status (kube-apiserver's per-kind choice).
 DELETE_RETURNS_OBJECT = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
@@ -47,15 +42,6 @@ CREATE_DROPS_STATUS = {
     "Ingress",
     "PodDisruptionBudget",
     "CustomResourceDefinition",
-}
-# Fields kube-apiserver refuses to change after create (the ones controllers run into).
-IMMUTABLE_FIELDS: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec.selector",),
-    "ReplicaSet": ("spec.selector",),
-    "StatefulSet": ("spec.selector", "spec.serviceName"),
-    "DaemonSet": ("spec.selector",),
-    "Job": ("spec.selector", "spec.template"),
-    "Service": ("spec.clusterIP",),
 }
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -91,55 +77,6 @@ class DeleteOptions:
         preconditions = body.get("preconditions") or {}
         dry_run = dry_run or "All" in (body.get("dryRun") or [])
         return cls(policy, preconditions.get("uid"), preconditions.get("resourceVersion"), dry_run)
-
-
-def not_found(rt: ResourceType, name: str) -> ApiError:
-    return ApiError(
-        404,
-        "NotFound",
-        f'{rt.group_resource} "{name}" not found',
-        {"name": name, "group": rt.group, "kind": rt.plural},
-    )
-
-
-def conflict(rt: ResourceType, name: str) -> ApiError:
-    return ApiError(
-        409,
-        "Conflict",
-        f'Operation cannot be fulfilled on {rt.group_resource} "{name}": the object has been modified; '
-        "please apply your changes to the latest version and try again",
-        {"name": name, "group": rt.group, "kind": rt.plural},
-    )
-
-
-def invalid(
-    rt: ResourceType, name: str, field_path: str, detail: str, reason: str = "FieldValueInvalid"
-) -> ApiError:
-    return ApiError(
-        422,
-        "Invalid",
-        f'{rt.qualified_kind} "{name}" is invalid: {field_path}: {detail}',
-        {
-            "name": name,
-            "group": rt.group,
-            "kind": rt.kind,
-            "causes": [{"reason": reason, "message": detail, "field": field_path}],
-        },
-    )
-
-
-def name_problem(rt: ResourceType, name: str) -> str:
-    """Why kube-apiserver would refuse this name, or "" (RBAC kinds allow any path segment)."""
-    if rt.group == "rbac.authorization.k8s.io":
-        if name in (".", "..") or "/" in name or "%" in name:
-            return "may not be '.' or '..' and may not contain '/' or '%'"
-        return ""
-    if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
-        return (
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-            "and must start and end with an alphanumeric character"
-        )
-    return ""
 
 
 def _spec_part(obj: dict[str, Any], with_status: bool) -> dict[str, Any]:
@@ -319,6 +256,7 @@ class Cluster:
             raise ApiError(
                 400, "BadRequest", f"the object provided is unrecognized (must be of type {rt.kind}): {kind}"
             )
+        check_shape(rt, body)
 
     def _place(self, rt: ResourceType, namespace: str | None, metadata: dict[str, Any]) -> None:
         """Namespace from the URL wins; a different one in the body is a 400 like kube-apiserver's."""
@@ -418,7 +356,7 @@ class Cluster:
         if rt.kind == "Namespace" and subresource != "finalize":
             new["spec"] = clone_json(old.get("spec", {}))
         defaults.apply_builtin_defaults(rt, new)
-        self._check_immutable(rt, old, new)
+        check_immutable(rt, old, new)
         self._admit_custom(rt, new, options)
         metadata = new["metadata"]  # admission may have replaced the dict
         if rt.has_generation:
@@ -442,25 +380,6 @@ class Cluster:
         if options.dry_run:
             return new
         return self._commit_update(rt, new)
-
-    def _check_immutable(self, rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> None:
-        """The immutable fields controllers trip over (422 "field is immutable", as kube-apiserver)."""
-        if rt.custom:
-            return
-        name = old["metadata"]["name"]
-        paths = IMMUTABLE_FIELDS.get(rt.kind, ())
-        if rt.kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
-            paths = ("data", "binaryData", "immutable")
-        for path in paths:
-            before, after = dotted_get(old, path), dotted_get(new, path)
-            if path == "spec.clusterIP":
-                if before in (None, ""):
-                    continue  # not allocated yet: the sandbox runtime assigns it after create
-                if after in (None, ""):
-                    dotted_set(new, path, before)  # an update that omits it keeps the allocation
-                    continue
-            if before != after:
-                raise invalid(rt, name, path, f"Invalid value: {json.dumps(after)}: field is immutable")
 
     def _commit_update(self, rt: ResourceType, new: dict[str, Any]) -> dict[str, Any]:
         metadata = new["metadata"]
@@ -622,100 +541,3 @@ def decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         return int(data["rv"]), (str(namespace), str(name))
     except (ValueError, KeyError, TypeError) as exc:
         raise ApiError(400, "BadRequest", f"continue key is not valid: {exc}") from None
-
-
-def apply_patch(rt: ResourceType, current: dict[str, Any], patch_type: str, body: Any) -> dict[str, Any]:
-    """The object after a merge, JSON or strategic merge patch (the pure work is in patches.py)."""
-    if patch_type == MERGE_PATCH:
-        if not isinstance(body, dict):
-            raise ApiError(
-                400,
-                "BadRequest",
-                "json: cannot unmarshal array into Go value of type map[string]interface {}",
-            )
-        return patches.merge_patch(current, body)
-    if patch_type == JSON_PATCH:
-        return patches.json_patch(current, body)
-    if patch_type == STRATEGIC_PATCH:
-        if rt.custom:
-            raise ApiError(
-                415,
-                "UnsupportedMediaType",
-                "the body of the request was in an unknown format - accepted media types include: "
-                "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
-            )
-        return patches.strategic_merge_patch(
-            current, body, current.get("apiVersion", rt.api_version), rt.kind
-        )
-    raise ApiError(
-        415,
-        "UnsupportedMediaType",
-        "the body of the request was in an unknown format - accepted media types include: "
-        + ", ".join(PATCH_TYPES),
-    )
-
-
-def patch_object(
-    cluster: Cluster,
-    rt: ResourceType,
-    namespace: str | None,
-    name: str,
-    patch_type: str,
-    body: Any,
-    options: WriteOptions,
-    subresource: str = "",
-) -> tuple[dict[str, Any], bool]:
-    """PATCH on an object or its status/scale subresource; returns (result, created)."""
-    if patch_type == APPLY_PATCH:
-        return apply_object(cluster, rt, namespace, name, body, options, subresource)
-    current = cluster.get(rt, namespace, name)
-    if subresource == "scale":
-        # Scale has no merge-keyed lists: a strategic merge patch is a merge patch there.
-        scale_patch_type = MERGE_PATCH if patch_type == STRATEGIC_PATCH else patch_type
-        scale = apply_patch(rt, cluster.scale_of(rt, current), scale_patch_type, body)
-        updated = cluster.apply_scale(rt, namespace, name, scale, options)
-        return cluster.scale_of(rt, updated), False
-    shown = cluster.present(rt, current)
-    patched = apply_patch(rt, shown, patch_type, body)
-    if not isinstance(patched, dict):
-        raise ApiError(422, "Invalid", "the patched object is not a JSON object")
-    return cluster.update(rt, namespace, name, patched, options, subresource=subresource), False
-
-
-def apply_object(
-    cluster: Cluster,
-    rt: ResourceType,
-    namespace: str | None,
-    name: str,
-    body: Any,
-    options: WriteOptions,
-    subresource: str = "",
-) -> tuple[dict[str, Any], bool]:
-    """Server-side apply: create if absent, otherwise merge with field ownership (fieldmanager.py)."""
-    if not options.manager_given or not options.manager:
-        raise ApiError(400, "BadRequest", "PATCH, application/apply-patch+yaml requires a fieldManager")
-    if not isinstance(body, dict):
-        raise ApiError(400, "BadRequest", "error decoding YAML: the applied configuration must be an object")
-    cluster._check_kind(rt, body)
-    body_name = (body.get("metadata") or {}).get("name")
-    if body_name and body_name != name:
-        raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
-    current = cluster.find(rt, namespace, name)
-    applied = clone_json(body)
-    applied.setdefault("metadata", {})["name"] = name
-    if rt.namespaced and namespace:
-        applied["metadata"].setdefault("namespace", namespace)
-    if current is None:
-        if subresource:
-            raise not_found(rt, name)
-        created = server_side_apply(None, applied, options.manager, options.force)
-        return cluster.create(rt, namespace, created, options, operation="Apply"), True
-    merged = server_side_apply(
-        clone_json(cluster.present(rt, current)), applied, options.manager, options.force
-    )
-    merged.setdefault("metadata", {})["resourceVersion"] = current["metadata"].get("resourceVersion")
-    applied_rv = (body.get("metadata") or {}).get("resourceVersion")
-    if applied_rv and applied_rv != current["metadata"].get("resourceVersion"):
-        raise conflict(rt, name)
-    result = cluster.update(rt, namespace, name, merged, options, subresource=subresource, operation="Apply")
-    return result, False

@@ -20,18 +20,17 @@ from aiohttp import web
 from . import discovery, tables
 from .bodies import decode, media_type
 from .cluster import (
-    APPLY_PATCH,
     DELETE_RETURNS_OBJECT,
     Cluster,
     DeleteOptions,
     WriteOptions,
     decode_continue,
     encode_continue,
-    patch_object,
 )
 from .errors import ApiError
 from .faults import Faults, RequestLog, RequestRecord
 from .meta import parse_bool
+from .patching import APPLY_PATCH, patch_object
 from .registry import ResourceType, not_found_path
 from .selectors import FieldSelector, LabelSelector, Selection
 from .watch import serve_watch

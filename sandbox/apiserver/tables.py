@@ -213,7 +213,12 @@ def table(
     result["columnDefinitions"] = definitions if with_columns else None
     rows = []
     for obj in objects:
-        entry: dict[str, Any] = {"cells": row(obj)}
+        try:
+            cells = row(obj)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            # A malformed stored object (status written by a buggy client) must not break the listing.
+            cells = [obj.get("metadata", {}).get("name", "")] + ["<invalid>"] * (len(definitions) - 1)
+        entry: dict[str, Any] = {"cells": cells}
         included = include_object(obj, include)
         if included is not None:
             entry["object"] = included

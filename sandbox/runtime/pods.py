@@ -30,6 +30,7 @@ HOST_IP = "127.0.0.1"
 MAX_GRACE_SECONDS = 5.0
 MAX_RESTART_BACKOFF_SECONDS = 30.0
 FIRST_READINESS_RETRY_SECONDS = 1.0
+IDLE_WAKEUP_SECONDS = 60.0
 #: Environment a container inherits from the runtime: enough to find programs, nothing else.
 INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV")
 
@@ -157,9 +158,8 @@ class PodWorker:
         clock = time.monotonic()
         moments = [s.next_probe for s in self.containers if s.process and s.process.running()]
         moments += [s.restart_at for s in self.containers if s.restart_at is not None]
-        if not moments:
-            return 60.0
-        return max(0.01, min(moments) - clock)
+        # Wake up at least once a minute even with nothing due (probe-less containers wait for exits only).
+        return min(IDLE_WAKEUP_SECONDS, max(0.01, min(moments, default=clock + IDLE_WAKEUP_SECONDS) - clock))
 
     async def _report_unpullable(self, specs: list[Obj], message: str) -> None:
         statuses = [
@@ -220,7 +220,8 @@ class PodWorker:
             state.exit_code = 128
             state.last_termination = {"exitCode": 128, "reason": "StartError", "message": str(exc)}
             await self.env.events.record(self.pod, "Warning", "Failed", f"Error: {exc}")
-            self._schedule_restart(state)
+            if self.restart_policy != "Never":
+                self._schedule_restart(state)
             return
         state.started_at = timestamp()
         state.exit_code = None

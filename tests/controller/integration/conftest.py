@@ -3,6 +3,8 @@ real load tester, all on loopback (see `harness.py`)."""
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -73,8 +75,14 @@ class Bench:
             if (item.get("involvedObject") or {}).get("name") == name
             and (item.get("involvedObject") or {}).get("kind") == "Canary"
         ]
-        items.sort(key=lambda item: int(item["metadata"]["resourceVersion"]))
-        return [(item["type"], item["message"]) for item in items]
+        # Creation order: eventTime (microseconds) is set once; a series update bumps resourceVersion.
+        items.sort(key=lambda item: str(item.get("eventTime") or ""))
+        # A repeat of the previous message is counted into that event's series: expand it back.
+        return [
+            (item["type"], item["message"])
+            for item in items
+            for _ in range(int((item.get("series") or {}).get("count") or 1))
+        ]
 
     async def messages(self, name: str = "podinfo") -> list[str]:
         return [message for _, message in await self.events(name)]
@@ -97,3 +105,18 @@ async def bench(
         controller.stop()
         await rollouts.stop()
         await api.close()
+        record_controller_requests(apiserver)
+
+
+def record_controller_requests(server: ApiServer) -> None:
+    """With FLAGMAN_CONTROLLER_REQUEST_LOG set, append the controller process's requests (its own client
+    and kopf's) as JSON lines: tests/deploy/test_rbac.py then checks the RBAC against what was really sent."""
+    target = os.environ.get("FLAGMAN_CONTROLLER_REQUEST_LOG")
+    if not target:
+        return
+    with open(target, "a", encoding="utf-8") as log:
+        for record in list(server.request_log):
+            if record.user_agent.startswith(("flagman-controller/", "kopf/")):
+                log.write(
+                    json.dumps({"method": record.method, "path": record.path, "query": record.query}) + "\n"
+                )

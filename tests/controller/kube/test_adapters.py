@@ -264,15 +264,22 @@ async def test_events_are_core_events_and_kubectl_describe_shows_them(
     await recorder.event(
         CanaryRef(name="podinfo", namespace="test", uid=canary.ref.uid), Event.warning("x" * 2000)
     )
+    waiting = "canary deployment podinfo.test not ready: waiting for rollout to finish: 0 of 2"
+    for _ in range(3):  # repeated every tick: one Event whose series counts 3
+        await recorder.event(canary, Event.warning(waiting))
     await recorder.flush()
     await recorder.close()
+    # Every event reaches the event webhook, repeats included (only the Kubernetes object aggregates).
     assert sent == [
         ("http://127.0.0.1:1/events", "Normal", "New revision detected! Scaling up podinfo.test"),
         ("http://127.0.0.1:1/events", "Warning", "Halt podinfo.test advancement success rate 69.17% < 99%"),
+        *[("http://127.0.0.1:1/events", "Warning", waiting)] * 3,
     ]
     core = await api.request("GET", "/api/v1/namespaces/test/events")
     messages = [(item["type"], item["reason"], item["message"]) for item in core["items"]]
     assert ("Normal", "Synced", "New revision detected! Scaling up podinfo.test") in messages
+    repeated = [item for item in core["items"] if item["message"] == waiting]
+    assert len(repeated) == 1 and repeated[0]["series"]["count"] == 3, repeated
     assert all(len(message.encode()) <= 1024 for _, _, message in messages)
     assert core["items"][0]["involvedObject"]["kind"] == "Canary"
     described = await asyncio.to_thread(
@@ -286,6 +293,7 @@ async def test_events_are_core_events_and_kubectl_describe_shows_them(
     assert described.returncode == 0, described.stderr
     assert "Halt podinfo.test advancement success rate 69.17% < 99%" in described.stdout
     assert "flagger" in described.stdout
+    assert "x3 over" in described.stdout or "(x3" in described.stdout, described.stdout
 
 
 async def test_status_write_goes_through_the_subresource_and_retries_conflicts(
@@ -344,3 +352,32 @@ async def test_sources_read_templates_and_secrets(api: KubeApi, cluster: Cluster
         await templates.get_template("test", "nope")
     assert Resource.plural == "metrictemplates"
     assert EVENTS.plural == "events"
+
+
+async def test_events_fall_back_to_core_v1_when_events_k8s_io_is_forbidden(
+    api: KubeApi, apiserver: ApiServer
+) -> None:
+    """Flagger's own chart grants only core/v1 events: with it, the recorder must keep recording."""
+    body = await api.create(CANARIES, "test", objects.tutorial_canary())
+    canary = Canary.from_dict(body)
+    recorder = KubeRecorder(api)
+    apiserver.faults.fail("create", "events", 403, times=1, message="events.events.k8s.io is forbidden")
+    for _ in range(2):
+        await recorder.event(canary, Event.warning("Halt podinfo.test advancement success rate 61.39% < 99%"))
+    await recorder.event(canary, Event.normal("Promotion completed! Scaling down podinfo.test"))
+    await recorder.close()
+    posts = [(r.path, r.status) for r in apiserver.request_log if r.method == "POST" and "/events" in r.path]
+    assert posts == [
+        ("/apis/events.k8s.io/v1/namespaces/test/events", 403),
+        ("/api/v1/namespaces/test/events", 201),
+        ("/api/v1/namespaces/test/events", 201),
+    ]
+    core = await api.request("GET", "/api/v1/namespaces/test/events")
+    by_message = {item["message"]: item for item in core["items"]}
+    halt = by_message["Halt podinfo.test advancement success rate 61.39% < 99%"]
+    assert (halt["count"], halt["source"], halt["involvedObject"]["uid"]) == (
+        2,
+        {"component": "flagger"},
+        canary.ref.uid,
+    )
+    assert by_message["Promotion completed! Scaling down podinfo.test"]["type"] == "Normal"

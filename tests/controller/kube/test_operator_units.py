@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from controller.api import CanaryRef
@@ -71,6 +72,9 @@ def _controller(
     controller.cluster = cluster
     controller.settings = Settings()
     controller.wakeups = {}
+    controller.last_tick = {}
+    controller.intervals = {}
+    controller.started_at = 0.0
     return controller
 
 
@@ -149,3 +153,23 @@ def test_user_agent_identifies_the_controller() -> None:
     from controller.kube.api import USER_AGENT
 
     assert USER_AGENT.startswith("flagman-controller/")
+
+
+def test_liveness_reports_canaries_without_a_loop_and_stalled_loops() -> None:
+    old = {"metadata": {"name": "old", "namespace": "test", "creationTimestamp": "2020-01-01T00:00:00Z"}}
+    fresh = {"metadata": {"name": "fresh", "namespace": "test", "creationTimestamp": "2999-01-01T00:00:00Z"}}
+    going = {
+        "metadata": {
+            "name": "going",
+            "namespace": "test",
+            "creationTimestamp": "2020-01-01T00:00:00Z",
+            "deletionTimestamp": "2020-01-02T00:00:00Z",
+        }
+    }
+    controller = _controller([old, fresh, going])
+    assert controller.canaries_without_loop() == "canaries without a loop: old.test"
+    controller.last_tick["old.test"] = time.monotonic()
+    assert controller.canaries_without_loop() is None
+    assert controller.stalled_daemons() is None
+    controller.last_tick["old.test"] = time.monotonic() - 3600
+    assert controller.stalled_daemons() == "canary loops stalled: old.test"

@@ -107,6 +107,28 @@ def test_errors_are_status_objects(apiserver: ApiServer) -> None:
         apiserver, "PUT", "/api/v1/namespaces/default/configmaps/missing", {"metadata": {"name": "missing"}}
     )
     assert code == 404  # no create-on-update
+    for bad in ({"labels": ["a"]}, {"annotations": {"a": 1}}, {"finalizers": "x"}, {"name": 7}):
+        code, body = http(
+            apiserver, "POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "b", **bad}}
+        )
+        assert code == 400 and "cannot unmarshal" in body["message"], bad
+    code, body = http(
+        apiserver,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        {"metadata": {"name": "d"}, "spec": "replicas: 3"},
+    )
+    assert code == 400
+    http(apiserver, "POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "good"}})
+    code, body = http(
+        apiserver,
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/good",
+        {"metadata": {"labels": 1}},
+        "application/merge-patch+json",
+    )
+    assert code == 400
+    assert http(apiserver, "GET", "/api/v1/configmaps")[0] == 200  # nothing broken was stored
 
 
 def test_table_output_and_alias_versions(apiserver: ApiServer) -> None:

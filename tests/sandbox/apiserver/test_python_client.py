@@ -13,7 +13,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from sandbox.apiserver.testing import ApiServer
 
-from .conftest import install_flagger_crds
+from .conftest import flagger_crds, install_flagger_crds
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -602,3 +602,27 @@ async def test_crd_scale_subresource_and_generation_without_status(api_client: c
         "example.com", "v1", "default", "widgets", "w", {"status": {"ready": 5}}, _content_type=MERGE
     )
     assert status_changed["metadata"]["generation"] == 3
+
+
+def _declared_default(crd: dict[str, Any], path: list[str]) -> Any:
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for key in path:
+        schema = (schema.get("properties") or {}).get(key) or {}
+    return schema.get("default")
+
+
+async def test_canary_without_interval_reads_back_with_the_crd_defaults(api_client: client.ApiClient) -> None:
+    await install_flagger_crds(api_client)
+    crd = next(c for c in flagger_crds() if c["metadata"]["name"] == "canaries.flagger.app")
+    body = canary()
+    del body["spec"]["analysis"]["interval"]
+    created = await client.CustomObjectsApi(api_client).create_namespaced_custom_object(
+        "flagger.app", "v1beta1", "default", "canaries", body
+    )
+    # Whatever the CRD declares is filled in, as a real cluster does; undeclared defaults stay absent
+    # (Flagger's own CRD declares none for these two: the controller applies 60s and 600 itself).
+    for path in (["spec", "analysis", "interval"], ["spec", "progressDeadlineSeconds"]):
+        value: Any = created
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        assert value == _declared_default(crd, path), path

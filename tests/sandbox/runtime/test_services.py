@@ -94,14 +94,18 @@ async def test_cluster_dns_names_resolve_inside_the_namespace(cluster: Cluster) 
     assert "podinfo.default" not in host_hosts, "the host's own /etc/hosts is untouched"
 
 
-async def test_pods_resolve_cluster_names_themselves(cluster: Cluster) -> None:
-    """A pod's exec readiness probe that is not an HTTP tool runs inside the pod's mount namespace."""
+async def test_pods_resolve_short_names_of_their_own_namespace(cluster: Cluster) -> None:
+    """Like DNS search domains: `podinfo` resolves for pods in `default` (their exec probes run there too)."""
     await cluster.kubectl("apply", "-f", "-", stdin=SERVICE)
     manifest = json.loads(podinfo_deployment(replicas=1))
     container = manifest["spec"]["template"]["spec"]["containers"][0]
     container["readinessProbe"] = {
-        "exec": {"command": ["sh", "-c", "getent hosts podinfo.default.svc.cluster.local"]},
+        "exec": {
+            "command": ["sh", "-c", "getent hosts podinfo && getent hosts podinfo.default.svc.cluster.local"]
+        },
         "periodSeconds": 1,
     }
     await cluster.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
     await cluster.kubectl("rollout", "status", "deployment/podinfo", "--timeout=60s")
+    outside_any_namespace = await cluster.in_cluster("getent hosts podinfo")
+    assert outside_any_namespace.returncode != 0, "short names are only for pods of the namespace"

@@ -109,6 +109,19 @@ def test_hosts_file_is_rewritten_in_place(tmp_path: Path) -> None:
     hosts.remove(("test", "podinfo-canary"))
     assert "podinfo-canary" not in hosts.path.read_text()
     assert os.stat(hosts.path).st_ino == inode, "a bind mount pins the inode"
+    hosts.set(("test", "podinfo"), "127.9.128.2")
+    hosts.set(("prod", "podinfo"), "127.9.128.3")
+    test_file = hosts.path_for("test")
+    assert (
+        "127.9.128.2\tpodinfo.test podinfo.test.svc podinfo.test.svc.cluster.local podinfo\n"
+        in test_file.read_text()
+    )
+    assert (
+        "127.9.128.3\tpodinfo.prod podinfo.prod.svc podinfo.prod.svc.cluster.local\n" in test_file.read_text()
+    )
+    test_inode = os.stat(test_file).st_ino
+    hosts.remove(("test", "podinfo"))
+    assert "podinfo.test" not in test_file.read_text() and os.stat(test_file).st_ino == test_inode
     again = HostsFile(tmp_path / "hosts", base=text)
     assert again.render().count("sandbox services") == 1
 
