@@ -50,6 +50,13 @@ async def test_tutorial_bootstrap_then_rollout_and_promotion(bench: Bench) -> No
         name: await bench.api.get(SERVICES, "test", name)
         for name in ("podinfo", "podinfo-canary", "podinfo-primary")
     }
+    for resource, expected in (
+        (DEPLOYMENTS, {"podinfo", "podinfo-primary"}),
+        (HPAS, {"podinfo", "podinfo-primary"}),
+        (SERVICES, {"podinfo", "podinfo-canary", "podinfo-primary"}),
+    ):
+        listing = await bench.api.request("GET", resource.path("test"))
+        assert {item["metadata"]["name"] for item in listing["items"]} == expected
     assert services["podinfo"]["spec"]["selector"] == {"app": "podinfo-primary"}
     assert services["podinfo-canary"]["spec"]["selector"] == {"app": "podinfo"}
     assert {p["name"] for p in services["podinfo-canary"]["spec"]["ports"]} == {

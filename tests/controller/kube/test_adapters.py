@@ -61,7 +61,7 @@ async def test_watch_cache_follows_changes_and_relists_after_410(api: KubeApi, a
         await api.merge_patch(CONFIGMAPS, "test", "podinfo-config", {"data": {"big": big}})
 
         async def big_seen() -> bool:
-            return (cache.get("test", "podinfo-config") or {}).get("data", {}).get("big") == big
+            return bool((cache.get("test", "podinfo-config") or {}).get("data", {}).get("big") == big)
 
         await eventually(big_seen, what="a 600 KiB object through the watch")
         relists = cache.relists

@@ -8,8 +8,10 @@ import logging
 import time
 from typing import Any
 
+import pytest
+
 from controller.api import CanaryRef
-from controller.cli import ZapLikeJsonFormatter
+from controller.cli import ZapLikeJsonFormatter, main
 from controller.kube.cluster import Cluster
 from controller.kube.recorder import event_object
 from controller.operator import Controller, _looks_ready, analysis_interval
@@ -173,3 +175,18 @@ def test_liveness_reports_canaries_without_a_loop_and_stalled_loops() -> None:
     assert controller.stalled_daemons() is None
     controller.last_tick["old.test"] = time.monotonic() - 3600
     assert controller.stalled_daemons() == "canary loops stalled: old.test"
+
+
+def test_cli_answers_version_help_and_bad_flags_without_starting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-version"], {}) == 0
+    assert capsys.readouterr().out.strip() == "0.1.0"
+    assert main(["--help"], {}) == 0
+    assert "-min-analysis-interval" in capsys.readouterr().out
+    assert main(["-mesh-provider=istio"], {}) == 2
+    assert "Flagman does not implement" in capsys.readouterr().err
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:  # this one configures logging, then fails to connect
+        assert main(["--kubeconfig=/nonexistent/kubeconfig", "-log-format=text"], {}) == 1
+    finally:
+        root.handlers[:], root.level = handlers, level
