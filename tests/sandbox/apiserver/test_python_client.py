@@ -13,7 +13,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from sandbox.apiserver.testing import ApiServer
 
-from .conftest import flagger_crds, install_flagger_crds
+from .conftest import PROJECT_CRDS, flagger_crds, flagger_crds_path, install_flagger_crds
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -626,3 +626,6 @@ async def test_canary_without_interval_reads_back_with_the_crd_defaults(api_clie
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
         assert value == _declared_default(crd, path), path
+    if flagger_crds_path() == PROJECT_CRDS:  # the project's CRD declares Flagger's code defaults in the schema
+        assert created["spec"]["analysis"]["interval"] == "60s"
+        assert created["spec"]["progressDeadlineSeconds"] == 600
