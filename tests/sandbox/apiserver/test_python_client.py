@@ -626,6 +626,6 @@ async def test_canary_without_interval_reads_back_with_the_crd_defaults(api_clie
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
         assert value == _declared_default(crd, path), path
-    if flagger_crds_path() == PROJECT_CRDS:  # the project's CRD declares Flagger's code defaults in the schema
+    if flagger_crds_path() == PROJECT_CRDS:  # the project's CRD declares Flagger's code defaults
         assert created["spec"]["analysis"]["interval"] == "60s"
         assert created["spec"]["progressDeadlineSeconds"] == 600
