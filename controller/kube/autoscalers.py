@@ -11,7 +11,7 @@ from typing import Any
 
 from controller.kube.objects import (
     PRIMARY_SUFFIX,
-    CanaryRef,
+    CanaryOwner,
     JsonDict,
     deep_copy,
     owner_reference,
@@ -30,7 +30,7 @@ def primary_hpa_name(source_name: str) -> str:
 def build_primary_hpa(
     source: Mapping[str, Any],
     target_name: str,
-    canary: CanaryRef,
+    canary: CanaryOwner,
     primary_scaler_replicas: Mapping[str, Any] | None = None,
 ) -> JsonDict:
     """The `<hpa>-primary` object scaling `<target>-primary`, with `primaryScalerReplicas` overrides."""

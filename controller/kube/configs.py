@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from controller.kube.objects import (
     PRIMARY_SUFFIX,
-    CanaryRef,
+    CanaryOwner,
     JsonDict,
     deep_copy,
     filter_by_prefixes,
@@ -124,7 +124,7 @@ def primary_config_name(name: str) -> str:
 def primary_config_copy(
     kind: ConfigKind,
     source: Mapping[str, Any],
-    canary: CanaryRef,
+    canary: CanaryOwner,
     include_prefixes: Sequence[str],
     existing_copy: Mapping[str, Any] | None = None,
 ) -> JsonDict:

@@ -22,7 +22,7 @@ CANARY_KIND = "Canary"
 
 
 @dataclass(frozen=True)
-class CanaryRef:
+class CanaryOwner:
     """What an owner reference to a Canary needs: the Canary's identity."""
 
     name: str
@@ -30,7 +30,7 @@ class CanaryRef:
     uid: str
 
     @classmethod
-    def from_object(cls, canary: Mapping[str, Any]) -> CanaryRef:
+    def from_object(cls, canary: Mapping[str, Any]) -> CanaryOwner:
         meta = canary.get("metadata") or {}
         return cls(
             name=str(meta.get("name", "")),
@@ -39,7 +39,7 @@ class CanaryRef:
         )
 
 
-def owner_reference(canary: CanaryRef, *, controller: bool = True) -> JsonDict:
+def owner_reference(canary: CanaryOwner, *, controller: bool = True) -> JsonDict:
     """The controller owner reference Flagger puts on every object it creates (garbage collection root)."""
     return {
         "apiVersion": CANARY_API_VERSION,

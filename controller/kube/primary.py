@@ -12,7 +12,7 @@ from typing import Any
 from controller.kube.configs import ConfigRef, rename_config_refs
 from controller.kube.objects import (
     PRIMARY_SUFFIX,
-    CanaryRef,
+    CanaryOwner,
     JsonDict,
     deep_copy,
     filter_by_prefixes,
@@ -98,7 +98,7 @@ def primary_labels(
 
 def build_primary_deployment(
     target: Mapping[str, Any],
-    canary: CanaryRef,
+    canary: CanaryOwner,
     label: SelectorLabel,
     *,
     include_prefixes: Sequence[str],

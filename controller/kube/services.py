@@ -14,7 +14,7 @@ from controller.kube.objects import (
     CANARY_KIND,
     CANARY_SUFFIX,
     PRIMARY_SUFFIX,
-    CanaryRef,
+    CanaryOwner,
     JsonDict,
     deep_copy,
     owner_reference,
@@ -102,7 +102,7 @@ def desired_service(
     service_spec: Mapping[str, Any],
     selector: Mapping[str, str],
     label_key: str,
-    canary: CanaryRef,
+    canary: CanaryOwner,
     extra_ports: Sequence[Mapping[str, Any]] = (),
 ) -> JsonDict:
     """The Service Flagger would create for `role`."""

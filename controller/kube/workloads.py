@@ -24,7 +24,7 @@ from controller.kube.configs import (
     primary_config_copy,
     primary_config_name,
 )
-from controller.kube.objects import CanaryRef, JsonDict, parse_prefixes
+from controller.kube.objects import CanaryOwner, JsonDict, parse_prefixes
 from controller.kube.primary import build_primary_deployment, primary_name, promoted_primary
 from controller.kube.selectors import DEFAULT_SELECTOR_LABELS, SelectorLabel, find_selector_label
 from controller.kube.services import discover_ports
@@ -50,8 +50,8 @@ class WorkloadOptions:
         return parse_prefixes(self.include_label_prefix)
 
 
-def owner_of(canary: Canary) -> CanaryRef:
-    return CanaryRef(name=canary.name, namespace=canary.namespace, uid=canary.ref.uid)
+def owner_of(canary: Canary) -> CanaryOwner:
+    return CanaryOwner(name=canary.name, namespace=canary.namespace, uid=canary.ref.uid)
 
 
 def _not_found_message(name: str, namespace: str) -> str:

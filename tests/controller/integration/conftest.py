@@ -64,7 +64,24 @@ class Bench:
         try:
             return await eventually(reached, within=within, interval=0.1, what=f"{name} phase {phase}")
         except AssertionError as error:
-            raise AssertionError(f"{error}\n--- controller log ---\n{self.controller.log_tail()}") from None
+            events = "\n".join(await self.messages(name))
+            raise AssertionError(
+                f"{error}\n--- events ---\n{events}\n--- controller log ---\n{self.controller.log_tail()}"
+            ) from None
+
+    async def wait_message(self, message: str, name: str = "podinfo", within: float = 60.0) -> None:
+        """Wait for an event (phase changes are written before the events that follow them)."""
+
+        async def seen() -> bool:
+            return message in await self.messages(name)
+
+        try:
+            await eventually(seen, within=within, interval=0.05, what=repr(message))
+        except AssertionError as error:
+            events = "\n".join(await self.messages(name))
+            raise AssertionError(
+                f"{error}\n--- events ---\n{events}\n--- controller log ---\n{self.controller.log_tail()}"
+            ) from None
 
     async def events(self, name: str = "podinfo") -> list[tuple[str, str]]:
         """(type, message) of the Canary's events in the order they were written (core/v1 view)."""

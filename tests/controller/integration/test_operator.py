@@ -36,6 +36,7 @@ async def test_health_metrics_and_graceful_sigterm(bench: Bench) -> None:
     await bench.wait_phase("Initialized")
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     await bench.wait_phase("Succeeded")
+    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
 
     async def counted() -> str | None:
         status, text = await _get(f"{base}/metrics")

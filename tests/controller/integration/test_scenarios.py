@@ -23,7 +23,10 @@ async def _wait_message(bench: Bench, message: str, name: str = "podinfo") -> No
     try:
         await eventually(seen, within=60, interval=0.05, what=repr(message))
     except AssertionError as error:
-        raise AssertionError(f"{error}\n--- controller log ---\n{bench.controller.log_tail()}") from None
+        events = "\n".join(await bench.messages(name))
+        raise AssertionError(
+            f"{error}\n--- events ---\n{events}\n--- controller log ---\n{bench.controller.log_tail()}"
+        ) from None
 
 
 async def test_low_success_rate_rolls_back(bench: Bench) -> None:
@@ -35,6 +38,7 @@ async def test_low_success_rate_rolls_back(bench: Bench) -> None:
     bench.prometheus.success_rate = 60.0
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     canary = await bench.wait_phase("Failed")
+    await bench.wait_message("Canary failed! Scaling down podinfo.test")
 
     messages = await bench.messages()
     halt = "Halt podinfo.test advancement success rate 60.00% < 99%"
@@ -71,6 +75,7 @@ async def test_change_during_analysis_restarts_it(bench: Bench) -> None:
     await _wait_message(bench, "Advance podinfo.test canary iteration 3/10")
     await set_image(bench, "stefanprodan/podinfo:3.1.2")
     await bench.wait_phase("Succeeded")
+    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
 
     messages = await bench.messages()
     restart = messages.index("New revision detected! Restarting analysis for podinfo.test")
@@ -138,6 +143,7 @@ async def test_not_found_percentage_template_rolls_back(bench: Bench) -> None:
     bench.prometheus.custom['status!="404"'] = [6.20, 6.45]
     await set_image(bench, "stefanprodan/podinfo:3.1.3")
     canary = await bench.wait_phase("Failed")
+    await bench.wait_message("Canary failed! Scaling down podinfo.test")
     assert_in_order(
         await bench.messages(),
         [
@@ -180,6 +186,7 @@ async def test_malformed_canary_does_not_stop_a_good_one(bench: Bench) -> None:
 
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     await bench.wait_phase("Succeeded")
+    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
     # The invalid canary touched nothing: no primary for its target.
     listing = await bench.api.request("GET", DEPLOYMENTS.path("test"))
     assert "backend-primary" not in {item["metadata"]["name"] for item in listing["items"]}
@@ -203,6 +210,7 @@ async def test_killed_controller_resumes_from_status(bench: Bench) -> None:
     assert (await bench.canary())["status"]["iterations"] == stopped_at
     bench.controller.start()
     await bench.wait_phase("Succeeded")
+    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
 
     messages = await bench.messages()
     for i in range(1, 11):

@@ -74,6 +74,8 @@ async def test_tutorial_bootstrap_then_rollout_and_promotion(bench: Bench) -> No
     bench.rollouts.slow.update({"podinfo": 0.5, "podinfo-primary": 0.5})
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     canary = await bench.wait_phase("Succeeded")
+    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
+    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
 
     messages = await bench.messages()
     canary_waiting = "canary deployment podinfo.test not ready: waiting for rollout to finish: 0 of 2"

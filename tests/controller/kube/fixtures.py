@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.kube.objects import CanaryRef
+from controller.kube.objects import CanaryOwner
 
-CANARY = CanaryRef(name="podinfo", namespace="default", uid="0b7e5c55-1111-4aaa-8bbb-000000000001")
+CANARY = CanaryOwner(name="podinfo", namespace="default", uid="0b7e5c55-1111-4aaa-8bbb-000000000001")
 
 
 def podinfo_deployment(image: str = "stefanprodan/podinfo:3.1.0") -> dict[str, Any]:
