@@ -32,6 +32,8 @@ from typing import Any
 import aiohttp
 import kopf
 
+from controller.alerts import AlertSources, build_alert_sender
+from controller.alerts.kube_source import KubeAlertProviders
 from controller.analysis.checks import MetricAnalysis
 from controller.api import Canary, CanaryRef, parse_duration
 from controller.errors import FlagmanError, KubeError, NotFoundError
@@ -120,8 +122,14 @@ class Controller:
             raise
         session = aiohttp.ClientSession()
         webhooks = WebhookClient(session)
+        alert_sender = build_alert_sender(
+            settings, session, AlertSources(KubeAlertProviders(api), CachedSecrets(api, cluster.secrets))
+        )
         recorder = KubeRecorder(
-            api, event_sender=webhooks.send_event, global_event_webhook=settings.event_webhook
+            api,
+            event_sender=webhooks.send_event,
+            global_event_webhook=settings.event_webhook,
+            alert_sender=alert_sender,
         )
         metrics = ControllerMetrics()
         metrics.set_info(VERSION, settings.mesh_provider)

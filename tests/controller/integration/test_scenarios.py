@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from controller.kube.api import CANARIES, DEPLOYMENTS, METRIC_TEMPLATES
+from tests.controller.alerts.conftest import start_chat_server
 from tests.controller.integration.conftest import Bench
 from tests.controller.integration.scenarios import apply_canary, deploy_podinfo, set_image
 from tests.controller.integration.test_tutorial import assert_in_order
@@ -30,7 +32,14 @@ async def _wait_message(bench: Bench, message: str, name: str = "podinfo") -> No
 
 
 async def test_low_success_rate_rolls_back(bench: Bench) -> None:
-    """(2) success rate 60% -> two Halt events, rollback, Failed, canary at 0, failedChecks 2."""
+    """(2) success rate 60% -> two Halt events, rollback, Failed, canary at 0, failedChecks 2; with the
+    tutorial's Slack flags, the failure reaches Slack with its reason."""
+    slack, slack_runner = await start_chat_server()
+    bench.controller.extra_args += [
+        f"-slack-url={slack.url('/services/T/B/X')}",
+        "-slack-channel=general",
+        "-slack-user=flagger",
+    ]
     await deploy_podinfo(bench)
     await apply_canary(bench)
     bench.controller.start()
@@ -63,6 +72,17 @@ async def test_low_success_rate_rolls_back(bench: Bench) -> None:
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "stefanprodan/podinfo:3.1.0"
     promoted = next(c for c in canary["status"]["conditions"] if c["type"] == "Promoted")
     assert (promoted["status"], promoted["reason"]) == ("False", "Failed")
+
+    async def failure_alerted() -> bool:
+        return any("Failed checks threshold reached 2" in json.dumps(p) for p in slack.payloads())
+
+    try:
+        await eventually(failure_alerted, within=10, interval=0.05, what="the Slack alert")
+    finally:
+        await slack_runner.cleanup()
+    alert = next(p for p in slack.payloads() if "Failed checks threshold reached 2" in json.dumps(p))
+    assert (alert["channel"], alert["username"]) == ("general", "flagger")
+    assert all(request.path == "/services/T/B/X" for request in slack.requests)
 
 
 async def test_change_during_analysis_restarts_it(bench: Bench) -> None:
