@@ -385,6 +385,8 @@ def operator_settings(settings: Settings) -> kopf.OperatorSettings:
     kopf_settings.persistence.finalizer = FINALIZER
     kopf_settings.watching.server_timeout = 300
     kopf_settings.networking.request_timeout = 60
+    # No namespace or CRD scanning: Flagger's ClusterRole grants neither, and the Canary CRD is known.
+    kopf_settings.scanning.disabled = True
     return kopf_settings
 
 

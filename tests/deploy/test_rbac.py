@@ -117,16 +117,17 @@ def api_usage_from_request_log(records: Iterable[Mapping[str, Any]]) -> set[ApiU
 def recorded_controller_requests() -> set[ApiUse]:
     """The (group, resource, verb) triples the controller used.
 
-    Lead: point this at the controller integration tests' request log. When the environment variable
+    The usage derived from the code, plus, when the environment variable
     FLAGMAN_CONTROLLER_REQUEST_LOG names a JSON-lines file of the sandbox API server's RequestLog records
     made by the controller (`{"method": ..., "path": ..., "query": ...}`, e.g. filtered on the
-    controller's User-Agent), that file is the source; otherwise the usage derived from the code is.
+    controller's User-Agent), every use recorded there (scripts/run-tests.sh sets it for `make test`).
     """
+    uses = controller_api_usage_from_code()
     log_file = os.environ.get(REQUEST_LOG_VARIABLE)
-    if log_file:
+    if log_file and Path(log_file).is_file():  # make test records it while tests/controller runs first
         lines = Path(log_file).read_text().splitlines()
-        return api_usage_from_request_log(json.loads(line) for line in lines if line.strip())
-    return controller_api_usage_from_code()
+        uses |= api_usage_from_request_log(json.loads(line) for line in lines if line.strip())
+    return uses
 
 
 # --- what a ClusterRole grants ----------------------------------------------------------------------
@@ -219,7 +220,7 @@ def test_requests_map_to_rbac_attributes(method: str, path: str, query: str, exp
     assert api_use_of_request(method, path, query) == expected
 
 
-def test_a_recorded_log_file_replaces_the_derived_usage(
+def test_a_recorded_log_file_adds_to_the_derived_usage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log_file = tmp_path / "requests.jsonl"
@@ -231,7 +232,7 @@ def test_a_recorded_log_file_replaces_the_derived_usage(
     log_file.write_text("\n".join(json.dumps(record) for record in records) + "\n")
     monkeypatch.setenv(REQUEST_LOG_VARIABLE, str(log_file))
     usage = recorded_controller_requests()
-    assert usage == {("flagger.app", "canaries", "watch"), ("", "services", "delete")}
+    assert usage == controller_api_usage_from_code() | {("", "services", "delete")}
     assert not grants(chart_rules(), ("", "services", "delete"))  # such a log would fail the check above
 
 
@@ -279,12 +280,20 @@ FLAGGER_CHART_RULES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="controller/kube/recorder.py writes events.k8s.io/v1 events, which Flagger's chart RBAC does not"
-    " grant (only core events): with only the image changed, event writes get 403. Needs a core-events"
-    " fallback in the recorder (reported to the lead); remove this mark when it passes.",
-)
+# What the controller does when a use is forbidden: the recorder writes core/v1 events when events.k8s.io
+# answers 403 (controller/kube/recorder.py; tests/controller/kube/test_adapters.py proves the fallback).
+FORBIDDEN_FALLBACKS: dict[ApiUse, ApiUse] = {
+    ("events.k8s.io", "events", "create"): ("", "events", "create"),
+    ("events.k8s.io", "events", "patch"): ("", "events", "patch"),
+}
+
+
 def test_flaggers_own_chart_rbac_covers_what_the_controller_calls() -> None:
-    missing = sorted(use for use in recorded_controller_requests() if not grants(FLAGGER_CHART_RULES, use))
+    """Moving from Flagger by changing only the image: Flagger's ClusterRole must be enough."""
+    missing = sorted(
+        use
+        for use in recorded_controller_requests()
+        if not grants(FLAGGER_CHART_RULES, use)
+        and not (use in FORBIDDEN_FALLBACKS and grants(FLAGGER_CHART_RULES, FORBIDDEN_FALLBACKS[use]))
+    )
     assert not missing, f"Flagger's chart ClusterRole does not grant: {missing}"
