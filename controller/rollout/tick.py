@@ -145,6 +145,10 @@ async def _tick(ctx: TickContext) -> None:
             await ctx.emit(Event.normal("all the metrics providers are available!"))
 
     # 6. Primary Deployment (created when absent, in any phase); wait for it while initializing.
+    # FIX: the initial revision is read before the primary copies the target, so a change landing in
+    # between starts an analysis later instead of being recorded as promoted (Flagger's race).
+    if initializing:
+        await ctx.revision()
     try:
         await ports.workloads.ensure_primary(canary, target)
     except FlagmanError as error:

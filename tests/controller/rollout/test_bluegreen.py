@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from controller.api import PROMOTED_CONDITION, Phase
 from controller.rollout.ports import Role
 from tests.controller.rollout.fakes import Harness, World, canary_body, updating_deployment
@@ -242,3 +244,26 @@ async def test_weight_metric_reports_canary_while_iterating() -> None:
     await harness.ticks(3)
     assert world.weights[-1] == (0, 100)
     assert world.status.canary_weight == 0, "status weight stays 0 for blue/green"
+
+
+async def test_image_change_while_the_primary_is_created_is_not_lost() -> None:
+    """FIX (Flagger has this race): the initial revision is read before the primary is built, so a
+    `set image` that lands after the primary copied the old template starts an analysis afterwards,
+    instead of being recorded as already promoted."""
+    world = World(canary_body())
+    harness = Harness(world)
+    workloads = harness.ports.workloads
+    create_primary = workloads.ensure_primary
+
+    async def create_primary_then_change_target(canary: Any, target: Any) -> None:
+        await create_primary(canary, target)
+        world.set_image("stefanprodan/podinfo:3.1.1")  # lands right after the primary copied 3.1.0
+
+    workloads.ensure_primary = create_primary_then_change_target  # type: ignore[method-assign]
+    await harness.tick()
+    assert world.phase == Phase.INITIALIZED
+    assert world.primary_image != world.image
+
+    await harness.tick()
+    assert world.phase == Phase.PROGRESSING
+    assert "New revision detected! Scaling up podinfo.default" in world.messages()
