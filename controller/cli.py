@@ -78,9 +78,20 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(VERSION)
         return 0
     configure_logging(settings)
-    from controller.operator import run  # the heavy imports (kopf, kubernetes_asyncio) only when running
+    # the heavy imports (kopf, kubernetes_asyncio) only when running
+    from controller.leader import LeaseTimings, LeaseTimingsError
+    from controller.operator import run
 
     try:
-        return asyncio.run(run(settings))
+        lease_timings = (
+            LeaseTimings.from_environ(os.environ if environ is None else environ)
+            if settings.enable_leader_election
+            else None
+        )
+    except LeaseTimingsError as error:
+        print(f"flagman controller: {error}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run(settings, lease_timings))
     except KeyboardInterrupt:
         return 130

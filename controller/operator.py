@@ -13,7 +13,8 @@ What runs in the process:
 
 Signals: kopf owns SIGINT/SIGTERM (it installs its handlers when it runs on the main thread); when
 `kopf.operator()` returns, this module stops the daemons' dependencies in order. Nothing else installs a
-signal handler, so there is exactly one owner.
+signal handler, so there is exactly one owner. With leader election, `controller.leader` owns them while
+it follows and while it releases the Lease, and kopf while it leads: one owner at a time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -44,6 +46,7 @@ from controller.kube.router import KubeRouter
 from controller.kube.sources import CachedSecrets, CachedTemplates
 from controller.kube.status import KubeStatusStore
 from controller.kube.workloads import KubeWorkloads, WorkloadOptions
+from controller.leader import LeaseElector, LeaseTimings, candidate_identity, lead
 from controller.rollout.ports import DeploymentState, Ports
 from controller.rollout.readiness import parse_time
 from controller.rollout.revision import has_target_changed, template_hash
@@ -101,7 +104,7 @@ class Controller:
     last_tick: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=dict)
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
-    started_at: float = field(default_factory=time.monotonic)
+    started_at: float = math.inf  # when kopf started (`_operate`); a follower runs no canary loops
 
     @classmethod
     async def start(cls, settings: Settings, *, watch_timeout_seconds: int = 300) -> Controller:
@@ -390,13 +393,41 @@ def operator_settings(settings: Settings) -> kopf.OperatorSettings:
     return kopf_settings
 
 
-async def run(settings: Settings) -> int:
-    """Run the controller until SIGTERM/SIGINT (kopf's) or a fatal error; return the exit code."""
+async def run(settings: Settings, lease_timings: LeaseTimings | None = None) -> int:
+    """Run the controller until SIGTERM/SIGINT (kopf's) or a fatal error; return the exit code.
+
+    With `-enable-leader-election` the caches and the health/metrics server start at once, but the
+    operator runs only while this replica holds the Lease (`controller.leader`)."""
     try:
         controller = await Controller.start(settings)
     except (FlagmanError, OSError) as error:
         logger.error("controller cannot start: %s", error)
         return 1
+    logger.info(
+        "Flagman controller %s started (mesh provider %s, namespace %s)",
+        VERSION,
+        settings.mesh_provider,
+        settings.namespace or "all",
+    )
+    try:
+        if not settings.enable_leader_election:
+            await _operate(controller, settings, stop_flag=None)
+            return 0
+        elector = LeaseElector(
+            controller.api,
+            settings.leader_election_lease_namespace,
+            candidate_identity(),
+            lease_timings or LeaseTimings(),
+        )
+        return await lead(elector, lambda stop: _operate(controller, settings, stop_flag=stop))
+    finally:
+        await controller.stop()
+        logger.info("controller stopped")
+
+
+async def _operate(controller: Controller, settings: Settings, stop_flag: asyncio.Event | None) -> None:
+    """kopf and the sweep, until a signal (kopf's own handlers) or `stop_flag`; /readyz says when they run."""
+    controller.started_at = time.monotonic()
     ready = asyncio.Event()
     sweeper = asyncio.create_task(controller.sweep_forever(), name="sweep")
 
@@ -405,12 +436,6 @@ async def run(settings: Settings) -> int:
         controller.health.ready = True
 
     readiness = asyncio.create_task(mark_ready(), name="readiness")
-    logger.info(
-        "Flagman controller %s started (mesh provider %s, namespace %s)",
-        VERSION,
-        settings.mesh_provider,
-        settings.namespace or "all",
-    )
     try:
         await kopf.operator(
             registry=build_registry(controller),
@@ -419,12 +444,11 @@ async def run(settings: Settings) -> int:
             clusterwide=not settings.namespace,
             namespaces=[settings.namespace] if settings.namespace else (),
             ready_flag=ready,
+            stop_flag=stop_flag,
         )
     finally:
+        controller.health.ready = False
         for task in (sweeper, readiness):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await controller.stop()
-        logger.info("controller stopped")
-    return 0
