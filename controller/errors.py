@@ -11,6 +11,8 @@ in Flagger's wording (e.g. ``deployment podinfo.test get query error: ...``).
 
 from __future__ import annotations
 
+from goconv.durations import DurationError as GoDurationError
+
 
 class FlagmanError(Exception):
     """Base class of every error the controller raises on purpose."""
@@ -28,7 +30,7 @@ class CanaryValidationError(FlagmanError):
         super().__init__("invalid canary spec: " + "; ".join(self.problems))
 
 
-class DurationError(FlagmanError, ValueError):
+class DurationError(FlagmanError, GoDurationError):
     """A string is not a valid Go ``time.Duration`` (``1m30s``, ``500ms`` ...)."""
 
 

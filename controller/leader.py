@@ -141,10 +141,6 @@ class LeaseElector:
         self._lease: dict[str, Any] | None = None  # the Lease as last written by this candidate
         self.last_renewal = 0.0
 
-    @property
-    def leading(self) -> bool:
-        return self._lease is not None
-
     async def try_acquire_or_renew(self) -> bool:
         """One attempt: create the Lease, take it over once it expired or was released, or renew it."""
         now = datetime.now(UTC)
@@ -268,13 +264,14 @@ class LeaseElector:
         logger.info("Released Lease %s/%s", self.namespace, self.name)
 
 
-async def lead(elector: LeaseElector, operate: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> int:
-    """Follow until elected, then `operate(stop)` while renewing; return the process exit code.
+async def lead(elector: LeaseElector, operate: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    """Follow until elected, then `operate()` while renewing; return the process exit code.
 
-    `operate` must return soon after `stop` is set. SIGTERM/SIGINT are handled here while following and
-    while releasing; while `operate` runs, kopf installs its own handlers and returns on a signal, which
-    ends the leadership the same way. Exit codes: 0 after a shutdown (the Lease released), 1 when the
-    leadership was lost (Flagger exits 1 too: Kubernetes restarts the pod as a follower).
+    SIGTERM/SIGINT are handled here while following and while releasing; while `operate` (kopf) runs,
+    kopf installs its own handlers and returns on a signal, which ends the leadership the same way. A
+    lost Lease cancels `operate` at once: another replica is about to act. Exit codes: 0 after a shutdown
+    (the Lease released), 1 when the leadership was lost (as Flagger: Kubernetes restarts the pod, which
+    then follows).
     """
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -297,8 +294,7 @@ async def lead(elector: LeaseElector, operate: Callable[[asyncio.Event], Corouti
             await elector.release()  # in case the shutdown interrupted a successful attempt
             return 0
         logger.info("Acting as elected leader")
-        stop = asyncio.Event()
-        operating = asyncio.create_task(operate(stop), name="operator")
+        operating = asyncio.create_task(operate(), name="operator")
         renewing = asyncio.create_task(elector.keep_renewing(), name="lease-renewal")
         stopping = asyncio.create_task(shutdown.wait(), name="shutdown")
         try:
@@ -309,10 +305,11 @@ async def lead(elector: LeaseElector, operate: Callable[[asyncio.Event], Corouti
                     " follower",
                     renewing.exception(),
                 )
-                stop.set()
+                operating.cancel()
                 await _stop_within(operating, elector.timings.stop_grace)
                 return 1
-            stop.set()  # a signal (ours or kopf's) or the operator ended on its own
+            # Our signal handler fired before kopf installed its own: stop kopf ourselves.
+            operating.cancel()
             await asyncio.wait({operating})  # keep renewing until the operator has stopped acting
         finally:
             for task in (renewing, stopping):
@@ -320,7 +317,8 @@ async def lead(elector: LeaseElector, operate: Callable[[asyncio.Event], Corouti
             await asyncio.gather(renewing, stopping, return_exceptions=True)
         own_signals()  # kopf replaced the handlers; a second signal must not interrupt the release
         await elector.release()
-        operating.result()  # an operator crash still fails the process, after the release
+        if not operating.cancelled():
+            operating.result()  # an operator crash still fails the process, after the release
         return 0
     finally:
         for signum in signals:
@@ -352,4 +350,4 @@ async def _stop_within(operating: asyncio.Task[None], seconds: float) -> None:
         logging.shutdown()
         os._exit(1)
     with contextlib.suppress(Exception, asyncio.CancelledError):
-        operating.result()
+        operating.result()  # whatever the operator raised while being cancelled, the exit code is 1

@@ -411,7 +411,7 @@ async def run(settings: Settings, lease_timings: LeaseTimings | None = None) -> 
     )
     try:
         if not settings.enable_leader_election:
-            await _operate(controller, settings, stop_flag=None)
+            await _operate(controller, settings)
             return 0
         elector = LeaseElector(
             controller.api,
@@ -419,14 +419,16 @@ async def run(settings: Settings, lease_timings: LeaseTimings | None = None) -> 
             candidate_identity(),
             lease_timings or LeaseTimings(),
         )
-        return await lead(elector, lambda stop: _operate(controller, settings, stop_flag=stop))
+        return await lead(elector, lambda: _operate(controller, settings))
     finally:
         await controller.stop()
         logger.info("controller stopped")
 
 
-async def _operate(controller: Controller, settings: Settings, stop_flag: asyncio.Event | None) -> None:
-    """kopf and the sweep, until a signal (kopf's own handlers) or `stop_flag`; /readyz says when they run."""
+async def _operate(controller: Controller, settings: Settings) -> None:
+    """kopf and the sweep, until a signal (kopf's own handlers) or cancellation; /readyz says when they run.
+
+    No `stop_flag` for kopf: when a signal stops it, kopf waits 5s for its own waiter of that flag."""
     controller.started_at = time.monotonic()
     ready = asyncio.Event()
     sweeper = asyncio.create_task(controller.sweep_forever(), name="sweep")
@@ -444,7 +446,6 @@ async def _operate(controller: Controller, settings: Settings, stop_flag: asynci
             clusterwide=not settings.namespace,
             namespaces=[settings.namespace] if settings.namespace else (),
             ready_flag=ready,
-            stop_flag=stop_flag,
         )
     finally:
         controller.health.ready = False

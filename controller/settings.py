@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from urllib.parse import urlsplit
 
 from controller.api.durations import parse_duration
 from controller.errors import FlagmanError
+from goconv.flags import FlagError, UnexpectedArgumentError, UnknownFlagError, split_flags
+from goconv.flags import HelpRequested as HelpRequested
 
 
 class SettingsError(FlagmanError, ValueError):
@@ -267,43 +268,19 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-class HelpRequested(Exception):
-    """`-h`, `-help` or `--help` was given: print `usage()` and exit 0, as Go's flag package does."""
-
-
-_FLAG_SYNTAX: Final = re.compile(r"^--?(?P<name>[^-=][^=]*)(?:=(?P<value>.*))?$", re.DOTALL)
+_BOOL_FLAGS: Final = frozenset(flag.name for flag in FLAGS.values() if flag.is_bool)
 
 
 def _split_command_line(argv: Sequence[str]) -> dict[str, str]:
-    """Go flag syntax -> {flag name: raw value}; the last occurrence of a flag wins, as in Go."""
-    raw_values: dict[str, str] = {}
-    index = 0
-    while index < len(argv):
-        argument = argv[index]
-        index += 1
-        if argument == "--":
-            if index < len(argv):
-                raise SettingsError(f"unexpected argument {argv[index]!r}: the controller takes flags only")
-            break
-        match = _FLAG_SYNTAX.match(argument)
-        if match is None:
-            raise SettingsError(f"unexpected argument {argument!r}: the controller takes flags only")
-        name, value = match.group("name"), match.group("value")
-        if name in ("h", "help"):
-            raise HelpRequested
-        flag = FLAGS.get(name)
-        if flag is None and name != _LOG_FORMAT_FLAG:
-            raise SettingsError(f"flag provided but not defined: -{name}\n\n{usage()}")
-        if value is None:
-            if flag is not None and flag.is_bool:
-                value = "true"  # a bare boolean flag never consumes the next argument (Go semantics)
-            elif index < len(argv):
-                value = argv[index]
-                index += 1
-            else:
-                raise SettingsError(f"flag needs an argument: -{name}")
-        raw_values[name] = value
-    return raw_values
+    """Go flag syntax -> {flag name: raw value}, with the controller's wording for what is wrong."""
+    try:
+        return split_flags(argv, known={*FLAGS, _LOG_FORMAT_FLAG}, bool_flags=_BOOL_FLAGS)
+    except UnknownFlagError as error:
+        raise SettingsError(f"{error}\n\n{usage()}") from None
+    except UnexpectedArgumentError as error:
+        raise SettingsError(f"{error}: the controller takes flags only") from None
+    except FlagError as error:
+        raise SettingsError(str(error)) from None
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:

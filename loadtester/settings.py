@@ -13,7 +13,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from loadtester.durations import DurationError, parse_go_duration
+from goconv.durations import DurationError, parse_duration
+from goconv.flags import FlagError, split_flags
+from goconv.flags import HelpRequested as HelpRequested
 
 VERSION = "0.38.0"
 DEFAULT_PORT = 9090
@@ -33,10 +35,6 @@ LOG_LEVELS = {
 
 class SettingsError(ValueError):
     """A flag or environment value that cannot be used; the message says which and why."""
-
-
-class HelpRequested(Exception):
-    """`-h`/`--help` was given."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +83,7 @@ def _port(text: str) -> int:
 
 def _duration(text: str) -> float:
     try:
-        seconds = parse_go_duration(text)
+        seconds = parse_duration(text)
     except DurationError as error:
         raise SettingsError(str(error)) from None
     if seconds <= 0:
@@ -158,38 +156,15 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+_BOOL_FLAGS = frozenset(flag.name for flag in FLAGS if flag.is_bool)
+
+
 def _split_flags(argv: Sequence[str]) -> dict[str, str]:
     """Go `flag` rules: `-name=v`, `-name v`, `--name=v`, `--name v`; bools take only the `=` form."""
-    given: dict[str, str] = {}
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        index += 1
-        if arg == "--":
-            break
-        if not arg.startswith("-") or arg == "-":
-            raise SettingsError(f"unexpected argument {arg!r}")
-        name = arg[2:] if arg.startswith("--") else arg[1:]
-        value: str | None = None
-        if "=" in name:
-            name, value = name.split("=", 1)
-        if name in ("h", "help"):
-            raise HelpRequested()
-        flag = _BY_NAME.get(name)
-        if flag is None:
-            raise SettingsError(f"flag provided but not defined: -{name}")
-        if value is None:
-            if flag.is_bool:
-                value = "true"
-            elif index < len(argv):
-                value = argv[index]
-                index += 1
-            else:
-                raise SettingsError(f"flag needs an argument: -{name}")
-        given[name] = value
-    if index < len(argv):
-        raise SettingsError(f"unexpected argument {argv[index]!r}")
-    return given
+    try:
+        return split_flags(argv, known=_BY_NAME, bool_flags=_BOOL_FLAGS)
+    except FlagError as error:
+        raise SettingsError(str(error)) from None
 
 
 def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from yarl import URL
 
+from controller.alerts.hook import HookNotifier
 from controller.alerts.message import Notification
 from controller.alerts.notifier import require_hook_url, require_value
 from controller.alerts.slack import slack_payload
@@ -29,18 +32,11 @@ def slack_compatible_url(url: str) -> str:
     return str(rebuilt)
 
 
-class DiscordNotifier:
+class DiscordNotifier(HookNotifier):
     def __init__(self, poster: JsonPoster, url: str, *, username: str, channel: str, proxy: str = "") -> None:
-        self._url = slack_compatible_url(require_hook_url(url, "Discord hook"))
+        super().__init__(poster, slack_compatible_url(require_hook_url(url, "Discord hook")), proxy=proxy)
         self.username = require_value(username, "Discord username")
         self.channel = require_value(channel, "Discord channel")
-        self.proxy = proxy
-        self._poster = poster
 
-    @property
-    def url(self) -> str:
-        return self._url
-
-    async def post(self, notification: Notification) -> None:
-        payload = slack_payload(notification, channel=self.channel, username=self.username)
-        await self._poster.post(self._url, payload, proxy=self.proxy)
+    def payload(self, notification: Notification) -> dict[str, Any]:
+        return slack_payload(notification, channel=self.channel, username=self.username)

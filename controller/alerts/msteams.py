@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.alerts.hook import HookNotifier
 from controller.alerts.message import Notification
 from controller.alerts.notifier import require_hook_url
 from controller.alerts.transport import JsonPoster
@@ -27,15 +28,9 @@ def msteams_payload(notification: Notification) -> dict[str, Any]:
     }
 
 
-class MSTeamsNotifier:
+class MSTeamsNotifier(HookNotifier):
     def __init__(self, poster: JsonPoster, url: str, *, proxy: str = "") -> None:
-        self._url = require_hook_url(url, "MS Teams webhook")
-        self.proxy = proxy
-        self._poster = poster
+        super().__init__(poster, require_hook_url(url, "MS Teams webhook"), proxy=proxy)
 
-    @property
-    def url(self) -> str:
-        return self._url
-
-    async def post(self, notification: Notification) -> None:
-        await self._poster.post(self._url, msteams_payload(notification), proxy=self.proxy)
+    def payload(self, notification: Notification) -> dict[str, Any]:
+        return msteams_payload(notification)

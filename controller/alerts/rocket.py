@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from controller.alerts.hook import HookNotifier
 from controller.alerts.message import Notification
 from controller.alerts.notifier import require_hook_url, require_value
 from controller.alerts.slack import slack_payload
@@ -10,20 +13,11 @@ from controller.alerts.transport import JsonPoster
 ROCKET_COLORS = ("#0076D7", "#FF0000")
 
 
-class RocketNotifier:
+class RocketNotifier(HookNotifier):
     def __init__(self, poster: JsonPoster, url: str, *, username: str, channel: str, proxy: str = "") -> None:
-        self._url = require_hook_url(url, "Rocket hook")
+        super().__init__(poster, require_hook_url(url, "Rocket hook"), proxy=proxy)
         self.username = require_value(username, "Rocket username")
         self.channel = require_value(channel, "Rocket channel")
-        self.proxy = proxy
-        self._poster = poster
 
-    @property
-    def url(self) -> str:
-        return self._url
-
-    async def post(self, notification: Notification) -> None:
-        payload = slack_payload(
-            notification, channel=self.channel, username=self.username, colors=ROCKET_COLORS
-        )
-        await self._poster.post(self._url, payload, proxy=self.proxy)
+    def payload(self, notification: Notification) -> dict[str, Any]:
+        return slack_payload(notification, channel=self.channel, username=self.username, colors=ROCKET_COLORS)

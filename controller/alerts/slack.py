@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from controller.alerts.hook import HookNotifier
 from controller.alerts.message import Notification
 from controller.alerts.notifier import AlertDeliveryError, require_hook_url, require_value
 from controller.alerts.transport import JsonPoster
@@ -52,7 +53,7 @@ def _api_refusal(body: str) -> str | None:
     return None
 
 
-class SlackNotifier:
+class SlackNotifier(HookNotifier):
     def __init__(
         self,
         poster: JsonPoster,
@@ -63,20 +64,19 @@ class SlackNotifier:
         proxy: str = "",
         token: str = "",
     ) -> None:
-        self._url = require_hook_url(url, "Slack hook")
+        super().__init__(poster, require_hook_url(url, "Slack hook"), proxy=proxy)
         self.username = require_value(username, "Slack username")
         self.channel = require_value(channel, "Slack channel")
-        self.proxy = proxy
         self.token = token
-        self._poster = poster
 
-    @property
-    def url(self) -> str:
-        return self._url
+    def payload(self, notification: Notification) -> dict[str, Any]:
+        return slack_payload(notification, channel=self.channel, username=self.username)
 
     async def post(self, notification: Notification) -> None:
-        payload = slack_payload(notification, channel=self.channel, username=self.username)
+        """With a bot token: `chat.postMessage`, authorised, whose 200 answer may still be a refusal."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-        body = await self._poster.post(self._url, payload, proxy=self.proxy, headers=headers)
+        body = await self._poster.post(
+            self.url, self.payload(notification), proxy=self.proxy, headers=headers
+        )
         if self.token and (refusal := _api_refusal(body)) is not None:
             raise AlertDeliveryError(f"sending notification failed: Slack API error: {refusal}")

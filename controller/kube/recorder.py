@@ -56,6 +56,18 @@ def _truncate(message: str) -> str:
     return encoded[: MAX_NOTE_BYTES - 3].decode("utf-8", errors="ignore") + "..."
 
 
+def _object_reference(ref: CanaryRef) -> JsonDict:
+    """The Canary an event is about (`regarding` in events.k8s.io/v1, `involvedObject` in core/v1)."""
+    return {
+        "apiVersion": CANARY_API_VERSION,
+        "kind": CANARY_KIND,
+        "name": ref.name,
+        "namespace": ref.namespace,
+        "uid": ref.uid,
+        "resourceVersion": ref.resource_version,
+    }
+
+
 def event_object(
     ref: CanaryRef, event_type: str, message: str, instance: str, now: datetime | None = None
 ) -> JsonDict:
@@ -70,14 +82,7 @@ def event_object(
         "reason": EVENT_REASON,
         "type": event_type,
         "note": _truncate(message),
-        "regarding": {
-            "apiVersion": CANARY_API_VERSION,
-            "kind": CANARY_KIND,
-            "name": ref.name,
-            "namespace": ref.namespace,
-            "uid": ref.uid,
-            "resourceVersion": ref.resource_version,
-        },
+        "regarding": _object_reference(ref),
     }
 
 
@@ -92,14 +97,7 @@ def core_event_object(ref: CanaryRef, event_type: str, message: str, instance: s
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
-        "involvedObject": {
-            "apiVersion": CANARY_API_VERSION,
-            "kind": CANARY_KIND,
-            "name": ref.name,
-            "namespace": ref.namespace,
-            "uid": ref.uid,
-            "resourceVersion": ref.resource_version,
-        },
+        "involvedObject": _object_reference(ref),
         "reason": EVENT_REASON,
         "message": _truncate(message),
         "type": event_type,

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from loadtester.durations import DurationError, parse_go_duration
+from goconv.durations import DurationError, parse_duration
 from loadtester.payload import Payload
 from loadtester.tasks.base import Task, TaskContext, TaskRequestError, TaskResult
 
@@ -122,7 +122,7 @@ def new_ngrinder_task(payload: Payload, metadata: Mapping[str, str]) -> NGrinder
     except (binascii.Error, UnicodeDecodeError) as error:
         raise TaskRequestError(400, f"metadata password is invalid: {error}") from None
     try:
-        poll_interval = parse_go_duration(metadata.get("pollInterval", ""))
+        poll_interval = parse_duration(metadata.get("pollInterval", ""))
     except DurationError:
         poll_interval = _DEFAULT_POLL_INTERVAL
     if poll_interval <= 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtester.durations import DurationError, parse_go_duration
+from goconv.durations import DurationError, parse_duration
 from loadtester.settings import HelpRequested, Settings, SettingsError, parse_settings
 
 
@@ -140,10 +140,10 @@ def test_settings_are_frozen() -> None:
     ],
 )
 def test_go_durations(text: str, seconds: float) -> None:
-    assert parse_go_duration(text) == pytest.approx(seconds)
+    assert parse_duration(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("text", ["", "60", "1d", "1hh", "h", "1.5", "--1s"])
 def test_invalid_go_durations(text: str) -> None:
     with pytest.raises(DurationError):
-        parse_go_duration(text)
+        parse_duration(text)

@@ -14,6 +14,7 @@ from aiohttp import web
 from controller.api.canary import Canary
 from controller.api.templates import MetricTemplate
 from controller.errors import NotFoundError
+from tests.data import tutorial
 
 
 @dataclass
@@ -116,73 +117,9 @@ class InMemorySecrets:
 
 def tutorial_canary(**analysis_overrides: Any) -> Canary:
     """The tutorial's Canary (``podinfo`` in ``test``), with analysis fields overridable."""
-    analysis: dict[str, Any] = {
-        "interval": "30s",
-        "threshold": 2,
-        "iterations": 10,
-        "metrics": [
-            {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
-            {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "30s"},
-        ],
-        "webhooks": [
-            {
-                "name": "smoke-test",
-                "type": "pre-rollout",
-                "url": "http://flagger-loadtester.test/",
-                "timeout": "15s",
-                "metadata": {"type": "bash", "cmd": "curl -sd 'anon' http://podinfo-canary.test:9898/token"},
-            },
-            {
-                "name": "load-test",
-                "url": "http://flagger-loadtester.test/",
-                "timeout": "5s",
-                "metadata": {"type": "cmd", "cmd": "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/"},
-            },
-        ],
-    }
-    analysis.update(analysis_overrides)
-    return Canary.from_dict(
-        {
-            "apiVersion": "flagger.app/v1beta1",
-            "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test"},
-            "spec": {
-                "provider": "kubernetes",
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "progressDeadlineSeconds": 60,
-                "service": {"port": 9898, "portDiscovery": True},
-                "analysis": analysis,
-            },
-        }
-    )
-
-
-# The tutorial's MetricTemplate exactly as published (broken: missing comma, status!="{{ interval }}").
-TUTORIAL_TEMPLATE_QUERY = """100 - sum(
-    rate(
-        http_request_duration_seconds_count{
-          kubernetes_namespace="{{ namespace }}",
-          kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
-          status!="{{ interval }}"
-        }[1m]
-    )
-)
-/
-sum(
-    rate(
-        http_request_duration_seconds_count{
-          kubernetes_namespace="{{ namespace }}",
-          kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"
-        }[{{ interval }}]
-    )
-) * 100
-"""
-
-# What the tutorial means: 100 minus the percentage of non-404 requests, i.e. the 404 percentage.
-FIXED_TEMPLATE_QUERY = TUTORIAL_TEMPLATE_QUERY.replace(
-    '(-[0-9a-zA-Z]+)"\n          status!="{{ interval }}"', '(-[0-9a-zA-Z]+)",\n          status!="404"'
-)
-assert FIXED_TEMPLATE_QUERY != TUTORIAL_TEMPLATE_QUERY
+    body = tutorial.canary()
+    body["spec"]["analysis"].update(analysis_overrides)
+    return Canary.from_dict(body)
 
 
 def metric_template(name: str, query: str, address: str, **provider: Any) -> dict[str, Any]:

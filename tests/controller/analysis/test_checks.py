@@ -16,10 +16,10 @@ from controller.analysis.template import collapse_whitespace, render_query
 from controller.api.canary import Canary, Metric
 from controller.errors import AnalysisError
 from controller.rollout.ports import Event, EventType, LogLevel, Metrics
+from tests.data import tutorial
+from tests.data.tutorial import FIXED_TEMPLATE_QUERY, TUTORIAL_TEMPLATE_QUERY
 
 from .helpers import (
-    FIXED_TEMPLATE_QUERY,
-    TUTORIAL_TEMPLATE_QUERY,
     InMemorySecrets,
     InMemoryTemplates,
     RecordingServer,
@@ -85,13 +85,7 @@ DURATION = "histogram_quantile"
 
 
 def not_found_metric(**fields: Any) -> dict[str, Any]:
-    return {
-        "name": "404s percentage",
-        "templateRef": {"name": "not-found-percentage"},
-        "thresholdRange": {"max": 5},
-        "interval": "1m",
-        **fields,
-    }
+    return {**tutorial.not_found_metric(), **fields}
 
 
 def test_metric_analysis_implements_the_metrics_port(session: aiohttp.ClientSession) -> None:

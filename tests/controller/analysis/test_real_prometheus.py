@@ -25,10 +25,9 @@ from controller.analysis.providers import PrometheusConfig, PrometheusProvider
 from controller.api.canary import Canary
 from controller.errors import NoValuesError
 from controller.rollout.ports import Event
+from tests.data.tutorial import FIXED_TEMPLATE_QUERY, TUTORIAL_TEMPLATE_QUERY
 
 from .helpers import (
-    FIXED_TEMPLATE_QUERY,
-    TUTORIAL_TEMPLATE_QUERY,
     InMemorySecrets,
     InMemoryTemplates,
     metric_template,

@@ -8,8 +8,9 @@ from controller.analysis.builtin import REQUEST_DURATION, REQUEST_SUCCESS_RATE, 
 from controller.analysis.checks import template_model
 from controller.analysis.template import TemplateModel, TemplateRenderError, collapse_whitespace, render_query
 from controller.api.canary import Canary, Metric
+from tests.data.tutorial import TUTORIAL_TEMPLATE_QUERY
 
-from .helpers import TUTORIAL_TEMPLATE_QUERY, tutorial_canary
+from .helpers import tutorial_canary
 
 MODEL = TemplateModel(
     name="podinfo",

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.controller.api.test_models import tutorial
+from tests.data.tutorial import canary_with_not_found_metric
 
 CRD_FILE = Path(__file__).resolve().parents[3] / "kustomize" / "base" / "flagman" / "crd.yaml"
 
@@ -83,7 +83,7 @@ def test_canary_printer_columns() -> None:
 
 
 def test_tutorial_canary_is_valid() -> None:
-    errors = list(_validator("Canary").iter_errors(tutorial()))
+    errors = list(_validator("Canary").iter_errors(canary_with_not_found_metric()))
     assert errors == []
 
 
@@ -101,7 +101,7 @@ def test_tutorial_canary_is_valid() -> None:
     ],
 )
 def test_bad_canaries_are_rejected(mutate: Any) -> None:
-    body = copy.deepcopy(tutorial())
+    body = copy.deepcopy(canary_with_not_found_metric())
     mutate(body["spec"])
     assert list(_validator("Canary").iter_errors(body)), "expected a schema error"
 
@@ -116,7 +116,7 @@ def test_status_schema_accepts_what_the_controller_writes() -> None:
         last_transition_time="2026-01-01T12:00:00Z",
         conditions=(Condition("Promoted", "Unknown", "WaitingPromotion", "Waiting for approval."),),
     )
-    body = tutorial() | {"status": status.to_dict()}
+    body = canary_with_not_found_metric() | {"status": status.to_dict()}
     assert list(_validator("Canary").iter_errors(body)) == []
 
 

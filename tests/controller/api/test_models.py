@@ -6,75 +6,14 @@ import copy
 from typing import Any
 
 import pytest
-import yaml
 
 from controller.api import AlertProvider, Canary, CanaryStatus, MetricTemplate, Phase
 from controller.errors import CanaryValidationError
-
-TUTORIAL_CANARY = """
-apiVersion: flagger.app/v1beta1
-kind: Canary
-metadata:
-  name: podinfo
-  namespace: test
-spec:
-  provider: kubernetes
-  targetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: podinfo
-  progressDeadlineSeconds: 60
-  autoscalerRef:
-    apiVersion: autoscaling/v2beta2
-    kind: HorizontalPodAutoscaler
-    name: podinfo
-  service:
-    port: 9898
-    portDiscovery: true
-  analysis:
-    interval: 30s
-    threshold: 2
-    iterations: 10
-    metrics:
-      - name: request-success-rate
-        thresholdRange:
-          min: 99
-        interval: 1m
-      - name: request-duration
-        thresholdRange:
-          max: 500
-        interval: 30s
-      - name: "404s percentage"
-        templateRef:
-          name: not-found-percentage
-        thresholdRange:
-          max: 5
-        interval: 1m
-    webhooks:
-      - name: smoke-test
-        type: pre-rollout
-        url: http://flagger-loadtester.test/
-        timeout: 15s
-        metadata:
-          type: bash
-          cmd: "curl -sd 'anon' http://podinfo-canary.test:9898/token | grep token"
-      - name: load-test
-        url: http://flagger-loadtester.test/
-        timeout: 5s
-        metadata:
-          type: cmd
-          cmd: "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/"
-"""
-
-
-def tutorial() -> dict[str, Any]:
-    body = yaml.safe_load(TUTORIAL_CANARY)
-    assert isinstance(body, dict)
-    return body
+from tests.data.tutorial import canary_with_not_found_metric
 
 
 def test_tutorial_canary_parses_with_flagger_defaults() -> None:
-    canary = Canary.from_dict(tutorial())
+    canary = Canary.from_dict(canary_with_not_found_metric())
     assert canary.key == "podinfo.test"
     assert canary.target_key == "podinfo.test"
     assert canary.service_name == "podinfo"
@@ -120,7 +59,7 @@ def test_defaults_for_a_minimal_canary() -> None:
 
 
 def test_round_trip_keeps_every_field() -> None:
-    body = tutorial()
+    body = canary_with_not_found_metric()
     body["spec"]["service"]["match"] = [{"uri": {"prefix": "/"}}]
     body["spec"]["service"]["apex"] = {"labels": {"team": "a"}, "annotations": {"x": "y"}}
     body["spec"]["analysis"]["alerts"] = [
@@ -204,7 +143,7 @@ def test_tracked_configs_distinguishes_absent_from_empty() -> None:
     ],
 )
 def test_validation_names_the_field(mutate: Any, problem: str) -> None:
-    body = tutorial()
+    body = canary_with_not_found_metric()
     mutate(body["spec"])
     with pytest.raises(CanaryValidationError) as caught:
         Canary.from_dict(body)
@@ -213,7 +152,7 @@ def test_validation_names_the_field(mutate: Any, problem: str) -> None:
 
 
 def test_validation_reports_every_problem_at_once() -> None:
-    body = tutorial()
+    body = canary_with_not_found_metric()
     body["spec"]["service"]["port"] = 0
     body["spec"]["analysis"]["webhooks"][0]["name"] = ""
     with pytest.raises(CanaryValidationError) as caught:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from tests.data import tutorial
+
 
 def podinfo(image: str = "stefanprodan/podinfo:3.1.0", replicas: int | None = 1) -> dict[str, Any]:
     spec: dict[str, Any] = {
@@ -94,53 +96,18 @@ def tutorial_canary(
     extra_metrics: list[dict[str, Any]] | None = None,
     webhooks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The tutorial's Canary (autoscalerRef written as autoscaling/v2beta2, as published)."""
-    return {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": name, "namespace": "test"},
-        "spec": {
-            "provider": "kubernetes",
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
-            "progressDeadlineSeconds": 60,
-            "autoscalerRef": {
-                "apiVersion": "autoscaling/v2beta2",
-                "kind": "HorizontalPodAutoscaler",
-                "name": target,
-            },
-            "service": {"port": 9898, "portDiscovery": True},
-            "analysis": {
-                "interval": interval,
-                "threshold": 2,
-                "iterations": 10,
-                "metrics": [
-                    {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
-                    {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "30s"},
-                    *(extra_metrics or []),
-                ],
-                "webhooks": webhooks
-                if webhooks is not None
-                else [
-                    {
-                        "name": "smoke-test",
-                        "type": "pre-rollout",
-                        "url": loadtester,
-                        "timeout": "15s",
-                        "metadata": {
-                            "type": "bash",
-                            "cmd": "curl -sd 'anon' http://podinfo-canary.test:9898/token | grep token",
-                        },
-                    },
-                    {
-                        "name": "load-test",
-                        "url": loadtester,
-                        "timeout": "5s",
-                        "metadata": {
-                            "type": "cmd",
-                            "cmd": "hey -z 1m -q 10 -c 2 http://podinfo-canary.test:9898/",
-                        },
-                    },
-                ],
-            },
-        },
-    }
+    """The tutorial's Canary (autoscalerRef written as autoscaling/v2beta2, as published), adjusted."""
+    body = tutorial.canary()
+    body["metadata"]["name"] = name
+    spec = body["spec"]
+    spec["targetRef"]["name"] = target
+    spec["autoscalerRef"]["name"] = target
+    analysis = spec["analysis"]
+    analysis["interval"] = interval
+    analysis["metrics"].extend(extra_metrics or [])
+    if webhooks is not None:
+        analysis["webhooks"] = webhooks
+    else:
+        for hook in analysis["webhooks"]:
+            hook["url"] = loadtester
+    return body

@@ -149,18 +149,21 @@ def _primary() -> dict[str, Any]:
     return primary
 
 
+def _promote(target: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """`promoted_primary` of `_primary()` with no prefixes, default selectors, no HPA, configs unchanged."""
+    defaults: dict[str, Any] = {
+        "include_prefixes": (),
+        "selector_labels": DEFAULT_SELECTOR_LABELS,
+        "has_autoscaler": False,
+        "configs_changed": False,
+    }
+    return promoted_primary(_primary(), target, LABEL, **(defaults | options))
+
+
 def test_promotion_copies_the_template_and_filters_annotations() -> None:
     target = podinfo_deployment(image="stefanprodan/podinfo:3.1.1")
     target["spec"]["replicas"] = 2
-    promoted = promoted_primary(
-        _primary(),
-        target,
-        LABEL,
-        include_prefixes=("app.kubernetes.io",),
-        selector_labels=DEFAULT_SELECTOR_LABELS,
-        has_autoscaler=False,
-        configs_changed=False,
-    )
+    promoted = _promote(target, include_prefixes=("app.kubernetes.io",))
     assert promoted["metadata"]["resourceVersion"] == "42"
     assert promoted["metadata"]["annotations"] == {"app.kubernetes.io/owner": "team-a"}
     assert promoted["metadata"]["labels"] == {"app": "podinfo-primary", "app.kubernetes.io/part-of": "shop"}
@@ -175,41 +178,15 @@ def test_promotion_copies_the_template_and_filters_annotations() -> None:
 def test_promotion_with_an_autoscaler_leaves_replicas_to_the_hpa() -> None:
     target = podinfo_deployment()
     target["spec"]["replicas"] = 2
-    promoted = promoted_primary(
-        _primary(),
-        target,
-        LABEL,
-        include_prefixes=(),
-        selector_labels=DEFAULT_SELECTOR_LABELS,
-        has_autoscaler=True,
-        configs_changed=False,
-    )
+    promoted = _promote(target, has_autoscaler=True)
     assert promoted["spec"]["replicas"] == 1
 
 
 def test_promotion_restarts_primary_pods_only_when_something_changed() -> None:
     target = podinfo_deployment()
-    unchanged = promoted_primary(
-        _primary(),
-        target,
-        LABEL,
-        include_prefixes=(),
-        selector_labels=DEFAULT_SELECTOR_LABELS,
-        has_autoscaler=False,
-        configs_changed=False,
-        make_flagger_id=lambda: "new-id",
-    )
+    unchanged = _promote(target, make_flagger_id=lambda: "new-id")
     assert unchanged["spec"]["template"] == _primary()["spec"]["template"]
-    config_change = promoted_primary(
-        _primary(),
-        target,
-        LABEL,
-        include_prefixes=(),
-        selector_labels=DEFAULT_SELECTOR_LABELS,
-        has_autoscaler=False,
-        configs_changed=True,
-        make_flagger_id=lambda: "new-id",
-    )
+    config_change = _promote(target, configs_changed=True, make_flagger_id=lambda: "new-id")
     assert config_change["spec"]["template"]["metadata"]["annotations"]["flagger-id"] == "new-id"
 
 

@@ -29,6 +29,7 @@ from controller.rollout.ports import (
 )
 from controller.rollout.readiness import DeploymentCondition
 from controller.rollout.revision import template_hash
+from tests.data import tutorial
 
 START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -79,37 +80,19 @@ def canary_body(
     metrics: list[dict[str, Any]] | None = None,
     **spec_overrides: Any,
 ) -> dict[str, Any]:
-    """The tutorial's Canary (kubernetes provider, blue/green iterations)."""
-    spec: dict[str, Any] = {
-        "provider": "kubernetes",
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-        "progressDeadlineSeconds": 60,
-        "autoscalerRef": {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "name": "podinfo",
-        },
-        "service": {"port": 9898, "portDiscovery": True},
-        "analysis": {
-            "interval": "30s",
-            "threshold": threshold,
-            "iterations": iterations,
-            "metrics": metrics
-            if metrics is not None
-            else [
-                {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
-                {"name": "request-duration", "thresholdRange": {"max": 500}, "interval": "30s"},
-            ],
-            "webhooks": webhooks or [],
-        },
-    }
+    """The tutorial's Canary in ``namespace``, without its webhooks unless given (autoscaling/v2 HPA)."""
+    body = tutorial.canary()
+    body["metadata"] = {"name": name, "namespace": namespace, "uid": f"uid-{name}"}
+    spec = body["spec"]
+    spec["autoscalerRef"]["apiVersion"] = "autoscaling/v2"
+    analysis = spec["analysis"]
+    analysis["threshold"] = threshold
+    analysis["iterations"] = iterations
+    if metrics is not None:
+        analysis["metrics"] = metrics
+    analysis["webhooks"] = webhooks or []
     spec.update(spec_overrides)
-    return {
-        "apiVersion": "flagger.app/v1beta1",
-        "kind": "Canary",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}"},
-        "spec": spec,
-    }
+    return body
 
 
 class FakeClock:

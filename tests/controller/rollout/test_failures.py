@@ -31,6 +31,17 @@ async def _progressing(world: World, harness: Harness, *, iterations_done: int =
     world.actions.clear()
 
 
+async def _failed_after_one_halt() -> tuple[World, Harness]:
+    """A canary with threshold 1 that failed its first check during a rollout and rolled back."""
+    world = World(canary_body(threshold=1))
+    harness = Harness(world)
+    await _progressing(world, harness, iterations_done=1)
+    world.default_result = AnalysisResult(passed=False)
+    await harness.ticks(2)
+    assert world.phase == Phase.FAILED
+    return world, harness
+
+
 async def test_two_halts_then_rollback_keeps_failed_checks_visible() -> None:
     """The tutorial's failure: two Halt events, rollback, Failed, canary at 0, Failed Checks: 2."""
     hooks = [{"name": "rollback-notice", "type": "post-rollout", "url": "http://tester/"}]
@@ -76,12 +87,7 @@ async def test_two_halts_then_rollback_keeps_failed_checks_visible() -> None:
 
 
 async def test_failed_canary_retries_on_the_next_revision() -> None:
-    world = World(canary_body(threshold=1))
-    harness = Harness(world)
-    await _progressing(world, harness, iterations_done=1)
-    world.default_result = AnalysisResult(passed=False)
-    await harness.ticks(2)
-    assert world.phase == Phase.FAILED
+    world, harness = await _failed_after_one_halt()
 
     world.default_result = AnalysisResult(passed=True)
     world.set_image("podinfo:3")
@@ -93,12 +99,7 @@ async def test_failed_canary_retries_on_the_next_revision() -> None:
 
 async def test_failed_phase_revision_is_not_absorbed_while_primary_is_busy() -> None:
     """Flagger rewrote lastAppliedSpec in Failed before checking the primary; the revision got lost."""
-    world = World(canary_body(threshold=1))
-    harness = Harness(world)
-    await _progressing(world, harness, iterations_done=1)
-    world.default_result = AnalysisResult(passed=False)
-    await harness.ticks(2)
-    assert world.phase == Phase.FAILED
+    world, harness = await _failed_after_one_halt()
     world.default_result = AnalysisResult(passed=True)
 
     world.primary = updating_deployment("podinfo-primary")

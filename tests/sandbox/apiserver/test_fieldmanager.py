@@ -18,6 +18,7 @@ from sandbox.apiserver.fieldmanager import (
     record_write,
     server_side_apply,
 )
+from tests.data import tutorial
 
 DATA = Path(__file__).parent / "data" / "libs"
 T0, T1, T2 = "2026-11-26T10:00:00Z", "2026-11-26T10:01:00Z", "2026-11-26T10:02:00Z"
@@ -264,7 +265,7 @@ class TestApplyUpdate:
     def test_custom_resource_lists_are_atomic_without_list_type(self) -> None:
         crd = yaml.safe_load_all((DATA / "flagger-crds.yaml").read_text())
         schema = next(iter(crd))["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-        canary = yaml.safe_load((DATA / "tutorial-canary.yaml").read_text())
+        canary = tutorial.canary()
         created = server_side_apply(None, canary, "kubectl", force=False, openapi_schema=schema, now=at(T0))
         fields = created["metadata"]["managedFields"][0]["fieldsV1"]
         assert fields["f:spec"]["f:analysis"]["f:metrics"] == {}

@@ -8,7 +8,9 @@ import time
 
 import yaml
 
-from .conftest import PODINFO_DEPLOYMENT, TUTORIAL_CANARY, Kubectl, flagger_crds_path, http
+from tests.data.tutorial import CANARY_YAML
+
+from .conftest import PODINFO_DEPLOYMENT, Kubectl, flagger_crds_path, http
 
 MERGE = "application/merge-patch+json"
 
@@ -96,7 +98,7 @@ def test_flagger_crds_canary_columns_and_describe(kubectl: Kubectl) -> None:
     applied = kubectl("apply", "-f", str(flagger_crds_path()))
     assert "canaries.flagger.app created" in applied
     kubectl("create", "ns", "test")
-    assert "canary.flagger.app/podinfo created" in kubectl("apply", "-f", "-", stdin=TUTORIAL_CANARY)
+    assert "canary.flagger.app/podinfo created" in kubectl("apply", "-f", "-", stdin=CANARY_YAML)
 
     code, _ = http(
         kubectl.server,
@@ -260,9 +262,7 @@ def test_wide_columns_auth_and_pod_commands(kubectl: Kubectl) -> None:
 def test_unknown_custom_resource_fields(kubectl: Kubectl) -> None:
     kubectl("apply", "-f", str(flagger_crds_path()))
     kubectl("create", "ns", "test")
-    typo = TUTORIAL_CANARY.replace(
-        "    interval: 30s\n    threshold: 2", "    intervall: 30s\n    threshold: 2"
-    )
+    typo = CANARY_YAML.replace("\n    interval: 30s\n", "\n    intervall: 30s\n")
     strict = kubectl.run("apply", "-f", "-", stdin=typo)
     assert strict.returncode != 0
     assert 'strict decoding error: unknown field "spec.analysis.intervall"' in strict.stderr
@@ -271,7 +271,7 @@ def test_unknown_custom_resource_fields(kubectl: Kubectl) -> None:
     assert 'Warning: unknown field "spec.analysis.intervall"' in warned.stderr
     stored = json.loads(kubectl("-n", "test", "get", "canary", "podinfo", "-o", "json"))
     assert "intervall" not in stored["spec"]["analysis"]  # pruned, as a real cluster does
-    wrong_type = TUTORIAL_CANARY.replace("threshold: 2", 'threshold: "two"')
+    wrong_type = CANARY_YAML.replace("threshold: 2", 'threshold: "two"')
     invalid = kubectl.run("apply", "-f", "-", stdin=wrong_type)
     assert invalid.returncode != 0
     # kubectl rewords the 422 exactly as it does for a real cluster

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from sandbox.apiserver.schema import FieldError, StructuralSchema, invalid, strict_decoding_error
+from tests.data import tutorial
 
 DATA = Path(__file__).parent / "data" / "libs"
 
@@ -28,11 +29,6 @@ SCHEMAS = crd_schemas()
 CANARY = SCHEMAS["Canary"]
 
 
-def tutorial_canary() -> dict[str, Any]:
-    canary: dict[str, Any] = yaml.safe_load((DATA / "tutorial-canary.yaml").read_text())
-    return canary
-
-
 def admit(schema: StructuralSchema, obj: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
     """What kube-apiserver does on create: prune, default, validate."""
     result = schema.apply_defaults(schema.prune(obj))
@@ -45,13 +41,13 @@ def messages(errors: list[FieldError]) -> list[str]:
 
 class TestTutorialCanary:
     def test_is_valid_and_unchanged(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         result, errors = admit(CANARY, canary)
         assert errors == []
         assert result == canary
 
     def test_threshold_of_wrong_type_is_rejected_naming_the_field(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["analysis"]["threshold"] = "two"
         _, errors = admit(CANARY, canary)
         assert messages(errors) == [
@@ -80,7 +76,7 @@ class TestTutorialCanary:
         }
 
     def test_several_errors_are_listed_in_brackets(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         del canary["spec"]["targetRef"]["name"]
         canary["spec"]["provider"] = "kubernets"
         canary["spec"]["analysis"]["interval"] = "half a minute"
@@ -104,7 +100,7 @@ class TestTutorialCanary:
         }
 
     def test_unknown_fields_are_pruned_and_reported(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["analysys"] = {"interval": "1m"}
         canary["spec"]["service"]["prot"] = 80
         canary["spec"]["analysis"]["metrics"][0]["tresholdRange"] = {"min": 1}
@@ -117,7 +113,7 @@ class TestTutorialCanary:
         ]
         result, errors = admit(CANARY, canary)
         assert errors == []
-        assert result == {**tutorial_canary(), "status": {"phase": "Initialized"}}
+        assert result == {**tutorial.canary(), "status": {"phase": "Initialized"}}
         error = strict_decoding_error("Canary", "v1beta1", CANARY.unknown_fields(canary)[:2])
         assert error.code == 400
         assert error.message == (
@@ -126,7 +122,7 @@ class TestTutorialCanary:
         )
 
     def test_metadata_apiversion_and_kind_are_never_pruned(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["metadata"].update(
             labels={"a": "b"}, annotations={"x": "y"}, finalizers=["f"], uid="u", resourceVersion="3"
         )
@@ -138,7 +134,7 @@ class TestTutorialCanary:
 
 class TestDefaults:
     def test_session_affinity_max_age_and_gateway_ref_defaults(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["analysis"]["sessionAffinity"] = {"cookieName": "flagger-cookie"}
         canary["spec"]["service"]["gatewayRefs"] = [{"name": "gw"}, {"name": "other", "kind": "Custom"}]
         result, errors = admit(CANARY, canary)
@@ -153,7 +149,7 @@ class TestDefaults:
         ]
 
     def test_defaults_inside_list_items_and_nested_objects(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["service"]["mirror"] = [{"backendRef": {"name": "podinfo-mirror", "port": 9898}}]
         result, errors = admit(CANARY, canary)
         assert errors == []
@@ -165,7 +161,7 @@ class TestDefaults:
         }
 
     def test_an_absent_parent_gets_no_defaults_and_explicit_values_win(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         result = CANARY.apply_defaults(canary)
         assert "sessionAffinity" not in result["spec"]["analysis"]
         canary["spec"]["analysis"]["sessionAffinity"] = {"cookieName": "c", "maxAge": 5}
@@ -198,7 +194,7 @@ class TestDefaults:
         spec = schema["properties"]["spec"]
         spec["properties"]["progressDeadlineSeconds"]["default"] = 600
         spec["properties"]["analysis"]["properties"]["interval"]["default"] = "60s"
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         del canary["spec"]["progressDeadlineSeconds"]
         del canary["spec"]["analysis"]["interval"]
         result, errors = admit(StructuralSchema(schema), canary)
@@ -207,7 +203,7 @@ class TestDefaults:
         assert result["spec"]["analysis"]["interval"] == "60s"
 
     def test_inputs_are_untouched(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["analysis"]["sessionAffinity"] = {"cookieName": "c"}
         canary["spec"]["bogus"] = 1
         before = copy.deepcopy(canary)
@@ -219,7 +215,7 @@ class TestDefaults:
 
 class TestValidation:
     def test_analysis_one_of_reports_none_valid_and_the_closest_alternative(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         del canary["spec"]["analysis"]["iterations"]
         _, errors = admit(CANARY, canary)
         assert messages(errors) == [
@@ -229,7 +225,7 @@ class TestValidation:
         ]
 
     def test_analysis_one_of_with_two_alternatives(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["analysis"]["stepWeight"] = 10
         _, errors = admit(CANARY, canary)
         assert messages(errors) == [
@@ -247,7 +243,7 @@ class TestValidation:
         assert "Found none valid" in messages(errors)[0]
 
     def test_match_uri_one_of_with_not_any_of(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["service"]["match"] = [{"uri": {"prefix": "/api"}}, {"uri": {}}]
         assert admit(CANARY, canary)[1] == []
         canary["spec"]["service"]["match"] = [{"uri": {"prefix": "/api", "exact": "/x"}}]
@@ -257,7 +253,7 @@ class TestValidation:
         )
 
     def test_required_in_list_items_uses_indexes(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["analysis"]["webhooks"].append({"name": "no-url"})
         canary["spec"]["analysis"]["metrics"].append({"interval": "1m"})
         _, errors = admit(CANARY, canary)
@@ -267,7 +263,7 @@ class TestValidation:
         ]
 
     def test_enum_minimum_max_items_and_pattern(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["targetRef"]["kind"] = "StatefulSet"
         canary["spec"]["autoscalerRef"]["primaryScalerReplicas"] = {"minReplicas": 0}
         canary["spec"]["service"]["gatewayRefs"] = [{"name": f"g{i}"} for i in range(33)]
@@ -286,7 +282,7 @@ class TestValidation:
         ]
 
     def test_string_lengths(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["service"]["gatewayRefs"] = [{"name": "", "kind": "K" * 64}]
         _, errors = admit(CANARY, canary)
         assert messages(errors) == [
@@ -297,7 +293,7 @@ class TestValidation:
         assert [e.cause()["reason"] for e in errors] == ["FieldValueInvalid", "FieldValueTooLong"]
 
     def test_int_or_string(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         for good in (8080, "http"):
             canary["spec"]["service"]["targetPort"] = good
             assert admit(CANARY, canary)[1] == []
@@ -308,7 +304,7 @@ class TestValidation:
         ]
 
     def test_additional_properties_values_are_validated(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["analysis"]["webhooks"][0]["metadata"]["retries"] = 3
         assert messages(admit(CANARY, canary)[1]) == [
             'spec.analysis.webhooks[0].metadata.retries: Invalid value: "integer": '
@@ -320,7 +316,7 @@ class TestValidation:
         [(True, "boolean"), ([1], "array"), ({"a": 1}, "object"), ("2", "string")],
     )
     def test_type_names_reported_like_go_openapi(self, value: Any, expected_type: str) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["progressDeadlineSeconds"] = value
         assert messages(admit(CANARY, canary)[1]) == [
             f'spec.progressDeadlineSeconds: Invalid value: "{expected_type}": '
@@ -328,14 +324,14 @@ class TestValidation:
         ]
 
     def test_integer_accepts_whole_floats_but_not_fractions(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["autoscalerRef"]["primaryScalerReplicas"] = {"maxReplicas": 2.0}
         assert admit(CANARY, canary)[1] == []
         canary["spec"]["autoscalerRef"]["primaryScalerReplicas"] = {"maxReplicas": 2.5}
         assert "must be of type integer" in messages(admit(CANARY, canary)[1])[0]
 
     def test_date_time_format_in_status(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["status"] = {"lastTransitionTime": "2026-11-26T10:00:00Z", "conditions": []}
         assert admit(CANARY, canary)[1] == []
         canary["status"]["lastTransitionTime"] = "yesterday"
@@ -345,7 +341,7 @@ class TestValidation:
         ]
 
     def test_unknown_formats_are_ignored(self) -> None:
-        canary = tutorial_canary()
+        canary = tutorial.canary()
         canary["spec"]["analysis"]["webhooks"][0]["url"] = "not a url at all"
         assert admit(CANARY, canary)[1] == []
 
@@ -465,7 +461,7 @@ def test_the_projects_own_canary_crd_accepts_the_tutorial_and_names_a_typo() -> 
     documents = [d for d in yaml.safe_load_all(PROJECT_CRDS.read_text()) if d]
     canary_crd = next(d for d in documents if d["spec"]["names"]["kind"] == "Canary")
     schema = StructuralSchema(canary_crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
-    canary = tutorial_canary()
+    canary = tutorial.canary()
     result, errors = admit(schema, canary)
     assert errors == []
     assert result == canary
