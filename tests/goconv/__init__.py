@@ -1,0 +1,1 @@
+"""Tests of the shared Go-conventions package."""
