@@ -1,20 +1,24 @@
-"""kopf wiring: one daemon per Canary runs the rollout tick every `analysis.interval`.
+"""kopf wiring: one loop per Canary runs the rollout tick every `analysis.interval`.
 
 What runs in the process:
 
 * watch caches of the objects a tick reads (`controller.kube.cluster`), listed before anything starts so a
   missing CRD or an unreachable API server fails the start loudly, as in Flagger;
-* kopf's watch of `canaries.flagger.app`, with a daemon per Canary. The daemon re-reads the interval
+* kopf's watch of `canaries.flagger.app` with a low-level event handler that starts an asyncio task per
+  Canary (`CanaryLoops`) and stops it when the Canary is deleted. Not a kopf daemon: kopf puts a
+  finalizer on every object that has one, so deleting a Canary would hang whenever the controller is
+  not running (Flagger adds a finalizer only for `revertOnDeletion`). A loop re-reads the interval
   after every tick (Flagger restarts its ticker job when the interval changes) and writes status with
-  explicit API calls: kopf applies a daemon's `patch` only when the daemon returns;
+  explicit API calls;
 * the /healthz /readyz /metrics server on `-port`;
 * a sweep every `-control-loop-interval` that sets `flagger_canary_total` and warns about several
   Canaries targeting one Deployment.
 
 Signals: kopf owns SIGINT/SIGTERM (it installs its handlers when it runs on the main thread); when
-`kopf.operator()` returns, this module stops the daemons' dependencies in order. Nothing else installs a
-signal handler, so there is exactly one owner. With leader election, `controller.leader` owns them while
-it follows and while it releases the Lease, and kopf while it leads: one owner at a time.
+`kopf.operator()` returns, this module stops the canary loops, then their dependencies in order.
+Nothing else installs a signal handler, so there is exactly one owner. With leader election,
+`controller.leader` owns them while it follows and while it releases the Lease, and kopf while it leads:
+one owner at a time.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +43,7 @@ from controller.alerts.kube_source import KubeAlertProviders
 from controller.analysis.checks import MetricAnalysis
 from controller.api import Canary, CanaryRef, parse_duration
 from controller.errors import FlagmanError, KubeError, NotFoundError
-from controller.kube.api import KubeApi
+from controller.kube.api import CANARIES, KubeApi
 from controller.kube.cluster import Cluster
 from controller.kube.recorder import KubeRecorder
 from controller.kube.router import KubeRouter
@@ -59,7 +63,10 @@ logger = logging.getLogger("controller")
 
 DEFAULT_INTERVAL_SECONDS = 60.0
 DAEMON_STALL_GRACE_SECONDS = 600.0
-FINALIZER = "flagman.flagger.app/daemon"
+# Put on every Canary by Flagman versions that ran a kopf daemon per Canary; removed at startup.
+OLD_DAEMON_FINALIZER = "flagman.flagger.app/daemon"
+LOOP_STOP_GRACE_SECONDS = 5.0  # as the daemons' `cancellation_timeout`: a tick may finish its writes
+JSON_PATCH = "application/json-patch+json"
 EVENT_FLUSH_SECONDS = 5.0
 ORPHAN_GRACE_SECONDS = 120.0
 
@@ -88,9 +95,119 @@ def analysis_interval(body: Mapping[str, Any], minimum: float) -> float:
     return max(seconds, minimum)
 
 
+class LoopStop:
+    """The stop flag of one canary loop: the part of `kopf.DaemonStopped` that `run_canary` uses."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 (kopf's signature)
+        """Wait until set or `timeout` seconds passed; True when set."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        return self._event.is_set()
+
+
+@dataclass
+class _Loop:
+    ref: CanaryRef
+    stop: LoopStop
+    task: asyncio.Task[None]
+
+
+class CanaryLoops:
+    """One asyncio task per Canary (keyed by `name.namespace`, remembering the uid it runs for).
+
+    Bookkeeping is synchronous, so kopf's concurrent per-object handlers need no locks. A Canary
+    re-created under the same name gets a new loop that starts only once the old one has ended: both
+    share per-key state in the `Controller`.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[CanaryRef, LoopStop], Awaitable[None]],
+        grace_seconds: float = LOOP_STOP_GRACE_SECONDS,
+    ) -> None:
+        self._run = run
+        self._grace = grace_seconds
+        self._loops: dict[str, _Loop] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    def running(self) -> dict[str, str]:
+        """`name.namespace` -> uid of the loops not asked to stop."""
+        return {key: loop.ref.uid for key, loop in self._loops.items()}
+
+    def ensure(self, ref: CanaryRef) -> None:
+        """Start the loop of `ref` unless it runs (a loop that ended on its own is started again)."""
+        current = self._loops.get(ref.key)
+        if current is not None and current.ref.uid == ref.uid and not current.task.done():
+            return
+        previous = self._loops.pop(ref.key, None)
+        if previous is not None:
+            self._stop(previous)
+        stop = LoopStop()
+        task = asyncio.create_task(
+            self._run_after(previous.task if previous else None, ref, stop), name=f"canary {ref.key}"
+        )
+        task.add_done_callback(_log_loop_crash)
+        self._loops[ref.key] = _Loop(ref, stop, task)
+
+    def retire(self, key: str, uid: str) -> None:
+        """Stop the loop of `key` if it runs for `uid` (a late event of a deleted twin is ignored)."""
+        current = self._loops.get(key)
+        if current is not None and current.ref.uid == uid:
+            logger.info("Deleting %s from cache", key, extra={"canary": key})  # Flagger's words
+            self._stop(self._loops.pop(key))
+
+    async def stop_all(self) -> None:
+        """Stop every loop; return once all have ended (each within the grace, then cancelled)."""
+        for key in list(self._loops):
+            self._stop(self._loops.pop(key))
+        while self._stopping:
+            await asyncio.gather(*list(self._stopping), return_exceptions=True)
+
+    def _stop(self, loop: _Loop) -> None:
+        loop.stop.set()
+        stopper = asyncio.create_task(self._cancel_after_grace(loop), name=f"stop canary {loop.ref.key}")
+        self._stopping.add(stopper)
+        stopper.add_done_callback(self._stopping.discard)
+
+    async def _cancel_after_grace(self, loop: _Loop) -> None:
+        done, _ = await asyncio.wait({loop.task}, timeout=self._grace)
+        if not done:
+            logger.warning(
+                "canary loop did not stop within %.1fs: cancelling it",
+                self._grace,
+                extra={"canary": loop.ref.key},
+            )
+            loop.task.cancel()
+            await asyncio.gather(loop.task, return_exceptions=True)
+
+    async def _run_after(self, previous: asyncio.Task[None] | None, ref: CanaryRef, stop: LoopStop) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        if not stop:
+            await self._run(ref, stop)
+        logger.info("canary loop stopped", extra={"canary": ref.key})
+
+
+def _log_loop_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("canary loop crashed", exc_info=task.exception())
+
+
 @dataclass
 class Controller:
-    """Everything the daemons share; built once by `Controller.start`."""
+    """Everything the canary loops share; built once by `Controller.start`."""
 
     settings: Settings
     api: KubeApi
@@ -105,6 +222,10 @@ class Controller:
     intervals: dict[str, float] = field(default_factory=dict)
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
     started_at: float = math.inf  # when kopf started (`_operate`); a follower runs no canary loops
+    loops: CanaryLoops = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loops = CanaryLoops(self.run_canary)
 
     @classmethod
     async def start(cls, settings: Settings, *, watch_timeout_seconds: int = 300) -> Controller:
@@ -161,7 +282,7 @@ class Controller:
             telemetry=CanaryTelemetry(metrics),
         )
         health = Health()
-        server = TelemetryServer(metrics, health, port=settings.port)
+        server = TelemetryServer(metrics, health, host=settings.listen_address, port=settings.port)
         controller = cls(settings, api, cluster, session, recorder, ports, metrics, health, server)
         health.checks.extend(
             [cluster.liveness_problem, controller.stalled_daemons, controller.canaries_without_loop]
@@ -185,7 +306,7 @@ class Controller:
 
     # --- the per-canary loop ---------------------------------------------------------------------
 
-    async def run_canary(self, ref: CanaryRef, stopped: kopf.DaemonStopped) -> None:
+    async def run_canary(self, ref: CanaryRef, stopped: LoopStop) -> None:
         """Tick now, then every interval (ticks never overlap; a slow tick delays the next one).
 
         Between analysis ticks the loop may be woken early (see `on_deployment_change`), and a tick that
@@ -219,6 +340,49 @@ class Controller:
             self.last_tick.pop(ref.key, None)
             self.intervals.pop(ref.key, None)
             self.wakeups.pop(ref.key, None)
+
+    async def remove_old_finalizer(self, ref: CanaryRef, finalizers: list[str]) -> None:
+        """Remove `OLD_DAEMON_FINALIZER`, which earlier Flagman versions put on every Canary (deleting
+        one would hang while no such version runs).
+
+        A JSON patch whose `test` op checks the element before removing it: if the list changed since it
+        was read, the patch fails (422) instead of removing another finalizer; then re-read and retry.
+        """
+        path = CANARIES.path(ref.namespace, ref.name)
+        for _attempt in range(3):
+            if OLD_DAEMON_FINALIZER not in finalizers:
+                return
+            pointer = f"/metadata/finalizers/{finalizers.index(OLD_DAEMON_FINALIZER)}"
+            operations = [
+                {"op": "test", "path": pointer, "value": OLD_DAEMON_FINALIZER},
+                {"op": "remove", "path": pointer},
+            ]
+            try:
+                await self.api.request("PATCH", path, body=operations, content_type=JSON_PATCH)
+            except NotFoundError:
+                return
+            except KubeError as error:
+                logger.debug("removing the old finalizer failed: %s", error, extra={"canary": ref.key})
+            else:
+                logger.info(
+                    "removed the finalizer %s left by an earlier Flagman version",
+                    OLD_DAEMON_FINALIZER,
+                    extra={"canary": ref.key},
+                )
+                return
+            try:
+                body = await self.api.get(CANARIES, ref.namespace, ref.name)
+            except NotFoundError:
+                return
+            except KubeError as error:
+                logger.warning("cannot re-read the Canary: %s", error, extra={"canary": ref.key})
+                return
+            finalizers = list((body.get("metadata") or {}).get("finalizers") or [])
+        logger.warning(
+            "could not remove the finalizer %s: remove it by hand if deleting the Canary hangs",
+            OLD_DAEMON_FINALIZER,
+            extra={"canary": ref.key},
+        )
 
     def _next_tick_is_due(self, body: Mapping[str, Any]) -> bool:
         """Finalising always, and Promoting once the primary is ready, continue without waiting."""
@@ -326,10 +490,10 @@ def _looks_ready(deployment: Mapping[str, Any]) -> bool:
     )
 
 
-async def _sleep_or_wake(stopped: kopf.DaemonStopped, wake: asyncio.Event, seconds: float) -> None:
-    """Wait `seconds`, or less when the canary is woken or its daemon stopped."""
+async def _sleep_or_wake(stopped: LoopStop, wake: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when the canary is woken or its loop stopped."""
     if seconds <= 0:
-        return  # kopf's `stopped.wait(0)` would wait forever: a zero timeout counts as "none"
+        return
     sleeper = asyncio.ensure_future(stopped.wait(seconds))
     waker = asyncio.ensure_future(wake.wait())
     try:
@@ -372,12 +536,33 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
     async def login(**_: Any) -> kopf.ConnectionInfo:
         return await _connection_info(controller.api)
 
-    @kopf.daemon("flagger.app", "v1beta1", "canaries", registry=registry, cancellation_timeout=5.0)
-    async def canary_daemon(
-        *, name: str, namespace: str | None, uid: str, stopped: kopf.DaemonStopped, **_: Any
+    # A low-level handler: kopf calls it for every Canary of its initial listing and for every watch
+    # event (batched: only an object's latest event within `batching.batch_window`), and keeps no state
+    # and no finalizer on the objects for it.
+    seen: set[str] = set()  # uids handled by this run of the operator
+
+    @kopf.on.event("flagger.app", "v1beta1", "canaries", registry=registry)
+    async def canary_event(
+        *, event: Mapping[str, Any], body: kopf.Body, name: str, namespace: str | None, uid: str, **_: Any
     ) -> None:
         ref = CanaryRef(name=name, namespace=namespace or "default", uid=uid)
-        await controller.run_canary(ref, stopped)
+        deleted = event.get("type") == "DELETED"
+        if deleted or body.metadata.get("deletionTimestamp"):
+            controller.loops.retire(ref.key, uid)
+        else:
+            controller.loops.ensure(ref)
+        first_sight = uid not in seen
+        if deleted:
+            seen.discard(uid)
+            return
+        seen.add(uid)
+        finalizers = list(body.metadata.get("finalizers") or [])
+        if first_sight and OLD_DAEMON_FINALIZER in finalizers:
+            await controller.remove_old_finalizer(ref, finalizers)
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_loops(**_: Any) -> None:
+        await controller.loops.stop_all()
 
     return registry
 
@@ -385,7 +570,6 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
 def operator_settings(settings: Settings) -> kopf.OperatorSettings:
     kopf_settings = kopf.OperatorSettings()
     kopf_settings.posting.enabled = False  # events are written by the recorder, in Flagger's words
-    kopf_settings.persistence.finalizer = FINALIZER
     kopf_settings.watching.server_timeout = 300
     kopf_settings.networking.request_timeout = 60
     # No namespace or CRD scanning: Flagger's ClusterRole grants neither, and the Canary CRD is known.
@@ -449,6 +633,7 @@ async def _operate(controller: Controller, settings: Settings) -> None:
         )
     finally:
         controller.health.ready = False
+        await controller.loops.stop_all()  # also when cancelled (leadership lost): kopf's cleanup may not run
         for task in (sweeper, readiness):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

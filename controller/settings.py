@@ -22,7 +22,9 @@ would quietly mean *true*), a malformed number, duration or boolean, or an unsup
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -117,6 +119,9 @@ class Settings:
     # Flagman only: the shortest analysis interval honoured. Flagger hard-codes 10s; tests and the
     # sandbox demo lower it to run whole rollouts in seconds.
     min_analysis_interval: float = 10.0
+    # Flagman only: the address the /metrics, /healthz and /readyz server binds (empty: all interfaces).
+    # The sandbox runs controller pods on their own loopback IP, as a pod network would.
+    listen_address: str = ""
 
     @property
     def leader_election_lease_namespace(self) -> str:
@@ -185,6 +190,28 @@ def _parse_str(flag: str, raw: str) -> str:
     return raw
 
 
+_HOSTNAME: Final = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+def _parse_listen_address(flag: str, raw: str) -> str:
+    """An IP address or host name without a port (the port is `-port`); empty means all interfaces."""
+    address = raw.strip()
+    if not address:
+        return ""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(address):
+        raise SettingsError(
+            f"invalid value {raw!r} for flag -{flag}: expected an IP address or host name without a port"
+            " (the port is -port)"
+        )
+    return address
+
+
 @dataclass(frozen=True)
 class _Flag:
     name: str
@@ -233,6 +260,7 @@ FLAGS: Final[dict[str, _Flag]] = {
         _flag("ingress-class"),
         _flag("version", _parse_bool),
         _flag("min-analysis-interval", _parse_go_duration),
+        _flag("listen-address", _parse_listen_address),
     )
 }
 

@@ -214,17 +214,18 @@ def create_app(metrics: ControllerMetrics, health: Health) -> web.Application:
 class TelemetryServer:
     """The HTTP side server; started and stopped by the operator (it never installs signal handlers)."""
 
-    def __init__(
-        self, metrics: ControllerMetrics, health: Health, host: str = "0.0.0.0", port: int = 8080
-    ) -> None:
+    def __init__(self, metrics: ControllerMetrics, health: Health, host: str = "", port: int = 8080) -> None:
+        """`host` empty: every interface (IPv4 and IPv6), as Flagger's `:8080` does."""
         self._runner = web.AppRunner(create_app(metrics, health), handle_signals=False, access_log=None)
         self._host = host
         self._port = port
 
     async def start(self) -> None:
         await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
-        logger.info("Serving /metrics, /healthz and /readyz on %s:%d", self._host, self._port)
+        await web.TCPSite(self._runner, self._host or None, self._port).start()
+        logger.info(
+            "Serving /metrics, /healthz and /readyz on %s:%d", self._host or "all interfaces", self._port
+        )
 
     async def stop(self) -> None:
         await self._runner.cleanup()

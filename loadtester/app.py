@@ -7,6 +7,7 @@ Routing mirrors Go's `http.ServeMux`: exact paths, any method, and `/` catches e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import posixpath
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,7 @@ from loadtester.payload import Payload, PayloadError, decode_payload, go_bool
 from loadtester.process import ProcessGroups
 from loadtester.runner import TaskRunner
 from loadtester.settings import Settings
-from loadtester.tasks import TaskContext, TaskRequestError, new_task
+from loadtester.tasks import Task, TaskContext, TaskRequestError, new_task
 
 RUNNER = web.AppKey("runner", TaskRunner)
 METRICS = web.AppKey("metrics", LoadTesterMetrics)
@@ -97,17 +98,24 @@ async def handle_task(request: web.Request, payload: Payload) -> web.Response:
     if task.mode == "queued":
         runner.add(task)
         return _text(202, "")
-    if task.type == "bash":
-        logs.logger().info("bash command %s", task.command, extra={"canary": payload.name})
-    else:
-        binary = "helmv3" if task.type.startswith("helm") else task.type
-        logs.logger().info("running command %s %s", binary, task.command, extra={"canary": task.canary})
+    # The line is written on the next event-loop pass, while the command runs, rather than before it
+    # starts: the spawn is the first thing this request waits for. The runner defers its lines the same
+    # way, and call_soon is FIFO, so this one still comes first.
+    asyncio.get_running_loop().call_soon(_log_blocking_start, task, payload.name)
     result = await runner.run_blocking(task)
     if not result.ok:
         return _text(500, task.failure_body(result))
     if go_bool(metadata.get("returnCmdOutput")):
         return _text(200, result.output)
     return _text(200, "")
+
+
+def _log_blocking_start(task: Task, name: str) -> None:
+    if task.type == "bash":
+        logs.logger().info("bash command %s", task.command, extra={"canary": name})
+    else:
+        binary = "helmv3" if task.type.startswith("helm") else task.type
+        logs.logger().info("running command %s %s", binary, task.command, extra={"canary": task.canary})
 
 
 task_route = _json_route(handle_task)

@@ -15,7 +15,7 @@ import dataclasses
 import time
 from typing import Any
 
-from loadtester.metrics import LoadTesterMetrics
+from loadtester.metrics import LoadTesterMetrics, TypeMetrics
 from loadtester.tasks import Task, TaskContext, TaskResult
 
 OUTPUT_TAIL_BYTES = 4096
@@ -108,7 +108,8 @@ class TaskRunner:
         entry = self._running.get(task.key)
         if entry is not None:
             self._metrics.tasks_skipped.labels(task.type).inc()
-            self._log.info("attaching to the running %s", task, extra=_fields(task))
+            # Deferred like the other lines of a blocking request, so it follows its "bash command" line.
+            asyncio.get_running_loop().call_soon(self._log_attach, task)
             # shield: one waiter going away must not cancel the run the others wait for.
             return await asyncio.shield(entry.future)
         # The first caller runs the task inline (no extra task to schedule on this hot path); aiohttp
@@ -125,6 +126,9 @@ class TaskRunner:
             shared.set_result(result)
         return result
 
+    def _log_attach(self, task: Task) -> None:
+        self._log.info("attaching to the running %s", task, extra=_fields(task))
+
     # -- shared ------------------------------------------------------------------------------------
 
     def _launch(self, task: Task) -> None:
@@ -133,25 +137,37 @@ class TaskRunner:
         self._running[task.key] = _Running(task, time.time(), future)
 
     async def _execute(self, task: Task) -> TaskResult:
-        metrics = self._metrics
-        metrics.tasks_started.labels(task.type).inc()
-        metrics.tasks_running.labels(task.type).inc()
+        metrics = self._metrics.for_type(task.type)
+        metrics.started.inc()
+        metrics.running.inc()
         if task.mode == "queued":  # blocking types already logged "bash command ..." (as Flagger)
             self._log.info("task starting %s", task, extra=_fields(task))
         result = TaskResult(ok=False, error="cancelled")
+        report = False  # stays False when cancelled (shutdown): counted, but no "command finished" line
         try:
             result = await task.run(self._context)
+            report = True
         except Exception as error:  # a task bug must not kill the runner; report it as a failure
-            self._log.exception("task %s crashed", task, extra=_fields(task))
+            asyncio.get_running_loop().call_soon(self._log_crash, task, error)
             result = TaskResult(ok=False, error=f"internal error: {error}")
+            report = True
         finally:
             self._running.pop(task.key, None)
-            metrics.tasks_running.labels(task.type).dec()
-            metrics.tasks_finished.labels(task.type, result.outcome).inc()
-            metrics.task_duration.labels(task.type).observe(result.duration)
             self._remember(task, result)
-        self._report(task, result)
+            # Metrics and the log line go to the next event-loop pass: a blocking request's answer is
+            # written first (nothing between here and the write suspends). Every request handled after
+            # that answer still sees them, and call_soon is FIFO, so the lines keep their order.
+            asyncio.get_running_loop().call_soon(self._after_run, task, result, metrics, report)
         return result
+
+    def _log_crash(self, task: Task, error: Exception) -> None:
+        self._log.error("task %s crashed", task, exc_info=error, extra=_fields(task))
+
+    def _after_run(self, task: Task, result: TaskResult, metrics: TypeMetrics, report: bool) -> None:
+        metrics.running.dec()
+        metrics.observe_finished(result.outcome, result.duration)
+        if report:
+            self._report(task, result)
 
     def _report(self, task: Task, result: TaskResult) -> None:
         """Flagger's messages; the output goes in an `output` field rather than glued onto `msg`."""

@@ -39,6 +39,15 @@ CRD_FILE = REPO_ROOT / "kustomize" / "base" / "flagman" / "crd.yaml"
 PODINFO_KUSTOMIZATION = REPO_ROOT / "kustomize" / "podinfo"
 TESTER_KUSTOMIZATION = REPO_ROOT / "kustomize" / "tester"
 PROMETHEUS_URL = "http://flagger-prometheus.flagger:9090"
+HELM = REPO_ROOT / ".tools" / "bin" / "helm"
+CHART = REPO_ROOT / "charts" / "flagman"
+#: `--install`: `process` runs the controller as a local process next to the sandbox's own Prometheus;
+#: `helm` runs the tutorial's `helm upgrade -i` (controller pod + the chart's Prometheus pod).
+INSTALL_MODES = ("process", "helm")
+#: The chart's Prometheus scrapes every 5s (charts/flagman/files/prometheus.yml), so a new canary pod has
+#: no request rate for up to ~12s; the demo's 2s analysis interval then needs more failed checks of grace
+#: than with the sandbox's own 1s-scrape Prometheus.
+HELM_THRESHOLD = 8
 
 
 class DemoFailed(Exception):
@@ -49,7 +58,8 @@ class DemoFailed(Exception):
 class DemoSettings:
     interval: str = "2s"
     iterations: int = 5
-    threshold: int = 2
+    #: Failed checks before rollback; None: 2, or HELM_THRESHOLD with `--install helm`.
+    threshold: int | None = None
     timeout_seconds: float = 600.0
     scrape_interval: str = "1s"
     min_analysis_interval: str = "1s"
@@ -57,6 +67,13 @@ class DemoSettings:
     second_octet: int = 43
     state_dir: Path | None = None
     keep_state: bool = False
+    install: str = "process"
+
+    @property
+    def failed_checks_threshold(self) -> int:
+        if self.threshold is not None:
+            return self.threshold
+        return HELM_THRESHOLD if self.install == "helm" else 2
 
 
 def runnable_package(name: str) -> bool:
@@ -66,9 +83,14 @@ def runnable_package(name: str) -> bool:
     return any((Path(location) / "__main__.py").is_file() for location in locations)
 
 
-def missing_pieces() -> list[str]:
+def missing_pieces(install: str = "process") -> list[str]:
     """What the demo needs that is not there yet, each with who or what provides it."""
     missing = []
+    if install == "helm":
+        if not os.access(HELM, os.X_OK):
+            missing.append(f"{HELM.relative_to(REPO_ROOT)} (make tools)")
+        if not (CHART / "Chart.yaml").is_file():
+            missing.append(f"{CHART.relative_to(REPO_ROOT)}/Chart.yaml (the controller's chart)")
     if not CRD_FILE.is_file():
         missing.append(f"{CRD_FILE.relative_to(REPO_ROOT)} (the Flagger CRDs)")
     for kustomization in (PODINFO_KUSTOMIZATION, TESTER_KUSTOMIZATION):
@@ -107,7 +129,7 @@ def canary_manifest(settings: DemoSettings) -> Obj:
             "service": {"port": 9898, "portDiscovery": True},
             "analysis": {
                 "interval": settings.interval,
-                "threshold": settings.threshold,
+                "threshold": settings.failed_checks_threshold,
                 "iterations": settings.iterations,
                 "metrics": [
                     {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
@@ -139,6 +161,31 @@ def canary_manifest(settings: DemoSettings) -> Obj:
     }
 
 
+def helm_install_args(settings: DemoSettings) -> list[str]:
+    """The tutorial's `helm upgrade -i`, with the chart path and the demo's short analysis interval.
+
+    The chart's values pass the controller's lower bound for analysis intervals as an env fallback
+    (`FLAGMAN_MIN_ANALYSIS_INTERVAL`); nothing else differs from the tutorial's command.
+    """
+    return [
+        "upgrade",
+        "-i",
+        "flagger",
+        str(CHART),
+        "--namespace",
+        "flagger",
+        "--create-namespace",
+        "--set",
+        "prometheus.install=true",
+        "--set",
+        "meshProvider=kubernetes",
+        "--set",
+        "env[0].name=FLAGMAN_MIN_ANALYSIS_INTERVAL",
+        "--set-string",
+        f"env[0].value={settings.min_analysis_interval}",
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("0.0.0.0", 0))
@@ -150,10 +197,15 @@ class Demo:
         self.settings = settings
         self.state_dir = state_dir
         self.sandbox_settings = SandboxSettings(
-            state_dir=state_dir, second_octet=settings.second_octet, scrape_interval=settings.scrape_interval
+            state_dir=state_dir,
+            second_octet=settings.second_octet,
+            scrape_interval=settings.scrape_interval,
+            # with helm, the chart installs Prometheus (and its `flagger-prometheus` Service) as a pod
+            prometheus=settings.install != "helm",
         )
         self.step = "starting"
         self.controller: subprocess.Popen[bytes] | None = None
+        self.started_in_pod = False
         self.kube: Kube | None = None
         self.seen_events: set[str] = set()
         self.last_canary_row: tuple[Any, ...] | None = None
@@ -168,19 +220,36 @@ class Demo:
 
     # -- kubectl -----------------------------------------------------------------------------
     async def kubectl(self, *args: str, stdin: str | None = None, quiet: bool = False) -> str:
-        env = {**os.environ, "KUBECONFIG": str(self.sandbox_settings.kubeconfig)}
+        return await self.run_tool("kubectl", *args, stdin=stdin, quiet=quiet)
+
+    async def helm(self, *args: str) -> str:
+        return await self.run_tool(str(HELM), *args)
+
+    def tool_env(self) -> dict[str, str]:
+        """KUBECONFIG plus private helm directories, so the demo leaves nothing in the user's home."""
+        helm_home = self.state_dir / "helm"
+        return {
+            **os.environ,
+            "KUBECONFIG": str(self.sandbox_settings.kubeconfig),
+            "HELM_CACHE_HOME": str(helm_home / "cache"),
+            "HELM_CONFIG_HOME": str(helm_home / "config"),
+            "HELM_DATA_HOME": str(helm_home / "data"),
+        }
+
+    async def run_tool(self, tool: str, *args: str, stdin: str | None = None, quiet: bool = False) -> str:
         process = await asyncio.create_subprocess_exec(
-            "kubectl",
+            tool,
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env=env,
+            env=self.tool_env(),
         )
         output, _ = await process.communicate(stdin.encode() if stdin is not None else None)
         text = output.decode(errors="replace")
         if process.returncode != 0:
-            raise DemoFailed(f"`kubectl {' '.join(args)}` failed:\n{text.strip()}")
+            name = Path(tool).name
+            raise DemoFailed(f"`{name} {' '.join(args)}` failed:\n{text.strip()}")
         if not quiet and text.strip():
             print("   " + text.strip().replace("\n", "\n   "), flush=True)
         return text
@@ -216,10 +285,23 @@ class Demo:
                 f"the controller exited with {self.controller.returncode}:\n{self.controller_log_tail()}"
             )
 
+    def controller_log_file(self) -> Path | None:
+        """The controller's log: its own file, or with helm the newest `flagger` pod's container log."""
+        if self.settings.install != "helm":
+            return self.state_dir / "controller.log"
+        logs = sorted(
+            (self.state_dir / "logs" / "flagger").glob("flagger-*/flagger.log"),
+            key=lambda p: p.stat().st_mtime,
+        )
+        return logs[-1] if logs else None
+
     def controller_log_tail(self, lines: int = 25) -> str:
+        log_file = self.controller_log_file()
         try:
-            text = (self.state_dir / "controller.log").read_text(errors="replace")
+            text = log_file.read_text(errors="replace") if log_file else ""
         except OSError:
+            text = ""
+        if not text:
             return "(no controller log)"
         return "\n".join(text.splitlines()[-lines:])
 
@@ -311,11 +393,25 @@ class Demo:
     async def run(self) -> None:
         async with Sandbox(self.sandbox_settings) as sandbox:
             self.kube = sandbox.kube
-            self.say(f"sandbox up: API server {self.sandbox_settings.api_url}, Prometheus {PROMETHEUS_URL}")
+            prometheus = "comes with the chart" if self.settings.install == "helm" else PROMETHEUS_URL
+            self.say(f"sandbox up: API server {self.sandbox_settings.api_url}, Prometheus {prometheus}")
             try:
                 await self.story()
             finally:
                 self.stop_controller()
+
+    async def install_with_helm(self) -> None:
+        self.begin(
+            "helm upgrade -i flagger charts/flagman --namespace flagger "
+            "--set prometheus.install=true --set meshProvider=kubernetes"
+        )
+        await self.helm(*helm_install_args(self.settings))
+        for deployment in ("flagger", "flagger-prometheus"):
+            await self.kubectl(
+                "-n", "flagger", "rollout", "status", f"deployment/{deployment}", "--timeout=120s"
+            )
+        await self.kubectl("-n", "flagger", "get", "pods", "-o", "wide")
+        self.started_in_pod = True
 
     async def story(self) -> None:
         s = self.settings
@@ -334,8 +430,11 @@ class Demo:
             "-n", "test", "rollout", "status", "deployment/flagger-loadtester", "--timeout=120s"
         )
 
-        self.begin("starting the controller")
-        self.start_controller()
+        if s.install == "helm":
+            await self.install_with_helm()
+        else:
+            self.begin("starting the controller")
+            self.start_controller()
 
         self.begin(f"applying the tutorial's Canary (interval {s.interval}, {s.iterations} iterations)")
         await self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(canary_manifest(s)))
@@ -410,7 +509,7 @@ async def run_demo(settings: DemoSettings) -> int:
         return 1
     except (DemoFailed, SandboxError) as exc:
         print(f"demo FAILED while {demo.step}: {exc}", file=sys.stderr)
-        if demo.controller is not None:
+        if demo.controller is not None or demo.started_in_pod:
             print(f"controller log (last lines):\n{demo.controller_log_tail()}", file=sys.stderr)
         return 1
     finally:
@@ -444,13 +543,24 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
     )
     parser.add_argument("--interval", default="2s", help="the Canary's analysis interval (default 2s)")
     parser.add_argument("--iterations", type=int, default=5, help="Blue/Green iterations (default 5)")
-    parser.add_argument("--threshold", type=int, default=2, help="failed checks before rollback (default 2)")
+    parser.add_argument(
+        "--threshold",
+        type=int,
+        help=f"failed checks before rollback (default 2; {HELM_THRESHOLD} with --install helm)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
     parser.add_argument("--scrape-interval", default="1s", help="Prometheus scrape interval (default 1s)")
     parser.add_argument("--min-analysis-interval", default="1s", help="the controller's lower bound")
     parser.add_argument("--load-test-duration", default="1m", help="hey -z value for the load test")
     parser.add_argument("--second-octet", type=int, default=43, help="the sandbox uses 127.N.0.0/16")
     parser.add_argument("--state-dir", type=Path, help="keep the sandbox files here (default: a temp dir)")
+    parser.add_argument(
+        "--install",
+        choices=INSTALL_MODES,
+        default="process",
+        help="how the controller runs: `process` (a local process, the default) or `helm` (the tutorial's "
+        "helm upgrade -i of charts/flagman: controller and Prometheus as pods)",
+    )
     args = parser.parse_args(list(argv))
     return DemoSettings(
         interval=args.interval,
@@ -462,13 +572,14 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
         load_test_duration=args.load_test_duration,
         second_octet=args.second_octet,
         state_dir=args.state_dir,
+        install=args.install,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     settings = parse_args(args)
-    missing = missing_pieces()
+    missing = missing_pieces(settings.install)
     if missing:
         print("demo cannot run; missing pieces:\n  " + "\n  ".join(missing), file=sys.stderr)
         return 1

@@ -3,8 +3,9 @@
 `up` starts a supervisor in a private mount namespace (`unshare --mount`) where the cluster hosts file is
 bind-mounted over /etc/hosts. The supervisor serves the API server, runs the runtime (pods, Services, DNS)
 and a real Prometheus, and records itself in `<state dir>/sandbox.json`. Every pod process inherits the
-namespace, so `podinfo-canary.test` resolves inside the sandbox; `flagman sandbox exec -- CMD` runs a
-command in the same namespace. The host's own /etc/hosts is never touched.
+namespace, so `podinfo-canary.test` resolves inside the sandbox; `kubectl exec` runs a command in a pod's
+context (the API server hands it to the runtime) and `flagman sandbox exec -- CMD` runs one in the namespace.
+The host's own /etc/hosts is never touched.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.apiserver.app import make_app
-from sandbox.apiserver.routes import POD_LOGS, ServerConfig
+from sandbox.apiserver.routes import POD_LOGS, RUNTIME_HOOKS, ServerConfig
 from sandbox.apiserver.testing import kubeconfig_text
 from sandbox.prometheus import Prometheus, PrometheusSettings, register_service
 from sandbox.runtime import Runtime, RuntimeSettings
@@ -117,7 +118,9 @@ class Sandbox:
         settings = self.settings
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         app = make_app(ServerConfig(minor=settings.kubernetes_minor))
-        app[POD_LOGS] = PodLogReader(settings.runtime.log_dir)
+        logs = PodLogReader(settings.runtime.log_dir)
+        app[POD_LOGS] = logs
+        app[RUNTIME_HOOKS].log_follow = logs.follow
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2)
         await self.runner.setup()
         try:
@@ -129,6 +132,7 @@ class Sandbox:
         self.kube = Kube.from_url(settings.api_url)
         self.runtime = Runtime(self.kube, settings.runtime)
         await self.runtime.start()
+        app[RUNTIME_HOOKS].exec = self.runtime.exec  # kubectl exec: commands run in this mount namespace
         bind_hosts_file(settings.runtime.hosts_file)
         if settings.prometheus:
             self.prometheus = Prometheus(
@@ -258,7 +262,7 @@ def up(settings: SandboxSettings, timeout_seconds: float = 60.0) -> int:
             )
             print(f"  pod logs:   {record['logs']}")
             print(f"export KUBECONFIG={record['kubeconfig']}")
-            print("run commands that need cluster DNS with: flagman sandbox exec -- CMD")
+            print("cluster DNS works in pods (kubectl exec POD -- CMD) and in: flagman sandbox exec -- CMD")
             return 0
         if process.poll() is not None:
             print(f"sandbox failed to start (exit {process.returncode}):", file=sys.stderr)

@@ -17,7 +17,18 @@ from aiohttp import web
 from .cluster import Cluster
 from .faults import Faults, RequestLog
 from .lifecycle import run_collector
-from .routes import CLUSTER, CONFIG, FAULTS, POD_LOGS, REQUEST_LOG, ServerConfig, add_routes, observe
+from .routes import (
+    CLUSTER,
+    CONFIG,
+    FAULTS,
+    POD_LOGS,
+    REQUEST_LOG,
+    RUNTIME_HOOKS,
+    PodRuntimeHooks,
+    ServerConfig,
+    add_routes,
+    observe,
+)
 
 log = logging.getLogger(__name__)
 STATE_FILE = web.AppKey("state_file", str)
@@ -61,6 +72,7 @@ def make_app(config: ServerConfig | None = None, state_file: str | None = None) 
     app[FAULTS] = Faults()
     app[REQUEST_LOG] = RequestLog()
     app[POD_LOGS] = None
+    app[RUNTIME_HOOKS] = PodRuntimeHooks()  # mutable: a runtime attaches after the server has started
     add_routes(app)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_end_watches)

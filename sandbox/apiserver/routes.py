@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -28,6 +28,7 @@ from .cluster import (
     encode_continue,
 )
 from .errors import ApiError
+from .exec import ExecBackend, ExecOptions, refuse_other_protocols, serve_exec
 from .faults import Faults, RequestLog, RequestRecord
 from .meta import parse_bool
 from .patching import APPLY_PATCH, patch_object
@@ -36,6 +37,25 @@ from .selectors import FieldSelector, LabelSelector, Selection
 from .watch import serve_watch
 
 PodLogs = Callable[[dict[str, Any], str, dict[str, str]], Awaitable[str]]
+
+
+class LogFollower(Protocol):
+    """One ``kubectl logs -f``: the log as the query selects it on the first call, then what was appended."""
+
+    async def read_new(self) -> bytes: ...
+
+
+PodLogFollow = Callable[[dict[str, Any], str, dict[str, str]], LogFollower]
+#: How often a followed log is checked for new lines, for the client's disconnect and for the pod's end.
+LOG_FOLLOW_POLL_SECONDS = 0.2
+
+
+@dataclass
+class PodRuntimeHooks:
+    """What the API server asks of a pod runtime (the sandbox's kubelet); attached after the server starts."""
+
+    exec: ExecBackend | None = None
+    log_follow: PodLogFollow | None = None
 
 
 @dataclass
@@ -52,6 +72,7 @@ CONFIG = web.AppKey("config", ServerConfig)
 FAULTS = web.AppKey("faults", Faults)
 REQUEST_LOG = web.AppKey("request_log", RequestLog)
 POD_LOGS: web.AppKey[PodLogs | None] = web.AppKey("pod_logs")
+RUNTIME_HOOKS = web.AppKey("runtime_hooks", PodRuntimeHooks)
 VERB = web.RequestKey("verb", str)
 WRITE_OPTIONS = web.RequestKey("write_options", WriteOptions)
 RESOURCE = web.RequestKey("resource", str)
@@ -412,9 +433,9 @@ async def get_object(request: web.Request, cluster: Cluster, target: Target) -> 
     return json_response(shown)
 
 
-async def pod_log(request: web.Request, pod: dict[str, Any]) -> web.Response:
+def pod_container(pod: dict[str, Any], container: str | None) -> str:
+    """The container a log or exec request means: the given one, or the only one (kube-apiserver's errors)."""
     containers = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
-    container = request.query.get("container")
     name = pod["metadata"]["name"]
     if container is None:
         if len(containers) != 1:
@@ -423,12 +444,81 @@ async def pod_log(request: web.Request, pod: dict[str, Any]) -> web.Response:
                 "BadRequest",
                 f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]",
             )
-        container = containers[0]
-    elif container not in containers:
+        return str(containers[0])
+    if container not in containers:
         raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
+    return container
+
+
+async def pod_log(request: web.Request, pod: dict[str, Any]) -> web.StreamResponse:
+    container = pod_container(pod, request.query.get("container"))
+    follow = request.app[RUNTIME_HOOKS].log_follow
+    if follow is not None and parse_bool(request.query.get("follow"), "follow"):
+        return await follow_pod_log(request, pod, container, follow(pod, container, dict(request.query)))
     source = request.app[POD_LOGS]
     text = await source(pod, container, dict(request.query)) if source is not None else ""
     return web.Response(text=text, content_type="text/plain")
+
+
+async def follow_pod_log(
+    request: web.Request, pod: dict[str, Any], container: str, follower: LogFollower
+) -> web.StreamResponse:
+    """Stream the log as it grows until the client leaves, the pod is deleted or its container terminates."""
+    response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+    await response.prepare(request)
+    try:
+        while True:
+            data = await follower.read_new()
+            if data:
+                await response.write(data)
+            elif _log_ended(request, pod, container):
+                break
+            if request.transport is None or request.transport.is_closing():
+                return response
+            await asyncio.sleep(LOG_FOLLOW_POLL_SECONDS)
+        await response.write_eof()
+    except ConnectionError:
+        pass
+    return response
+
+
+def _log_ended(request: web.Request, pod: dict[str, Any], container: str) -> bool:
+    """True once the pod is gone (or replaced) or its container has terminated: the kubelet ends there."""
+    cluster = request.app[CLUSTER]
+    meta = pod["metadata"]
+    try:
+        current = cluster.get(cluster.registry.lookup("", "v1", "pods"), meta.get("namespace"), meta["name"])
+    except ApiError:
+        return True
+    if current["metadata"].get("uid") != meta.get("uid"):
+        return True
+    statuses = (current.get("status") or {}).get("containerStatuses") or []
+    state = next((s.get("state") or {} for s in statuses if s.get("name") == container), {})
+    return "terminated" in state
+
+
+async def pod_exec(request: web.Request) -> web.StreamResponse:
+    """``pods/exec``: every refusal happens before the WebSocket upgrade (see :mod:`.exec`)."""
+    request[VERB], request[RESOURCE] = "create" if request.method == "POST" else "get", "pods/exec"
+    cluster = request.app[CLUSTER]
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    pod = cluster.get(cluster.registry.lookup("", "v1", "pods"), namespace, name)
+    options = ExecOptions.from_query(request.query)
+    container = pod_container(pod, options.container)
+    backend = request.app[RUNTIME_HOOKS].exec
+    if backend is None:
+        raise ApiError(
+            503,
+            "ServiceUnavailable",
+            "pods/exec needs the sandbox pod runtime, and this API server runs without one "
+            "(`flagman sandbox up` runs both)",
+        )
+    try:
+        backend.check(namespace, name, str(pod["metadata"].get("uid", "")), container)
+    except LookupError as exc:
+        raise ApiError(404, "NotFound", exc.args[0] if exc.args else str(exc)) from None
+    refuse_other_protocols(request)
+    return await serve_exec(request, backend, namespace, name, container, options)
 
 
 def update_object(request: web.Request, cluster: Cluster, target: Target, body: Any) -> web.Response:
@@ -524,5 +614,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/{version}", get_core_resources)
     app.router.add_get("/apis/{group}", get_group)
     app.router.add_get("/apis/{group}/{version}", get_group_resources)
+    for method in ("GET", "POST"):  # GET: WebSocket (kubectl >= 1.30); POST: SPDY, refused with a Status
+        app.router.add_route(method, "/api/v1/namespaces/{namespace}/pods/{name}/exec", pod_exec)
     app.router.add_route("*", "/api/{version}/{tail:.+}", handle_resource)
     app.router.add_route("*", "/apis/{group}/{version}/{tail:.+}", handle_resource)

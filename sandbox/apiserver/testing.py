@@ -27,7 +27,16 @@ from aiohttp import web
 from .app import make_app
 from .cluster import Cluster
 from .faults import Faults, RequestLog
-from .routes import CLUSTER, FAULTS, POD_LOGS, REQUEST_LOG, PodLogs, ServerConfig
+from .routes import (
+    CLUSTER,
+    FAULTS,
+    POD_LOGS,
+    REQUEST_LOG,
+    RUNTIME_HOOKS,
+    PodLogs,
+    PodRuntimeHooks,
+    ServerConfig,
+)
 
 T = TypeVar("T")
 
@@ -101,6 +110,12 @@ class ApiServer:
         """The server's state; touch it only through :meth:`call` (it lives on the server's loop)."""
         assert self._app is not None, "server not started"
         return self._app[CLUSTER]
+
+    @property
+    def runtime_hooks(self) -> PodRuntimeHooks:
+        """Where a pod runtime attaches ``pods/exec`` and ``logs -f`` (set its attributes from any thread)."""
+        assert self._app is not None, "server not started"
+        return self._app[RUNTIME_HOOKS]
 
     def call(self, function: Callable[[], T]) -> T:
         """Run ``function`` on the server's loop and return its result (thread-safe)."""

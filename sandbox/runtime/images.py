@@ -1,7 +1,10 @@
 """Which local program runs for a container image: the sandbox has no container engine, only known images.
 
 `*podinfo*:TAG` runs the podinfo-compatible demo app with version TAG; `*loadtester*` runs Flagman's load
-tester. Ports and flags come from the container's command and args as the real images would read them.
+tester; the controller images (Flagman's `*flagman/controller` and Flagger's `*/flagger`) run
+`python -m controller` with the container's flags, bound to the pod IP; `*prometheus` runs the real
+/usr/bin/prometheus on the pod IP with a config the runtime translated (see `promconfig`). Ports and flags
+come from the container's command and args as the real images would read them.
 """
 
 from __future__ import annotations
@@ -10,12 +13,19 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 KNOWN_IMAGES = (
-    "podinfo (*podinfo*:TAG), the load tester (*loadtester*) and, for commands, tool images "
+    "podinfo (*podinfo*:TAG), the load tester (*loadtester*), the controller (*flagman/controller, "
+    "*/flagger), Prometheus (*/prometheus) and, for commands, tool images "
     "(busybox, alpine, curl, tiny-tools, bash)"
 )
+#: Where the real Prometheus lives (Debian's package; `make tools` installs it).
+PROMETHEUS_BINARY = "/usr/bin/prometheus"
+PROMETHEUS_PORT = 9090
+#: The prom/prometheus image's default `--config.file`.
+PROMETHEUS_IMAGE_CONFIG = "/etc/prometheus/prometheus.yml"
 #: Images that only carry shell tools: their container `command` runs as a local process (the machine has
 #: sh, curl, jq, wget), which is what Helm test pods and one-off debug pods need.
 TOOL_IMAGES = ("busybox", "alpine", "curl", "tiny-tools", "bash", "debian", "ubuntu")
@@ -89,17 +99,89 @@ def loadtester_argv(container: dict[str, Any], pod_ip: str, python: str) -> list
     return [python, "-m", "loadtester", "--host", pod_ip, *entrypoint_args(container, r"loadtester$")]
 
 
+def is_controller_image(image: ImageRef) -> bool:
+    """Flagman's image, or Flagger's: moving from Flagger by changing only the image must also run."""
+    return image.repository.endswith("flagman/controller") or image.name == "flagger"
+
+
+def controller_argv(container: dict[str, Any], pod_ip: str, python: str) -> list[str]:
+    """`./flagger FLAGS` (the image's shim) or `flagman controller FLAGS` -> `python -m controller FLAGS`.
+
+    The flags pass unchanged, as the shim passes them; `-listen-address` binds /healthz and /metrics to
+    the pod IP (a pod's `0.0.0.0` is its own network namespace; here it would be the whole machine).
+    """
+    tokens = entrypoint_args(container, r"(^|/)flagger$")
+    if tokens[:2] == ["flagman", "controller"]:
+        tokens = tokens[2:]
+    if flag_value(tokens, "listen-address") is None:
+        tokens.append(f"-listen-address={pod_ip}")
+    return [python, "-m", "controller", *tokens]
+
+
+def prometheus_config_path(container: dict[str, Any]) -> str:
+    """The container's `--config.file` (where its ConfigMap volume puts the config)."""
+    tokens = entrypoint_args(container, r"prometheus$")
+    return flag_value(tokens, "config.file") or PROMETHEUS_IMAGE_CONFIG
+
+
+def prometheus_files(pod_dir: Path) -> tuple[Path, Path]:
+    """The translated config and the TSDB directory of a Prometheus pod, under its pod directory."""
+    return pod_dir / "prometheus" / "prometheus.yml", pod_dir / "prometheus" / "data"
+
+
+#: Flags the runtime sets itself: paths inside the image do not exist here, and the pod IP is the address.
+_PROMETHEUS_OWNED_FLAGS = ("config.file", "storage.tsdb.path", "web.listen-address")
+
+
+def prometheus_argv(container: dict[str, Any], pod_ip: str, pod_dir: Path) -> list[str]:
+    tokens = entrypoint_args(container, r"prometheus$")
+    port = PROMETHEUS_PORT
+    listen = flag_value(tokens, "web.listen-address")
+    if listen and listen.rsplit(":", 1)[-1].isdigit():
+        port = int(listen.rsplit(":", 1)[-1])
+    kept: list[str] = []
+    skip_value = False
+    for token in tokens:
+        if skip_value:
+            skip_value = False
+            continue
+        flag = token.lstrip("-").split("=", 1)[0]
+        if token.startswith("-") and flag in _PROMETHEUS_OWNED_FLAGS:
+            skip_value = "=" not in token
+            continue
+        kept.append(token)
+    config_file, data_dir = prometheus_files(pod_dir)
+    return [
+        PROMETHEUS_BINARY,
+        *kept,
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={data_dir}",
+        f"--web.listen-address={pod_ip}:{port}",
+    ]
+
+
+def is_prometheus_image(image: ImageRef) -> bool:
+    return image.name == "prometheus"
+
+
 def local_command(container: dict[str, Any]) -> list[str]:
     return [str(token) for token in (container.get("command") or []) + (container.get("args") or [])]
 
 
-def argv_for(container: dict[str, Any], pod_ip: str, python: str = sys.executable) -> list[str]:
+def argv_for(
+    container: dict[str, Any], pod_ip: str, python: str = sys.executable, pod_dir: Path = Path(".")
+) -> list[str]:
+    """The local command line for `container`; `pod_dir` is where the runtime keeps the pod's files."""
     image_text = str(container.get("image") or "")
     image = parse_image(image_text)
     if "podinfo" in image.name:
         return podinfo_argv(container, pod_ip, image, python)
     if "loadtester" in image.name:
         return loadtester_argv(container, pod_ip, python)
+    if is_controller_image(image):
+        return controller_argv(container, pod_ip, python)
+    if is_prometheus_image(image):
+        return prometheus_argv(container, pod_ip, pod_dir)
     if any(tool in image.name for tool in TOOL_IMAGES) and local_command(container):
         return local_command(container)
     raise UnknownImage(

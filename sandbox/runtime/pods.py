@@ -19,8 +19,11 @@ from sandbox.runtime.kube import PODS, Kube, KubeError, Obj
 from sandbox.runtime.logs import log_path
 from sandbox.runtime.loopback import LoopbackPool
 from sandbox.runtime.objects import is_terminating, timestamp
+from sandbox.runtime.pod_discovery import PodDiscoveryTargets
 from sandbox.runtime.probes import run_probe
 from sandbox.runtime.processes import ContainerProcess
+from sandbox.runtime.promconfig import ContainerSetupError, prepare
+from sandbox.runtime.serviceaccount import service_account_env
 from sandbox.runtime.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,11 @@ class PodEnvironment:
     #: Cluster DNS for pods: each pod sees its namespace's hosts file as /etc/hosts (None: the host's).
     hosts: HostsFile | None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def discovery_file(self) -> Path:
+        """Kubernetes pod discovery for Prometheus pods (`pod_discovery`, `promconfig`)."""
+        return self.state_dir / "prometheus" / "targets" / "kubernetes-pods.json"
 
 
 def container_env(container: Obj, pod: Obj, pod_ip: str) -> dict[str, str]:
@@ -138,7 +146,9 @@ class PodWorker:
             "Scheduled",
             f"Successfully assigned {self.key[0]}/{self.key[1]} to {NODE_NAME}",
         )
-        self.containers = [ContainerState(spec=c, argv=argv_for(c, self.pod_ip)) for c in specs]
+        self.containers = [
+            ContainerState(spec=c, argv=argv_for(c, self.pod_ip, pod_dir=self._workdir())) for c in specs
+        ]
         for state in self.containers:
             await self._start_container(state)
         await self._publish()
@@ -194,6 +204,7 @@ class PodWorker:
         env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
         env["HOME"] = str(self._workdir())
         env["HOSTNAME"] = self.key[1]
+        env.update(service_account_env(self.pod, self._workdir(), str(self.env.kube.api.configuration.host)))
         env.update(self.env.extra_env)
         env.update(container_env(state.spec, self.pod, self.pod_ip))
         return env
@@ -214,8 +225,9 @@ class PodWorker:
         )
         state.process = process  # tracked before spawning, so a stop during the spawn still kills it
         try:
+            await prepare(self.env.kube, self.pod, state.spec, self._workdir(), self.env.discovery_file)
             await process.start()
-        except OSError as exc:
+        except (OSError, ContainerSetupError) as exc:
             state.process = None
             state.exit_code = 128
             state.last_termination = {"exitCode": 128, "reason": "StartError", "message": str(exc)}
@@ -437,6 +449,7 @@ class PodRuntime:
         self.workers: dict[Key, PodWorker] = {}
         self.queue = WorkQueue("pods", self.reconcile)
         pods.subscribe(self._on_pod)
+        self.discovery = PodDiscoveryTargets(pods, env.discovery_file)
 
     def _on_pod(self, event_type: str, pod: Obj) -> None:
         self.queue.add((pod["metadata"].get("namespace", ""), pod["metadata"]["name"]))

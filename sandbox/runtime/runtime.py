@@ -13,6 +13,7 @@ from types import TracebackType
 from sandbox.runtime.deployments import DeploymentController
 from sandbox.runtime.endpoints import EndpointsController
 from sandbox.runtime.events import EventRecorder
+from sandbox.runtime.exec import PodExec
 from sandbox.runtime.hostsfile import HostsFile
 from sandbox.runtime.informer import Informer
 from sandbox.runtime.kube import DEPLOYMENTS, ENDPOINTS, PODS, REPLICASETS, SERVICES, Kube
@@ -81,6 +82,8 @@ class Runtime:
             ),
             i["pods"],
         )
+        #: `kubectl exec` into this runtime's pods: the API server's exec backend.
+        self.exec = PodExec(self.pods)
         self.endpoints = EndpointsController(kube, i["services"], i["pods"], i["endpoints"])
         self.services = ServiceController(
             kube,

@@ -230,3 +230,31 @@ def test_scheme_less_proxy_is_accepted_as_flaggers_docs_write_it():
 def test_proxy_with_a_non_http_scheme_is_refused():
     with pytest.raises(SettingsError, match="slack-proxy-url"):
         parse_settings(["-slack-proxy-url=ftp://proxy:21"], {})
+
+
+def test_listen_address_defaults_to_all_interfaces() -> None:
+    assert parse_settings([], {}).listen_address == ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-listen-address=127.42.0.7"], ["--listen-address", "127.42.0.7"], ["-listen-address", " 127.42.0.7 "]],
+)
+def test_listen_address_flag_in_go_spellings(argv: list[str]) -> None:
+    assert parse_settings(argv, {}).listen_address == "127.42.0.7"
+
+
+def test_listen_address_from_the_environment_and_the_flag_wins() -> None:
+    environ = {"FLAGMAN_LISTEN_ADDRESS": "127.0.0.9"}
+    assert parse_settings([], environ).listen_address == "127.0.0.9"
+    assert parse_settings(["-listen-address=localhost"], environ).listen_address == "localhost"
+
+
+def test_listen_address_accepts_ipv6_and_normalises_it() -> None:
+    assert parse_settings(["-listen-address=0:0::1"], {}).listen_address == "::1"
+
+
+@pytest.mark.parametrize("raw", ["127.0.0.1:8080", "http://127.0.0.1", "bad host", "-x.example"])
+def test_listen_address_with_a_port_or_garbage_is_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match=r"-listen-address.*without a port"):
+        parse_settings([f"-listen-address={raw}"], {})
