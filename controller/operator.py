@@ -473,7 +473,29 @@ class Controller:
                         target,
                         namespace,
                     )
+            await self.retire_vanished_loops()
             await asyncio.sleep(self.settings.control_loop_interval)
+
+    async def retire_vanished_loops(self) -> None:
+        """End the loops of Canaries that are gone although no DELETED event said so.
+
+        kopf relists after a 410 without replaying the deletions it missed; a loop whose Canary is absent
+        from the watch cache is retired once a GET confirms the 404 (the cache may lag a brand-new Canary).
+        """
+        cached = {
+            f"{meta.get('name')}.{meta.get('namespace')}"
+            for meta in ((body.get("metadata") or {}) for body in self.cluster.canaries.items())
+        }
+        for key, uid in self.loops.running().items():
+            if key in cached:
+                continue
+            name, _, namespace = key.rpartition(".")  # namespaces have no dots; names may
+            try:
+                await self.api.get(CANARIES, namespace, name)
+            except NotFoundError:
+                self.loops.retire(key, uid)
+            except KubeError as error:
+                logger.debug("checking whether %s still exists failed: %s", key, error)
 
 
 def _phase(body: Mapping[str, Any]) -> str:

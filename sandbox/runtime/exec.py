@@ -29,6 +29,8 @@ from sandbox.runtime.processes import ContainerProcess, descendants_of, with_hos
 #: After the command exits, how long output still held open by its leftover children is waited for.
 OUTPUT_GRACE_SECONDS = 1.0
 READ_CHUNK_BYTES = 64 * 1024
+#: Output chunks buffered for a slow client before the command's output is no longer read (back-pressure).
+BUFFERED_CHUNKS = 64
 Chunk = tuple[int, bytes]
 
 
@@ -38,13 +40,14 @@ def exit_code_of(returncode: int) -> int:
 
 
 class ExecCommand:
-    """One running exec: output chunks as `(fd, data)` in a queue, ended by None."""
+    """One running exec: output chunks as `(fd, data)` in a bounded queue, ended by None."""
 
     def __init__(self, process: asyncio.subprocess.Process, open_outputs: int) -> None:
         self.process = process
-        self.chunks: asyncio.Queue[Chunk | None] = asyncio.Queue()
+        self.chunks: asyncio.Queue[Chunk | None] = asyncio.Queue(BUFFERED_CHUNKS)
         self._open_outputs = open_outputs
         self._outputs_closed = asyncio.Event()
+        self._produced = 0
         self._ended = False
         self._watcher = asyncio.create_task(self._end_output_after_exit())
 
@@ -52,9 +55,13 @@ class ExecCommand:
         if self._ended and self.chunks.empty():
             return None
         chunk = await self.chunks.get()
+        self._consumed()
         if chunk is None:
             self._ended = True
         return chunk
+
+    def _consumed(self) -> None:
+        """A chunk left the queue (a paused reader may go on)."""
 
     def _output_closed(self) -> None:
         self._open_outputs -= 1
@@ -64,10 +71,14 @@ class ExecCommand:
     async def _end_output_after_exit(self) -> None:
         """End the output at EOF, or shortly after the exit when a background child keeps it open."""
         await self.process.wait()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._outputs_closed.wait(), OUTPUT_GRACE_SECONDS)
+        while not self._outputs_closed.is_set():
+            produced = self._produced
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outputs_closed.wait(), OUTPUT_GRACE_SECONDS)
+            if self._produced == produced and not self.chunks.full():
+                break  # no output for a while, and not for want of a reader: a leftover child holds it
         self._stop_reading()
-        self.chunks.put_nowait(None)
+        await self.chunks.put(None)
 
     def _stop_reading(self) -> None:
         """Subclasses stop their readers here."""
@@ -124,7 +135,8 @@ class PipeCommand(ExecCommand):
 
     async def _pump(self, fd: int, stream: asyncio.StreamReader) -> None:
         while data := await stream.read(READ_CHUNK_BYTES):
-            self.chunks.put_nowait((fd, data))
+            self._produced += 1
+            await self.chunks.put((fd, data))
         self._output_closed()
 
     def _stop_reading(self) -> None:
@@ -157,6 +169,7 @@ class PtyCommand(ExecCommand):
         self.master = master
         self._loop = asyncio.get_running_loop()
         self._reading = True
+        self._paused = False
         os.set_blocking(master, False)
         self._loop.add_reader(master, self._on_readable)
 
@@ -188,15 +201,25 @@ class PtyCommand(ExecCommand):
         except OSError:  # EIO: every process holding the terminal has closed it
             data = b""
         if data:
+            self._produced += 1
             self.chunks.put_nowait((1, data))
+            if self.chunks.full():  # the client reads slower than the command writes: stop reading for now
+                self._paused = True
+                self._loop.remove_reader(self.master)
             return
         self._stop_reading()
         self._output_closed()
 
+    def _consumed(self) -> None:
+        if self._paused and self._reading:
+            self._paused = False
+            self._loop.add_reader(self.master, self._on_readable)
+
     def _stop_reading(self) -> None:
         if self._reading:
             self._reading = False
-            self._loop.remove_reader(self.master)
+            if not self._paused:
+                self._loop.remove_reader(self.master)
 
     async def write_stdin(self, data: bytes) -> None:
         while data and self._reading:

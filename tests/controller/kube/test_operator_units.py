@@ -12,9 +12,10 @@ import pytest
 
 from controller.api import CanaryRef
 from controller.cli import ZapLikeJsonFormatter, main
+from controller.errors import NotFoundError
 from controller.kube.cluster import Cluster
 from controller.kube.recorder import event_object
-from controller.operator import Controller, _looks_ready, analysis_interval
+from controller.operator import CanaryLoops, Controller, _looks_ready, analysis_interval
 from controller.rollout.revision import template_hash
 from controller.settings import Settings
 from tests.controller.kube import objects
@@ -190,3 +191,45 @@ def test_cli_answers_version_help_and_bad_flags_without_starting(capsys: pytest.
         assert main(["--kubeconfig=/nonexistent/kubeconfig", "-log-format=text"], {}) == 1
     finally:
         root.handlers[:], root.level = handlers, level
+
+
+class _ApiKnowing:
+    """`KubeApi.get` for Canaries: the names in `existing` exist, the others answer 404."""
+
+    def __init__(self, existing: set[str]) -> None:
+        self.existing = existing
+        self.gets: list[str] = []
+
+    async def get(self, resource: object, namespace: str, name: str) -> dict[str, Any]:
+        self.gets.append(f"{name}.{namespace}")
+        if name not in self.existing:
+            raise NotFoundError(f'canaries.flagger.app "{name}" not found')
+        return {"metadata": {"name": name, "namespace": namespace}}
+
+
+async def test_loops_of_canaries_deleted_unseen_are_retired_by_the_sweep() -> None:
+    """kopf replays no DELETED missed during a 410 relist: the sweep ends such loops after a 404."""
+    listed = {"metadata": {"name": "listed", "namespace": "test", "uid": "u1"}}
+    controller = _controller([listed])
+    api = _ApiKnowing({"listed", "brand.new"})
+    controller.api = api  # type: ignore[assignment]
+    stopped: list[str] = []
+
+    async def run(ref: CanaryRef, stop: Any) -> None:
+        await stop.wait(60)
+        stopped.append(ref.key)
+
+    controller.loops = CanaryLoops(run, grace_seconds=1.0)
+    for name, uid in (("listed", "u1"), ("brand.new", "u2"), ("vanished", "u3")):
+        controller.loops.ensure(CanaryRef(name=name, namespace="test", uid=uid))
+    await asyncio.sleep(0)
+
+    await controller.retire_vanished_loops()
+    assert api.gets == ["brand.new.test", "vanished.test"]  # only what the cache lacks is checked
+    assert sorted(controller.loops.running()) == ["brand.new.test", "listed.test"]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert stopped == ["vanished.test"]  # its loop saw the stop flag and ended
+
+    await controller.loops.stop_all()
+    assert sorted(stopped) == ["brand.new.test", "listed.test", "vanished.test"]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
 import json
 import os
 import pty
 import select
+import struct
+import termios
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -101,13 +105,19 @@ async def test_exec_pipes_stdin_to_the_command(shell: Cluster, version: str) -> 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hi\nthere\n"
 
+    payload = os.urandom(3 * 1024 * 1024).hex()  # 6 MB: many WebSocket messages, with back-pressure
+    big = await run_kubectl(shell.server, version, "exec", "-i", "shell", "--", "sha256sum", stdin=payload)
+    assert big.returncode == 0, big.stderr
+    assert big.stdout.split()[0] == hashlib.sha256(payload.encode()).hexdigest()
+
 
 def interactive_session(
     argv: list[str], env: dict[str, str], typed: bytes, timeout: float = 30
 ) -> tuple[str, int]:
     """Run `argv` on a pseudo-terminal as a user would, type `typed`, return the screen and exit code."""
     pid, terminal = pty.fork()
-    if pid == 0:  # the child: kubectl with the pty as its terminal
+    if pid == 0:  # the child: kubectl with the pty as its terminal, 30 rows by 100 columns
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
         os.execve(argv[0], argv, env)
     screen = b""
     os.write(terminal, typed)
@@ -134,8 +144,11 @@ async def test_exec_it_gives_an_interactive_shell(shell: Cluster, version: str) 
     # the tutorial's `exec -it POD sh` needs `--` with these kubectl versions (they refuse the old form)
     argv = kubectl_argv(shell.server, version, "exec", "-it", "shell", "--", "sh")
     env = {**os.environ, **shell.server.kubectl_env()}
-    screen, code = await asyncio.to_thread(interactive_session, argv, env, b"echo $((6*7))\nexit\n")
+    screen, code = await asyncio.to_thread(
+        interactive_session, argv, env, b"echo $((6*7))\nstty size\nexit\n"
+    )
     assert "42" in screen.replace("$((6*7))", ""), screen
+    assert "30 100" in screen, "kubectl's terminal size reaches the command (resize channel)"
     assert code == 0, screen
 
 

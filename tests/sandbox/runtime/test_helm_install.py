@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 import yaml
 
+from sandbox import demo
 from sandbox.runtime.images import UnknownImage, argv_for, prometheus_files
 from sandbox.runtime.kube import DEPLOYMENTS, PODS, Resource
 from sandbox.runtime.pod_discovery import pod_groups
@@ -290,7 +291,7 @@ async def test_tutorial_helm_install_runs_the_controller_and_its_prometheus(clus
     await eventually(primary_created, within=60, what="the controller pod to bootstrap podinfo-primary")
 
     prometheus_ip = await pod_ip(cluster, "flagger", "flagger-prometheus-")
-    podinfo_pods = {str(p["metadata"]["name"]) for p in await pods_of(cluster, "podinfo")}
+    podinfo_pods = {str(p["metadata"]["name"]) for p in await pods_of(cluster, "podinfo")}  # type: ignore[index]
 
     async def podinfo_series() -> list[dict[str, Any]]:
         status, body = await get(
@@ -305,3 +306,31 @@ async def test_tutorial_helm_install_runs_the_controller_and_its_prometheus(clus
 
     canary_obj = await cluster.kube.get(CANARIES, "default", "podinfo")
     assert canary_obj["metadata"]["name"] == "podinfo"
+
+
+# -- the demo's helm command -----------------------------------------------------------------------
+
+
+def test_demo_helm_command_is_the_tutorials_plus_the_analysis_bound() -> None:
+    settings = demo.DemoSettings(install="helm", min_analysis_interval="1s")
+    args = demo.helm_install_args(settings)
+    assert args[: len(TUTORIAL_HELM_INSTALL)] == TUTORIAL_HELM_INSTALL
+    assert settings.failed_checks_threshold == demo.HELM_THRESHOLD
+    assert demo.DemoSettings().failed_checks_threshold == 2
+    rendered = subprocess.run(
+        [str(HELM), "template", *args[2:]], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    deployments = {
+        d["metadata"]["name"]: d for d in yaml.safe_load_all(rendered) if d and d.get("kind") == "Deployment"
+    }
+    controller = deployments["flagger"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "FLAGMAN_MIN_ANALYSIS_INTERVAL", "value": "1s"} in controller["env"]
+    assert "-metrics-server=http://flagger-prometheus:9090" in controller["command"]
+    assert "flagger-prometheus" in deployments
+
+
+def test_demo_parses_the_install_option() -> None:
+    assert demo.parse_args(["--install", "helm"]).install == "helm"
+    assert demo.parse_args([]).install == "process"
+    with pytest.raises(SystemExit):
+        demo.parse_args(["--install", "kustomize"])
