@@ -109,35 +109,57 @@ def _start_error_text(program: str, error: OSError) -> str:
 # milliseconds, so then the spawn moves to a thread and the event loop keeps serving requests.
 _SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="loadtester-spawn")
 _live_commands = 0
+# Every command's stdin. Opened once: subprocess.DEVNULL opens (and closes) /dev/null on every spawn.
+_DEVNULL = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
 
-def _popen(argv: Sequence[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+class _Command(subprocess.Popen[bytes]):
+    """A command started with stdout and stderr on one pipe whose read end stays a bare fd.
+
+    `stdout=PIPE` would wrap it in a file object (an fstat, an isatty ioctl and an lseek per spawn) only
+    for us to read the fd directly; these per-request syscalls showed in the latency of a `bash true`.
+    """
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)  # the child gets its dup2 copies of write_fd
+        try:
+            super().__init__(
+                list(argv), stdin=_DEVNULL, stdout=write_fd, stderr=write_fd, start_new_session=True
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.output_fd = read_fd
+
+
+def _release(process: subprocess.Popen[bytes]) -> int:
+    """Close the parent's end of the output pipe and reap the (killed or exited) leader."""
+    if process.stdout is not None:
+        process.stdout.close()
+    if isinstance(process, _Command):
+        os.close(process.output_fd)
+    return process.wait()
 
 
 def _discard(
-    spawned: concurrent.futures.Future[subprocess.Popen[bytes]] | asyncio.Future[subprocess.Popen[bytes]],
+    spawned: concurrent.futures.Future[_Command]
+    | concurrent.futures.Future[subprocess.Popen[bytes]]
+    | asyncio.Future[_Command],
 ) -> None:
     """A spawn finished after its caller was cancelled: kill and reap what it started."""
     if spawned.cancelled() or spawned.exception() is not None:
         return
     process = spawned.result()
     kill_group(process.pid)
-    if process.stdout is not None:
-        process.stdout.close()
-    process.wait()
+    _release(process)
 
 
-async def _spawn(loop: asyncio.AbstractEventLoop, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+async def _spawn(loop: asyncio.AbstractEventLoop, argv: Sequence[str]) -> _Command:
     if _live_commands == 0:
-        return _popen(argv)  # inline: the fast path when idle (see above)
-    spawning = loop.run_in_executor(_SPAWNER, _popen, argv)
+        return _Command(argv)  # inline: the fast path when idle (see above)
+    spawning = loop.run_in_executor(_SPAWNER, _Command, argv)
     try:
         return await asyncio.shield(spawning)
     except asyncio.CancelledError:
@@ -161,15 +183,13 @@ async def run_command(
     except OSError as error:
         return CommandResult(None, b"", _start_error_text(argv[0], error), time.monotonic() - started)
     pgid = process.pid
-    assert process.stdout is not None
-    pipe_fd = process.stdout.fileno()
+    pipe_fd = process.output_fd
     try:
         os.set_blocking(pipe_fd, False)
         pidfd = os.pidfd_open(process.pid)
     except OSError as error:  # e.g. out of file descriptors: do not leave the command running
         kill_group(pgid)
-        process.stdout.close()
-        process.wait()
+        _release(process)
         return CommandResult(None, b"", f"watching {argv[0]}: {error}", time.monotonic() - started)
     _live_commands += 1
     if groups is not None:
@@ -188,8 +208,12 @@ async def run_command(
         if chunk:
             output.write(chunk)
             return
-        loop.remove_reader(pipe_fd)
+        stop_reading()
+
+    # Each future is resolved only together with removing its reader, so `finally` knows what is left.
+    def stop_reading() -> None:
         if not pipe_closed.done():
+            loop.remove_reader(pipe_fd)
             pipe_closed.set_result(None)
 
     def on_exit() -> None:
@@ -206,10 +230,6 @@ async def run_command(
         timed_out = True
         kill_group(pgid)
 
-    def stop_draining() -> None:
-        if not pipe_closed.done():
-            pipe_closed.set_result(None)
-
     # Plain timers rather than wait_for/shield: this path runs for every blocking request.
     deadline = loop.call_later(time_limit, on_deadline)
     try:
@@ -218,17 +238,20 @@ async def run_command(
         # The leader is a zombie until we reap it, so its group id is still ours: kill what it left.
         kill_group(pgid)
         if not pipe_closed.done():
-            drain_limit = loop.call_later(_PIPE_DRAIN_SECONDS, stop_draining)
+            drain_limit = loop.call_later(_PIPE_DRAIN_SECONDS, stop_reading)
             await pipe_closed
             drain_limit.cancel()
     finally:
         deadline.cancel()
         kill_group(pgid)  # also covers cancellation (shutdown, client gone with no waiter)
-        loop.remove_reader(pipe_fd)
-        loop.remove_reader(pidfd)
+        # Readers still registered only when cancelled: remove_reader on a gone fd costs a failed
+        # selector lookup, and this runs before every answer.
+        if not pipe_closed.done():
+            loop.remove_reader(pipe_fd)
+        if not leader_exited.done():
+            loop.remove_reader(pidfd)
         os.close(pidfd)
-        process.stdout.close()
-        returncode = process.wait()
+        returncode = _release(process)
         if groups is not None:
             groups.discard(pgid)
         _live_commands -= 1

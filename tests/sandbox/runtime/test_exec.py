@@ -10,8 +10,8 @@ import os
 import pty
 import select
 import struct
-import termios
 import subprocess
+import termios
 import time
 from collections.abc import AsyncIterator
 
