@@ -30,22 +30,15 @@ _ZAP_LEVEL_NAMES = {
     logging.CRITICAL: "fatal",
 }
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
-# json.dumps(entry, default=str, ensure_ascii=False), without building an encoder for every line.
-_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
 class ZapStyleJsonFormatter(logging.Formatter):
     """Field names and values as zap writes them, so log queries written for Flagger keep working."""
 
-    _second = -1
-    _second_text = ""
-
     def format(self, record: logging.LogRecord) -> str:
         seconds = int(record.created)
-        if seconds != self._second:  # strftime once a second, not once a line
-            self._second, self._second_text = seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-        stamp = self._second_text
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         entry = {
             "level": _ZAP_LEVEL_NAMES.get(record.levelno, record.levelname.lower()),
             "ts": f"{stamp}.{int(record.msecs):03d}Z",
@@ -57,7 +50,7 @@ class ZapStyleJsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["stacktrace"] = self.formatException(record.exc_info)
-        return _ENCODER.encode(entry)
+        return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def logger() -> logging.Logger:

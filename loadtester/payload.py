@@ -37,9 +37,6 @@ def _reject_constant(name: str) -> Any:
     raise PayloadError(f"invalid JSON literal {name}")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def _decode_string(field: str, value: Any) -> str | None:
     if value is None:
         return None
@@ -67,8 +64,7 @@ def _decode_metadata(value: Any) -> dict[str, str] | None:
 def decode_payload(body: bytes) -> Payload:
     """Decode a request body; raise PayloadError for everything Go would refuse."""
     try:
-        # What json.loads(body, parse_constant=...) does, without building a new decoder per call.
-        document = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+        document = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise PayloadError(str(error)) from None
     if document is None:

@@ -1,8 +1,9 @@
 """`flagman demo` (`make demo`): the Blue/Green tutorial, end to end, on the local sandbox.
 
-Starts the sandbox (API server, runtime, Prometheus) in a private mount namespace, installs the Flagger CRDs,
-the podinfo and load tester kustomizations, runs the controller, applies the tutorial's Canary with short
-intervals, and shows the events and `kubectl get canaries -A` while it
+Starts the sandbox (API server, runtime) in a private mount namespace, installs the Flagger CRDs, the podinfo
+and load tester kustomizations and the controller with its Prometheus (the tutorial's `helm upgrade -i`; with
+`--install process` the controller runs as a local process next to the sandbox's own Prometheus), applies
+the tutorial's Canary with short intervals, and shows the events and `kubectl get canaries -A` while it
 1. promotes podinfo 3.1.1 (smoke test, load test, metric checks, promotion), then
 2. rolls back podinfo 3.1.2 while HTTP 500s are generated against podinfo-canary.test.
 Everything is torn down at the end; the exit status says whether the story played out.
@@ -41,8 +42,9 @@ TESTER_KUSTOMIZATION = REPO_ROOT / "kustomize" / "tester"
 PROMETHEUS_URL = "http://flagger-prometheus.flagger:9090"
 HELM = REPO_ROOT / ".tools" / "bin" / "helm"
 CHART = REPO_ROOT / "charts" / "flagman"
-#: `--install`: `process` runs the controller as a local process next to the sandbox's own Prometheus;
-#: `helm` runs the tutorial's `helm upgrade -i` (controller pod + the chart's Prometheus pod).
+#: `--install`: `helm` (the command's default) runs the tutorial's `helm upgrade -i` (controller pod + the
+#: chart's Prometheus pod); `process` runs the controller as a local process next to the sandbox's own
+#: Prometheus. `DemoSettings` keeps `process` as its default for programmatic callers.
 INSTALL_MODES = ("process", "helm")
 #: The chart's Prometheus scrapes every 5s (charts/flagman/files/prometheus.yml), so a new canary pod has
 #: no request rate for up to ~12s; the demo's 2s analysis interval then needs more failed checks of grace
@@ -557,9 +559,10 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
     parser.add_argument(
         "--install",
         choices=INSTALL_MODES,
-        default="process",
-        help="how the controller runs: `process` (a local process, the default) or `helm` (the tutorial's "
-        "helm upgrade -i of charts/flagman: controller and Prometheus as pods)",
+        default="helm",
+        help="how the controller runs: `helm` (the default: the tutorial's helm upgrade -i of "
+        "charts/flagman, controller and Prometheus as pods) or `process` (a local process next to the "
+        "sandbox's own Prometheus; faster, threshold 2)",
     )
     args = parser.parse_args(list(argv))
     return DemoSettings(

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 def test_demo_promotes_then_rolls_back() -> None:
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "flagman", "demo", "--interval", "500ms", "--iterations", "3"),
+            *(sys.executable, "-m", "flagman", "demo", "--install", "process"),
+            *("--interval", "500ms", "--iterations", "3"),
             *("--min-analysis-interval", "100ms", "--load-test-duration", "20s", "--timeout", "200"),
             *("--second-octet", str(random.randint(60, 250))),
         ],
