@@ -46,10 +46,6 @@ CHART = REPO_ROOT / "charts" / "flagman"
 #: chart's Prometheus pod); `process` runs the controller as a local process next to the sandbox's own
 #: Prometheus. `DemoSettings` keeps `process` as its default for programmatic callers.
 INSTALL_MODES = ("process", "helm")
-#: The chart's Prometheus scrapes every 5s (charts/flagman/files/prometheus.yml), so a new canary pod has
-#: no request rate for up to ~12s; the demo's 2s analysis interval then needs more failed checks of grace
-#: than with the sandbox's own 1s-scrape Prometheus.
-HELM_THRESHOLD = 8
 
 
 class DemoFailed(Exception):
@@ -60,9 +56,12 @@ class DemoFailed(Exception):
 class DemoSettings:
     interval: str = "2s"
     iterations: int = 5
-    #: Failed checks before rollback; None: 2, or HELM_THRESHOLD with `--install helm`.
-    threshold: int | None = None
+    #: Failed checks before rollback: the tutorial's 2.
+    threshold: int = 2
     timeout_seconds: float = 600.0
+    #: Of the sandbox's own Prometheus, or with `--install helm` of the chart's (`prometheus.scrapeInterval`,
+    #: Flagger's 5s by default): a new canary pod has a request rate within a couple of scrapes, so the
+    #: demo's 2s analysis interval keeps the tutorial's threshold.
     scrape_interval: str = "1s"
     min_analysis_interval: str = "1s"
     load_test_duration: str = "1m"
@@ -70,12 +69,6 @@ class DemoSettings:
     state_dir: Path | None = None
     keep_state: bool = False
     install: str = "process"
-
-    @property
-    def failed_checks_threshold(self) -> int:
-        if self.threshold is not None:
-            return self.threshold
-        return HELM_THRESHOLD if self.install == "helm" else 2
 
 
 def runnable_package(name: str) -> bool:
@@ -131,7 +124,7 @@ def canary_manifest(settings: DemoSettings) -> Obj:
             "service": {"port": 9898, "portDiscovery": True},
             "analysis": {
                 "interval": settings.interval,
-                "threshold": settings.failed_checks_threshold,
+                "threshold": settings.threshold,
                 "iterations": settings.iterations,
                 "metrics": [
                     {"name": "request-success-rate", "thresholdRange": {"min": 99}, "interval": "1m"},
@@ -164,10 +157,11 @@ def canary_manifest(settings: DemoSettings) -> Obj:
 
 
 def helm_install_args(settings: DemoSettings) -> list[str]:
-    """The tutorial's `helm upgrade -i`, with the chart path and the demo's short analysis interval.
+    """The tutorial's `helm upgrade -i`, with the chart path and the demo's short intervals.
 
     The chart's values pass the controller's lower bound for analysis intervals as an env fallback
-    (`FLAGMAN_MIN_ANALYSIS_INTERVAL`); nothing else differs from the tutorial's command.
+    (`FLAGMAN_MIN_ANALYSIS_INTERVAL`) and the demo's scrape interval to the chart's Prometheus
+    (`prometheus.scrapeInterval`); nothing else differs from the tutorial's command.
     """
     return [
         "upgrade",
@@ -185,6 +179,8 @@ def helm_install_args(settings: DemoSettings) -> list[str]:
         "env[0].name=FLAGMAN_MIN_ANALYSIS_INTERVAL",
         "--set-string",
         f"env[0].value={settings.min_analysis_interval}",
+        "--set-string",
+        f"prometheus.scrapeInterval={settings.scrape_interval}",
     ]
 
 
@@ -405,7 +401,8 @@ class Demo:
     async def install_with_helm(self) -> None:
         self.begin(
             "helm upgrade -i flagger charts/flagman --namespace flagger "
-            "--set prometheus.install=true --set meshProvider=kubernetes"
+            "--set prometheus.install=true --set meshProvider=kubernetes "
+            f"--set prometheus.scrapeInterval={self.settings.scrape_interval}"
         )
         await self.helm(*helm_install_args(self.settings))
         for deployment in ("flagger", "flagger-prometheus"):
@@ -545,13 +542,13 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
     )
     parser.add_argument("--interval", default="2s", help="the Canary's analysis interval (default 2s)")
     parser.add_argument("--iterations", type=int, default=5, help="Blue/Green iterations (default 5)")
-    parser.add_argument(
-        "--threshold",
-        type=int,
-        help=f"failed checks before rollback (default 2; {HELM_THRESHOLD} with --install helm)",
-    )
+    parser.add_argument("--threshold", type=int, default=2, help="failed checks before rollback (default 2)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
-    parser.add_argument("--scrape-interval", default="1s", help="Prometheus scrape interval (default 1s)")
+    parser.add_argument(
+        "--scrape-interval",
+        default="1s",
+        help="Prometheus scrape interval, the sandbox's or the chart's (default 1s)",
+    )
     parser.add_argument("--min-analysis-interval", default="1s", help="the controller's lower bound")
     parser.add_argument("--load-test-duration", default="1m", help="hey -z value for the load test")
     parser.add_argument("--second-octet", type=int, default=43, help="the sandbox uses 127.N.0.0/16")
@@ -562,7 +559,7 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
         default="helm",
         help="how the controller runs: `helm` (the default: the tutorial's helm upgrade -i of "
         "charts/flagman, controller and Prometheus as pods) or `process` (a local process next to the "
-        "sandbox's own Prometheus; faster, threshold 2)",
+        "sandbox's own Prometheus; faster)",
     )
     args = parser.parse_args(list(argv))
     return DemoSettings(

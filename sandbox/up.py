@@ -2,7 +2,8 @@
 
 `up` starts a supervisor in a private mount namespace (`unshare --mount`) where the cluster hosts file is
 bind-mounted over /etc/hosts. The supervisor serves the API server, runs the runtime (pods, Services, DNS)
-and a real Prometheus, and records itself in `<state dir>/sandbox.json`. Every pod process inherits the
+and a real Prometheus (not with `--no-prometheus`, which leaves `flagger-prometheus.flagger` to the chart's
+`prometheus.install=true`), and records itself in `<state dir>/sandbox.json`. Every pod process inherits the
 namespace, so `podinfo-canary.test` resolves inside the sandbox; `kubectl exec` runs a command in a pod's
 context (the API server hands it to the runtime) and `flagman sandbox exec -- CMD` runs one in the namespace.
 The host's own /etc/hosts is never touched.
@@ -53,6 +54,8 @@ class SandboxSettings:
     second_octet: int = 42
     scrape_interval: str = "5s"
     kubernetes_minor: int = 31
+    #: Run the sandbox's own Prometheus and its `flagger-prometheus` Service in namespace `flagger`. Off for
+    #: the tutorial's `helm upgrade -i ... --set prometheus.install=true`, whose chart creates that Service.
     prometheus: bool = True
 
     @property
@@ -232,6 +235,7 @@ def supervisor_argv(settings: SandboxSettings) -> list[str]:
             settings.scrape_interval,
             "--kubernetes-minor",
             str(settings.kubernetes_minor),
+            *([] if settings.prometheus else ["--no-prometheus"]),
         ]
     )
 
@@ -257,9 +261,11 @@ def up(settings: SandboxSettings, timeout_seconds: float = 60.0) -> int:
         record = read_record(settings)
         if record is not None:
             print(f"sandbox up (pid {record['pid']}): API server {record['apiserver']}")
-            print(
-                f"  prometheus: {record['prometheus']} (flagger-prometheus.flagger:9090 inside the sandbox)"
-            )
+            if record["prometheus"]:
+                where = f"{record['prometheus']} (flagger-prometheus.flagger:9090 inside the sandbox)"
+            else:
+                where = "none (--no-prometheus; helm's --set prometheus.install=true brings one)"
+            print(f"  prometheus: {where}")
             print(f"  pod logs:   {record['logs']}")
             print(f"export KUBECONFIG={record['kubeconfig']}")
             print("cluster DNS works in pods (kubectl exec POD -- CMD) and in: flagman sandbox exec -- CMD")
@@ -340,6 +346,7 @@ def _settings_from(args: Any) -> SandboxSettings:
         second_octet=args.second_octet,
         scrape_interval=args.scrape_interval,
         kubernetes_minor=args.kubernetes_minor,
+        prometheus=not getattr(args, "no_prometheus", False),  # only `up` and the supervisor have the flag
     )
 
 
@@ -355,6 +362,15 @@ def _add_common(parser: Any) -> None:
     parser.add_argument("--kubernetes-minor", type=int, default=31, help="minor version /version reports")
 
 
+def _add_no_prometheus(parser: Any) -> None:
+    parser.add_argument(
+        "--no-prometheus",
+        action="store_true",
+        help="start no Prometheus and no flagger-prometheus Service (for the tutorial's helm install with "
+        "--set prometheus.install=true, whose chart creates both)",
+    )
+
+
 def add_subcommands(subparsers: Any) -> None:
     """Register up, down, status, kubeconfig and exec on `flagman sandbox`."""
     commands = {
@@ -366,6 +382,8 @@ def add_subcommands(subparsers: Any) -> None:
     for name, (help_text, action) in commands.items():
         parser = subparsers.add_parser(name, help=help_text, description=help_text)
         _add_common(parser)
+        if name == "up":
+            _add_no_prometheus(parser)
         parser.set_defaults(run=lambda args, action=action: action(_settings_from(args)))
     parser = subparsers.add_parser(
         "exec",
@@ -385,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     """The supervisor's entry point (`python -m sandbox.up`), run by `up` inside the namespace."""
     parser = argparse.ArgumentParser(prog="python -m sandbox.up")
     _add_common(parser)
+    _add_no_prometheus(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = _settings_from(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,39 @@ def test_bundled_prometheus_relabeling_produces_the_labels_the_builtin_checks_fi
     assert targets["kubernetes_pod_name"]["source_labels"] == ["__meta_kubernetes_pod_name"]
     assert targets["__address__"]["source_labels"][1] == "__meta_kubernetes_pod_annotation_prometheus_io_port"
     assert {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"} in steps
+
+
+def bundled_prometheus(values: dict[str, Any]) -> tuple[str, str]:
+    """The rendered config of the bundled Prometheus and its Deployment's `checksum/config` annotation."""
+    objects = helm_template("flagman", "flagger", "flagger", values)
+    config = find(objects, "ConfigMap", "flagger-prometheus")["data"]["prometheus.yml"]
+    pod_annotations = find(objects, "Deployment", "flagger-prometheus")["spec"]["template"]["metadata"]
+    return config, pod_annotations["annotations"]["checksum/config"]
+
+
+def test_prometheus_scrape_interval_defaults_to_flaggers_5s_and_the_shipped_file() -> None:
+    config, checksum = bundled_prometheus(TUTORIAL_INSTALL)
+    shipped = (CHARTS / "flagman" / "files" / "prometheus.yml").read_text()
+    assert yaml.safe_load(config)["global"]["scrape_interval"] == "5s"
+    assert config == shipped.rstrip("\n")  # the default renders the file unchanged
+    assert checksum == hashlib.sha256(shipped.encode()).hexdigest()
+
+
+def test_prometheus_scrape_interval_sets_the_global_one_only() -> None:
+    default_config, default_checksum = bundled_prometheus(TUTORIAL_INSTALL)
+    config, checksum = bundled_prometheus({**TUTORIAL_INSTALL, "prometheus.scrapeInterval": "1s"})
+    parsed = yaml.safe_load(config)
+    assert parsed["global"]["scrape_interval"] == "1s"
+    assert all("scrape_interval" not in job for job in parsed["scrape_configs"])
+    assert parsed["scrape_configs"] == yaml.safe_load(default_config)["scrape_configs"]
+    # the annotation follows the rendered config, so changing the value rolls the Prometheus pod
+    assert checksum == hashlib.sha256(config.encode() + b"\n").hexdigest() != default_checksum
+
+
+@pytest.mark.parametrize("interval", ["fast", "5", "1s;", "-1s"])
+def test_prometheus_scrape_interval_that_is_no_duration_is_refused(interval: str) -> None:
+    error = helm_template_error("flagman", {**TUTORIAL_INSTALL, "prometheus.scrapeInterval": interval})
+    assert f'prometheus.scrapeInterval "{interval}" is not a Prometheus duration' in error
 
 
 def test_leader_election_sets_replicas_and_flags() -> None:

@@ -32,13 +32,14 @@ def test_demo_with_the_tutorials_helm_install_promotes_then_rolls_back() -> None
     assert result.returncode == 0, output[-6000:]
     for line in (
         "helm upgrade -i flagger charts/flagman --namespace flagger",
+        "--set prometheus.scrapeInterval=1s",
         'deployment "flagger" successfully rolled out',
         'deployment "flagger-prometheus" successfully rolled out',
         "Pre-rollout check smoke-test passed",
         "Advance podinfo.test canary iteration 3/3",
         "Promotion completed! Scaling down podinfo.test",
         "serves podinfo 3.1.1",
-        "Rolling back podinfo.test failed checks threshold reached 8",
+        "Rolling back podinfo.test failed checks threshold reached 2",
         "Canary failed! Scaling down podinfo.test",
         "demo finished",
     ):

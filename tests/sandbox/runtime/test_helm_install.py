@@ -311,22 +311,25 @@ async def test_tutorial_helm_install_runs_the_controller_and_its_prometheus(clus
 # -- the demo's helm command -----------------------------------------------------------------------
 
 
-def test_demo_helm_command_is_the_tutorials_plus_the_analysis_bound() -> None:
+def test_demo_helm_command_is_the_tutorials_plus_the_analysis_bound_and_scrape_interval() -> None:
     settings = demo.DemoSettings(install="helm", min_analysis_interval="1s")
     args = demo.helm_install_args(settings)
     assert args[: len(TUTORIAL_HELM_INSTALL)] == TUTORIAL_HELM_INSTALL
-    assert settings.failed_checks_threshold == demo.HELM_THRESHOLD
-    assert demo.DemoSettings().failed_checks_threshold == 2
+    # the chart's Prometheus scrapes as often as the sandbox's own, so the tutorial's threshold holds
+    assert settings.threshold == demo.DemoSettings().threshold == demo.parse_args([]).threshold == 2
     rendered = subprocess.run(
         [str(HELM), "template", *args[2:]], check=True, capture_output=True, text=True, timeout=60
     ).stdout
-    deployments = {
-        d["metadata"]["name"]: d for d in yaml.safe_load_all(rendered) if d and d.get("kind") == "Deployment"
-    }
+    objects = [d for d in yaml.safe_load_all(rendered) if d]
+    deployments = {d["metadata"]["name"]: d for d in objects if d.get("kind") == "Deployment"}
     controller = deployments["flagger"]["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "FLAGMAN_MIN_ANALYSIS_INTERVAL", "value": "1s"} in controller["env"]
     assert "-metrics-server=http://flagger-prometheus:9090" in controller["command"]
     assert "flagger-prometheus" in deployments
+    config_map = next(
+        d for d in objects if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "flagger-prometheus"
+    )
+    assert yaml.safe_load(config_map["data"]["prometheus.yml"])["global"]["scrape_interval"] == "1s"
 
 
 def test_demo_parses_the_install_option() -> None:
