@@ -1,0 +1,42 @@
+"""Running `flagman demo` as `make demo` does, and the story both install paths must tell."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Sequence
+
+# Promotion of 3.1.1, then the rollback of 3.1.2 under HTTP 500s, in the tutorial's words.
+STORY = (
+    "Pre-rollout check smoke-test passed",
+    "Advance podinfo.test canary iteration 3/3",
+    "Promotion completed! Scaling down podinfo.test",
+    "serves podinfo 3.1.1",
+    "Rolling back podinfo.test failed checks threshold reached 2",
+    "Canary failed! Scaling down podinfo.test",
+    "demo finished",
+)
+
+
+def run_demo(args: Sequence[str], *, timeout: float) -> str:
+    """Run the demo on its own loopback block; return its output after asserting it exited 0."""
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "flagman", "demo", *args),
+            *("--second-octet", str(random.randint(60, 250))),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    return output
+
+
+def assert_told(output: str, lines: Sequence[str]) -> None:
+    for line in lines:
+        assert line in output, f"{line!r} missing from:\n{output[-6000:]}"
