@@ -7,7 +7,7 @@ TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup tools test lint demo bench clean
+.PHONY: setup tools test lint demo bench clean control-plane
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ demo: setup tools
 
 bench: setup tools
 	$(PY) -m bench
+
+# The real Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler) from Go modules.
+control-plane:
+	bash scripts/build-control-plane.sh
 
 # --- install paths: CRDs from their single source, chart lint, container images ---
 .PHONY: crds charts-lint images checkov
