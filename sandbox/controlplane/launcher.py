@@ -407,7 +407,7 @@ class ControlPlane:
 
 
 def _failed_checks(body: str) -> str:
-    """The checks a verbose /readyz answer says still fail (`[-]poststarthook/x failed: ...`), else its start."""
+    """The checks a verbose /readyz answer says still fail (`[-]poststarthook/x failed`), else its start."""
     failed = [
         line[3:].split(" failed")[0].removeprefix("poststarthook/")
         for line in body.splitlines()
