@@ -2,7 +2,7 @@
 
 Keeping the finished `Task` and `TaskResult` would hold a task's whole output (up to 1 MiB) and its
 identity (canary and command, together up to a 1 MiB request body) for each of the last 1,000 keys:
-~0.9–2 MiB a task, so a few hundred chatty tasks would exceed the chart's 512Mi memory limit. Only what
+~0.9 to 2 MiB a task, so a few hundred chatty tasks would exceed the chart's 512Mi memory limit. Only what
 `/tasks` serves is kept: the last 4 KiB of output and the canary, command and error text each cut to
 what fits in 4 KiB of memory (4,096 ASCII characters, fewer wider ones). A record is then at most
 ~17 KiB, about 17 MiB for 1,000.
@@ -35,7 +35,9 @@ def shorten(text: str, limit: int = TEXT_LIMIT_BYTES) -> str:
     if not kept.isascii():
         kept = text[: limit // _WIDEST_CHARACTER_BYTES]
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-    return f"{kept}... [{len(text) - len(kept)} more characters, blake2b {digest}]"  # ASCII marker: 1 byte each
+    return (
+        f"{kept}... [{len(text) - len(kept)} more characters, blake2b {digest}]"  # ASCII marker: 1 byte each
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -16,7 +16,9 @@ MIB = 1024 * 1024
 
 
 def test_short_text_is_kept_as_it_is() -> None:
-    assert shorten("hey -z 1m http://podinfo-canary.test:9898/") == "hey -z 1m http://podinfo-canary.test:9898/"
+    assert (
+        shorten("hey -z 1m http://podinfo-canary.test:9898/") == "hey -z 1m http://podinfo-canary.test:9898/"
+    )
     assert shorten("é" * 1024) == "é" * 1024
 
 
@@ -45,8 +47,8 @@ async def test_chatty_tasks_with_long_commands_retain_a_few_kib_each(loadtester:
     quiet.handlers[:] = [logging.NullHandler()]
 
     async def chatty(number: int, command: str) -> None:
-        payload = {"name": f"chatty-{number}", "namespace": "test", "metadata": {"type": "bash", "cmd": command}}
-        await loadtester.post("/", payload)
+        metadata = {"type": "bash", "cmd": command}
+        await loadtester.post("/", {"name": f"chatty-{number}", "namespace": "test", "metadata": metadata})
 
     long_comment = "y" * 100_000
     runnable = f"head -c {MIB} /dev/zero | tr '\\0' x; : {long_comment}"
