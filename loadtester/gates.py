@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from loadtester.errors import LoadtesterError
+
 
 def gate_key(name: str, namespace: str) -> str:
     return f"{name}.{namespace}"
@@ -18,7 +20,7 @@ def rollback_key(name: str, namespace: str) -> str:
     return f"rollback.{name}.{namespace}"
 
 
-class GateStoreError(Exception):
+class GateStoreError(LoadtesterError):
     """The store cannot be read or written (a shared store's backend is down); answered with 503."""
 
 

@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from loadtester.errors import LoadtesterError
+
 _STRING_FIELDS = ("name", "namespace", "phase", "checksum")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads has already joined the valid pairs
 
@@ -30,7 +32,7 @@ def _replace_one_byte(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("loadtester-go-utf8", _replace_one_byte)
 
 
-class PayloadError(ValueError):
+class PayloadError(LoadtesterError, ValueError):
     """The body is not a webhook payload; Flagger answers these with 400 and an empty body."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from goconv.durations import DurationError, parse_duration
 from goconv.flags import FlagError, split_flags
 from goconv.flags import HelpRequested as HelpRequested
+from loadtester.errors import LoadtesterError
 
 VERSION = "0.38.0"
 DEFAULT_PORT = 9090
@@ -33,7 +34,7 @@ LOG_LEVELS = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(LoadtesterError, ValueError):
     """A flag or environment value that cannot be used; the message says which and why."""
 
 

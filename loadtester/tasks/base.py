@@ -9,12 +9,13 @@ from typing import Literal
 
 import aiohttp
 
+from loadtester.errors import LoadtesterError
 from loadtester.process import ProcessGroups
 
 Mode = Literal["queued", "blocking"]
 
 
-class TaskRequestError(Exception):
+class TaskRequestError(LoadtesterError):
     """The payload cannot become a task; `status` and `message` are the HTTP answer."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from goconv.durations import DurationError, parse_duration
+from loadtester.errors import LoadtesterError
 from loadtester.payload import Payload
 from loadtester.tasks.base import Task, TaskContext, TaskRequestError, TaskResult
 
@@ -98,7 +99,7 @@ class NGrinderTask(Task):
             raise _NGrinderError(f"{method} {path}: {error}") from None
 
 
-class _NGrinderError(Exception):
+class _NGrinderError(LoadtesterError):
     pass
 
 
