@@ -29,6 +29,9 @@ class GateStore(Protocol):
 
     async def set_open(self, key: str, is_open: bool) -> None: ...
 
+    async def close(self) -> None:
+        """Release connections (called once, when the app is cleaned up)."""
+
 
 class InMemoryGateStore:
     def __init__(self) -> None:
@@ -42,3 +45,6 @@ class InMemoryGateStore:
 
     def snapshot(self) -> dict[str, bool]:
         return dict(self._gates)
+
+    async def close(self) -> None:
+        pass  # nothing to release: the gates live and die with the process

@@ -67,11 +67,11 @@ class TaskRunner:
 
     def kill_process_groups(self) -> int:
         """SIGKILL every running command's process group, synchronously (for an immediate exit)."""
-        return self._context.groups.kill_all()
+        return self._context.spawner.kill_all()
 
     async def kill_all(self) -> int:
         """Kill every running command's process group and wait for the tasks to wind up."""
-        killed = self._context.groups.kill_all()
+        killed = self._context.spawner.kill_all()
         futures = [entry.future for entry in self._running.values()]
         for future in futures:
             future.cancel()

@@ -10,7 +10,7 @@ from typing import Literal
 import aiohttp
 
 from loadtester.errors import LoadtesterError
-from loadtester.process import ProcessGroups
+from loadtester.process import Spawner
 
 Mode = Literal["queued", "blocking"]
 
@@ -43,10 +43,10 @@ class TaskResult:
 
 @dataclasses.dataclass
 class TaskContext:
-    """What a running task may use: the deadline, the process-group registry, an HTTP session."""
+    """What a running task may use: the deadline, the app's command spawner, an HTTP session."""
 
     timeout: float
-    groups: ProcessGroups
+    spawner: Spawner
     logger: logging.Logger
     _session: aiohttp.ClientSession | None = None
 

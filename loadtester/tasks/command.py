@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loadtester.process import run_command
 from loadtester.tasks.base import Mode, Task, TaskContext, TaskResult
 
 
@@ -31,7 +30,7 @@ class ProgramTask(Task):
         self.log_output = log_output
 
     async def run(self, context: TaskContext) -> TaskResult:
-        result = await run_command(self.argv, time_limit=context.timeout, groups=context.groups)
+        result = await context.spawner.run(self.argv, time_limit=context.timeout)
         return TaskResult(
             ok=result.ok,
             output=result.output,
