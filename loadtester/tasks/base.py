@@ -60,8 +60,9 @@ class TaskContext:
             await self._session.close()
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class Task(abc.ABC):
-    """One accepted webhook payload, ready to run."""
+    """One accepted webhook payload, ready to run; each kind adds the fields its work needs."""
 
     type: str  # the payload's metadata.type (cmd, bash, helm, ...)
     mode: Mode
