@@ -1,0 +1,149 @@
+"""The composition root: builds every adapter once, hands them to the tick (`Ports`) and the scheduler,
+and takes them down in order (Flagger's `controller.go` `NewController`).
+
+Start order: the Kubernetes client, the watch caches (listed before anything else starts, so a missing
+CRD or an unreachable API server fails the start loudly, as in Flagger), the HTTP session and the
+adapters on top of it, then the /healthz /readyz /metrics server. `stop` reverses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+
+from controller.alerts import AlertSources, build_alert_sender
+from controller.alerts.kube_source import KubeAlertProviders
+from controller.analysis.checks import MetricAnalysis
+from controller.errors import KubeError, NotFoundError
+from controller.kube.api import CANARIES, KubeApi
+from controller.kube.cluster import Cluster
+from controller.kube.recorder import KubeRecorder
+from controller.kube.router import KubeRouter
+from controller.kube.sources import CachedSecrets, CachedTemplates
+from controller.kube.status import KubeStatusStore
+from controller.kube.workloads import KubeWorkloads, WorkloadOptions
+from controller.rollout.ports import Ports
+from controller.rollout.tick import RolloutSettings
+from controller.scheduler import Scheduler
+from controller.settings import Settings
+from controller.telemetry import VERSION, CanaryTelemetry, ControllerMetrics, Health, TelemetryServer
+from controller.webhooks import WebhookClient
+
+EVENT_FLUSH_SECONDS = 5.0
+
+
+class SystemClock:
+    """The real clock (the `Clock` port)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass
+class Controller:
+    """Everything the operator runs with; built once by `Controller.start`."""
+
+    settings: Settings
+    api: KubeApi
+    cluster: Cluster
+    session: aiohttp.ClientSession
+    recorder: KubeRecorder
+    metrics: ControllerMetrics
+    health: Health
+    server: TelemetryServer
+    scheduler: Scheduler
+
+    @classmethod
+    async def start(cls, settings: Settings, *, watch_timeout_seconds: int = 300) -> Controller:
+        api = await KubeApi.connect(settings.kubeconfig, settings.master)
+        cluster = Cluster.create(api, settings.namespace, watch_timeout_seconds=watch_timeout_seconds)
+        try:
+            await cluster.start()
+        except NotFoundError as error:
+            await cluster.stop()
+            await api.close()
+            raise KubeError(
+                f"cannot list Flagger's custom resources ({error}); "
+                "install the CRDs (kustomize/base/flagman/crd.yaml) first"
+            ) from error
+        except BaseException:
+            await cluster.stop()
+            await api.close()
+            raise
+        session = aiohttp.ClientSession()
+        webhooks = WebhookClient(session)
+        secrets = CachedSecrets(api, cluster.secrets)
+        alert_sender = build_alert_sender(settings, session, AlertSources(KubeAlertProviders(api), secrets))
+        recorder = KubeRecorder(
+            api,
+            event_sender=webhooks.send_event,
+            global_event_webhook=settings.event_webhook,
+            alert_sender=alert_sender,
+        )
+        metrics = ControllerMetrics()
+        metrics.set_info(VERSION, settings.mesh_provider)
+        analysis = MetricAnalysis(
+            session,
+            CachedTemplates(api, cluster.metric_templates),
+            secrets,
+            metrics_server=settings.metrics_server,
+            mesh_provider=settings.mesh_provider,
+        )
+        ports = Ports(
+            workloads=KubeWorkloads(
+                cluster,
+                WorkloadOptions(
+                    selector_labels=settings.selector_labels,
+                    include_label_prefix=settings.include_label_prefix,
+                    enable_config_tracking=settings.enable_config_tracking,
+                ),
+            ),
+            router=KubeRouter(cluster),
+            metrics=analysis,
+            webhooks=webhooks,
+            recorder=recorder,
+            status=KubeStatusStore(cluster),
+            clock=SystemClock(),
+            telemetry=CanaryTelemetry(metrics),
+        )
+        scheduler = Scheduler(
+            ports,
+            RolloutSettings(
+                mesh_provider=settings.mesh_provider, min_analysis_interval=settings.min_analysis_interval
+            ),
+            canaries=cluster.canaries,
+            read_canary=functools.partial(api.get, CANARIES),
+            totals=metrics,
+            control_loop_interval=settings.control_loop_interval,
+        )
+        health = Health()
+        health.checks.extend(
+            [cluster.liveness_problem, scheduler.stalled_loops, scheduler.canaries_without_loop]
+        )
+        cluster.deployments.add_listener(scheduler.on_deployment_change)
+        server = TelemetryServer(metrics, health, host=settings.listen_address, port=settings.port)
+        controller = cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler)
+        try:
+            await server.start()
+        except BaseException:
+            await controller.stop()
+            raise
+        return controller
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):  # give queued event webhooks a moment, not forever
+            await asyncio.wait_for(self.recorder.flush(), timeout=EVENT_FLUSH_SECONDS)
+        await self.recorder.close()
+        await self.server.stop()
+        await self.cluster.stop()
+        await self.session.close()
+        await self.api.close()
