@@ -166,6 +166,17 @@ class Health:
 
     checks: list[LivenessCheck] = field(default_factory=list)
     ready: bool = False
+    starting: dict[str, str] = field(default_factory=dict)  # what the start waits for, and why
+
+    def waiting(self, what: str, reason: str | None) -> None:
+        """The start waits for `what` because of `reason` (None: no longer); see `WatchCache.start`."""
+        if reason is None:
+            self.starting.pop(what, None)
+        else:
+            self.starting[what] = reason
+
+    def waits(self) -> list[str]:
+        return [f"waiting for the API server: {reason}" for _, reason in sorted(self.starting.items())]
 
     def problems(self) -> list[str]:
         found = []
@@ -184,16 +195,20 @@ HEALTH_KEY = web.AppKey("health", Health)
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    problems = request.app[HEALTH_KEY].problems()
+    health = request.app[HEALTH_KEY]
+    if waits := health.waits():  # starting: not healthy yet (the chart probes readiness here too)
+        return web.Response(status=503, text="\n".join(waits) + "\n")
+    problems = health.problems()
     if problems:
         return web.Response(status=500, text="\n".join(problems) + "\n")
     return web.Response(text="OK")
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    if request.app[HEALTH_KEY].ready:
+    health = request.app[HEALTH_KEY]
+    if health.ready:
         return web.Response(text="OK")
-    return web.Response(status=503, text="not ready\n")
+    return web.Response(status=503, text="\n".join(["not ready", *health.waits()]) + "\n")
 
 
 async def _metrics(request: web.Request) -> web.Response:

@@ -1,9 +1,11 @@
 """The composition root: builds every adapter once, hands them to the tick (`Ports`) and the scheduler,
 and takes them down in order (Flagger's `controller.go` `NewController`).
 
-Start order: the Kubernetes client, the watch caches (listed before anything else starts, so a missing
-CRD or an unreachable API server fails the start loudly, as in Flagger), the HTTP session and the
-adapters on top of it, then the /healthz /readyz /metrics server. `stop` reverses it.
+Start order: the Kubernetes client, the /healthz /readyz /metrics server, the watch caches (listed
+before anything else runs, so a missing CRD fails the start loudly, as in Flagger; an API server that
+cannot answer yet, e.g. 429 while a new CRD's storage initializes, is waited for with client-go's
+back-off, and /healthz says so), then the HTTP session and the adapters on top of it. `stop` reverses
+it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from controller.alerts.kube_source import KubeAlertProviders
 from controller.analysis.checks import MetricAnalysis
 from controller.errors import KubeError, NotFoundError
 from controller.kube.api import CANARIES, KubeApi
+from controller.kube.backoff import Backoff
 from controller.kube.cluster import Cluster
 from controller.kube.recorder import KubeRecorder
 from controller.kube.router import KubeRouter
@@ -63,21 +66,29 @@ class Controller:
     scheduler: Scheduler
 
     @classmethod
-    async def start(cls, settings: Settings, *, watch_timeout_seconds: int = 300) -> Controller:
+    async def start(
+        cls, settings: Settings, *, watch_timeout_seconds: int = 300, backoff: Backoff | None = None
+    ) -> Controller:
+        """Build and start everything; the health server first, so that /healthz can say what the
+        start waits for while the API server cannot answer yet (`backoff` between list attempts)."""
         api = await KubeApi.connect(settings.kubeconfig, settings.master)
+        metrics = ControllerMetrics()
+        metrics.set_info(VERSION, settings.mesh_provider)
+        health = Health()
+        server = TelemetryServer(metrics, health, host=settings.listen_address, port=settings.port)
         cluster = Cluster.create(api, settings.namespace, watch_timeout_seconds=watch_timeout_seconds)
         try:
-            await cluster.start()
-        except NotFoundError as error:
+            await server.start()
+            await cluster.start(health.waiting, backoff)
+        except BaseException as error:
             await cluster.stop()
+            await server.stop()
             await api.close()
-            raise KubeError(
-                f"cannot list Flagger's custom resources ({error}); "
-                "install the CRDs (kustomize/base/flagman/crd.yaml) first"
-            ) from error
-        except BaseException:
-            await cluster.stop()
-            await api.close()
+            if isinstance(error, NotFoundError):
+                raise KubeError(
+                    f"cannot list Flagger's custom resources ({error}); "
+                    "install the CRDs (kustomize/base/flagman/crd.yaml) first"
+                ) from error
             raise
         session = aiohttp.ClientSession()
         webhooks = WebhookClient(session)
@@ -89,8 +100,6 @@ class Controller:
             global_event_webhook=settings.event_webhook,
             alert_sender=alert_sender,
         )
-        metrics = ControllerMetrics()
-        metrics.set_info(VERSION, settings.mesh_provider)
         analysis = MetricAnalysis(
             session,
             CachedTemplates(api, cluster.metric_templates),
@@ -125,19 +134,11 @@ class Controller:
             totals=metrics,
             control_loop_interval=settings.control_loop_interval,
         )
-        health = Health()
         health.checks.extend(
             [cluster.liveness_problem, scheduler.stalled_loops, scheduler.canaries_without_loop]
         )
         cluster.deployments.add_listener(scheduler.on_deployment_change)
-        server = TelemetryServer(metrics, health, host=settings.listen_address, port=settings.port)
-        controller = cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler)
-        try:
-            await server.start()
-        except BaseException:
-            await controller.stop()
-            raise
-        return controller
+        return cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler)
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):  # give queued event webhooks a moment, not forever
