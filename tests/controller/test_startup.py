@@ -17,7 +17,7 @@ from controller.kube.api import KubeApi
 from controller.kube.backoff import Backoff
 from controller.settings import Settings
 from controller.wiring import Controller
-from sandbox.apiserver.testing import ApiServer
+from sandbox.apiserver.testing import ApiServer, kubeconfig_text
 from tests.controller.kube.support import create_namespace, eventually, install_crds
 
 FAST = Backoff(initial=0.02, jitter=0.0)
@@ -31,6 +31,12 @@ def _free_port() -> int:
 
 def _settings(kubeconfig: str) -> Settings:
     return Settings(kubeconfig=kubeconfig, port=_free_port(), listen_address="127.0.0.1")
+
+
+def _kubeconfig(directory: pathlib.Path, url: str) -> str:
+    path = directory / "kubeconfig"
+    path.write_text(kubeconfig_text(url))
+    return str(path)
 
 
 async def _get(url: str) -> tuple[int, str]:
@@ -95,9 +101,7 @@ async def test_a_refused_connection_is_waited_for_and_the_wait_can_be_cancelled(
     tmp_path: pathlib.Path, crds: ApiServer
 ) -> None:
     closed = f"http://127.0.0.1:{_free_port()}"
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(pathlib.Path(crds.kubeconfig).read_text().replace(crds.url, closed))
-    settings = _settings(str(kubeconfig))
+    settings = _settings(_kubeconfig(tmp_path, closed))
     starting = asyncio.create_task(Controller.start(settings, backoff=FAST))
 
     async def waiting() -> str | None:
