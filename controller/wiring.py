@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from controller.alerts import AlertSources, build_alert_sender
-from controller.alerts.kube_source import KubeAlertProviders
+from controller.alerts import AlertSettings, AlertSources, build_alert_sender
 from controller.analysis.checks import MetricAnalysis
 from controller.errors import KubeError, NotFoundError
 from controller.kube.api import CANARIES, KubeApi
@@ -28,7 +27,7 @@ from controller.kube.backoff import Backoff
 from controller.kube.cluster import Cluster
 from controller.kube.recorder import KubeRecorder
 from controller.kube.router import KubeRouter
-from controller.kube.sources import CachedSecrets, CachedTemplates
+from controller.kube.sources import CachedSecrets, CachedTemplates, KubeAlertProviders
 from controller.kube.status import KubeStatusStore
 from controller.kube.workloads import KubeWorkloads, WorkloadOptions
 from controller.rollout.ports import Ports
@@ -93,7 +92,9 @@ class Controller:
         session = aiohttp.ClientSession()
         webhooks = WebhookClient(session)
         secrets = CachedSecrets(api, cluster.secrets)
-        alert_sender = build_alert_sender(settings, session, AlertSources(KubeAlertProviders(api), secrets))
+        alert_sender = build_alert_sender(
+            alert_settings(settings), session, AlertSources(KubeAlertProviders(api), secrets)
+        )
         recorder = KubeRecorder(
             api,
             event_sender=webhooks.send_event,
@@ -148,3 +149,18 @@ class Controller:
         await self.cluster.stop()
         await self.session.close()
         await self.api.close()
+
+
+def alert_settings(settings: Settings) -> AlertSettings:
+    """The part of the flags that alerting reads."""
+    return AlertSettings(
+        slack_url=settings.slack_url,
+        slack_token=settings.slack_token,
+        slack_proxy_url=settings.slack_proxy_url,
+        slack_channel=settings.slack_channel,
+        slack_user=settings.slack_user,
+        msteams_url=settings.msteams_url,
+        msteams_proxy_url=settings.msteams_proxy_url,
+        cluster_name=settings.cluster_name,
+        no_cross_namespace_refs=settings.no_cross_namespace_refs,
+    )

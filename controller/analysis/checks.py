@@ -31,10 +31,10 @@ from controller.analysis.providers.prometheus import (
     PrometheusProvider,
 )
 from controller.analysis.providers.registry import build_provider
-from controller.analysis.sources import SecretSource, TemplateSource
 from controller.analysis.template import DEFAULT_METRIC_INTERVAL, TemplateModel, render_query
 from controller.analysis.thresholds import custom_metric_halt, duration_halt, success_rate_halt
 from controller.api.canary import Canary, Metric
+from controller.api.sources import SecretSource, TemplateSource
 from controller.api.templates import MetricTemplate
 from controller.errors import AnalysisError, FlagmanError, NoValuesError
 from controller.rollout.ports import AnalysisResult, Event
