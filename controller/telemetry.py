@@ -227,7 +227,7 @@ def create_app(metrics: ControllerMetrics, health: Health) -> web.Application:
 
 
 class TelemetryServer:
-    """The HTTP side server; started and stopped by the operator (it never installs signal handlers)."""
+    """The HTTP side server, started and stopped by `controller.wiring`; it installs no signal handlers."""
 
     def __init__(self, metrics: ControllerMetrics, health: Health, host: str = "", port: int = 8080) -> None:
         """`host` empty: every interface (IPv4 and IPv6), as Flagger's `:8080` does."""

@@ -138,7 +138,7 @@ def build_alert_sender(
 ) -> AlertSender | None:
     """The recorder's `alert_sender`; None only when there is nowhere an alert could ever go.
 
-    `session` is the controller's shared aiohttp session (closed by the operator, not here).
+    `session` is the controller's shared aiohttp session (closed by `controller.wiring`, not here).
     """
     poster = JsonPoster(session, timeout_seconds=timeout_seconds)
     global_notifier = build_global_notifier(settings, poster)

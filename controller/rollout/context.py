@@ -37,7 +37,7 @@ class RolloutSettings:
 
 @dataclass
 class TickMemory:
-    """Per-canary memory the operator keeps between ticks (in process only, never persisted).
+    """Per-canary memory the scheduler keeps between ticks (in process only, never persisted).
 
     Used to write events that Flagger repeats every tick (suspend, ``not signaling a rollback``,
     provider and validation warnings) once per state change instead.

@@ -8,8 +8,9 @@ import logging
 import pytest
 
 from controller.api import CanaryRef
-from controller.cli import ZapLikeJsonFormatter, main
+from controller.cli import main
 from controller.kube.recorder import event_object
+from goconv.zap import ZapJsonFormatter
 
 
 def test_event_object_shape() -> None:
@@ -30,7 +31,7 @@ def test_event_object_shape() -> None:
 
 
 def test_json_log_lines_have_zaps_keys_and_the_canary() -> None:
-    formatter = ZapLikeJsonFormatter("%(message)s")
+    formatter = ZapJsonFormatter()
     record = logging.LogRecord("controller", logging.WARNING, "x.py", 7, "Halt %s", ("now",), None)
     record.canary = "podinfo.test"
     line = json.loads(formatter.format(record))
