@@ -20,10 +20,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from controller.api import Canary, Phase
+from controller.version import VERSION as VERSION  # what `flagger_info` reports
 
 logger = logging.getLogger(__name__)
-
-VERSION = "0.1.0"
 
 # Flagger's status gauge: 0 while an analysis runs, 2 after a failure, 1 for every other phase.
 PHASE_STATUS_VALUES = {"Progressing": 0, "Failed": 2}

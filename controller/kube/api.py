@@ -26,10 +26,11 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from controller.errors import ConflictError, KubeError, NotFoundError, UnavailableError
 from controller.kube.objects import JsonDict
+from controller.version import VERSION
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = "flagman-controller/0.1.0"
+USER_AGENT = f"flagman-controller/{VERSION}"
 # One watch event is one JSON line; a ConfigMap or Secret may hold up to 1 MiB of data (more once encoded).
 MAX_WATCH_EVENT_BYTES = 16 * 1024 * 1024
 JSON = "application/json"
