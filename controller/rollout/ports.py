@@ -62,12 +62,13 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class ServicePort:
-    """A port of the generated Services, as found by ``service.portDiscovery``."""
+    """A port of the generated Services: the main one (``spec.service``) or one ``portDiscovery`` found."""
 
     name: str
     port: int
     target_port: int | str
     protocol: str = "TCP"
+    app_protocol: str = ""
 
 
 @dataclass(frozen=True)
