@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import math
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from controller.analysis.providers.base import ProviderConfigError, ProviderContext, QueryError
 from controller.analysis.providers.transport import absolute_url, decode_json, join_path, send
@@ -79,11 +79,11 @@ class GraphiteProvider:
         self._context = context
 
     async def run_query(self, query: str) -> float:
-        # As Go's url.Values: parse, set format=json, encode sorted by key with '+' for spaces.
+        # As Go's url.Values: parse, set format=json, encode sorted by key.
         pairs = [(k, v) for k, v in parse_qsl(collapse_whitespace(query), keep_blank_values=True)]
         pairs = [(k, v) for k, v in pairs if k != "format"] + [("format", "json")]
         pairs.sort(key=lambda pair: pair[0])
-        url = self._render_url.with_query(urlencode(pairs))
+        url = self._render_url.with_query(pairs)
         answer = await send(
             self._context.session,
             "GET",
