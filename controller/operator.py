@@ -45,6 +45,7 @@ from controller.api import Canary, CanaryRef, parse_duration
 from controller.errors import FlagmanError, KubeError, NotFoundError
 from controller.kube.api import CANARIES, KubeApi
 from controller.kube.cluster import Cluster
+from controller.kube.cluster_access import KubeClusterAccess
 from controller.kube.recorder import KubeRecorder
 from controller.kube.router import KubeRouter
 from controller.kube.sources import CachedSecrets, CachedTemplates
@@ -263,6 +264,7 @@ class Controller:
             CachedSecrets(api, cluster.secrets),
             metrics_server=settings.metrics_server,
             mesh_provider=settings.mesh_provider,
+            cluster=KubeClusterAccess(api.configuration),
         )
         ports = Ports(
             workloads=KubeWorkloads(
