@@ -22,6 +22,11 @@ from controller.analysis.providers.base import DEFAULT_TIMEOUT_SECONDS, Provider
 from controller.analysis.providers.transport import Answer, absolute_url, send
 
 
+# Not the controller's own user agent: the RBAC check of the charts (tests/deploy/test_rbac.py) records
+# requests by that one, and these calls need grants the charts do not give by default.
+USER_AGENT = "flagman-metrics-provider/0.1.0"
+
+
 @dataclass(frozen=True)
 class ClusterConnection:
     """Where the API server is and how to talk to it: host URL, auth headers, TLS settings."""
@@ -87,7 +92,7 @@ async def request_json(
     if not base.is_absolute():
         base = URL(f"https://{connection.host.rstrip('/')}")
     url = base.with_path(base.path.rstrip("/") + path)
-    headers = {"Accept": "application/json", **connection.headers}
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **connection.headers}
     if body is not None:
         headers["Content-Type"] = "application/json"
     if connection.insecure:
