@@ -21,7 +21,6 @@ from yarl import URL
 from controller.analysis.providers.base import DEFAULT_TIMEOUT_SECONDS, ProviderContext, QueryError
 from controller.analysis.providers.transport import Answer, absolute_url, send
 
-
 # Not the controller's own user agent: the RBAC check of the charts (tests/deploy/test_rbac.py) records
 # requests by that one, and these calls need grants the charts do not give by default.
 USER_AGENT = "flagman-metrics-provider/0.1.0"

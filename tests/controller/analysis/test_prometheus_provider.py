@@ -105,7 +105,8 @@ def test_invalid_address_is_rejected(address: str) -> None:
 
 
 def test_unsupported_provider_type_is_a_clear_error() -> None:
-    with pytest.raises(ProviderConfigError, match=r"provider type opentsdb is not supported \(supported: cloudwatch, "):
+    message = r"provider type opentsdb is not supported \(supported: cloudwatch, datadog, "
+    with pytest.raises(ProviderConfigError, match=message):
         build_provider(MetricProvider(type="opentsdb", address="http://127.0.0.1:9"), None, None)  # type: ignore[arg-type]
 
 

@@ -59,7 +59,9 @@ async def _prometheus(bench: Bench, runners: list[web.AppRunner]) -> Family:
     def set_value(value: float) -> None:
         bench.prometheus.custom["provider_probe_metric"] = [value]
 
-    return Family({"type": "prometheus", "address": bench.prometheus.url}, "sum(provider_probe_metric)", set_value)
+    return Family(
+        {"type": "prometheus", "address": bench.prometheus.url}, "sum(provider_probe_metric)", set_value
+    )
 
 
 async def _datadog(bench: Bench, runners: list[web.AppRunner]) -> Family:
@@ -194,7 +196,12 @@ async def _install(bench: Bench, family: Family, provider_type: str) -> None:
     provider = dict(family.provider)
     if family.secret is not None:
         data = {key: base64.b64encode(value.encode()).decode() for key, value in family.secret.items()}
-        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{provider_type}-creds"}, "data": data}
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": f"{provider_type}-creds"},
+            "data": data,
+        }
         await bench.api.create(SECRETS, "test", secret)
         provider["secretRef"] = {"name": f"{provider_type}-creds"}
     template = {
@@ -263,5 +270,7 @@ async def test_an_unknown_provider_type_is_refused_with_a_clear_message(bench: B
         "metadata": {"name": "tsdb", "namespace": "test"},
         "spec": {"provider": {"type": "opentsdb", "address": "http://127.0.0.1:9"}, "query": "x"},
     }
-    with pytest.raises(KubeError, match='spec.provider.type: Unsupported value: "opentsdb": supported values:'):
+    with pytest.raises(
+        KubeError, match=r'spec.provider.type: Unsupported value: "opentsdb": supported values:'
+    ):
         await bench.api.create(METRIC_TEMPLATES, "test", template)

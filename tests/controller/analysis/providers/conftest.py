@@ -46,7 +46,9 @@ class Seen:
 
 
 async def record(request: web.Request, into: list[Seen]) -> Seen:
-    seen = Seen(request.method, request.path, dict(request.query), dict(request.headers), await request.read())
+    seen = Seen(
+        request.method, request.path, dict(request.query), dict(request.headers), await request.read()
+    )
     into.append(seen)
     return seen
 

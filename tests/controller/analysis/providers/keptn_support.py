@@ -26,7 +26,9 @@ def _crd(kind: str, plural: str) -> dict[str, Any]:
                     "name": "v1beta1",
                     "served": True,
                     "storage": True,
-                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
                 }
             ],
         },
@@ -35,17 +37,23 @@ def _crd(kind: str, plural: str) -> dict[str, Any]:
 
 async def install_keptn_crds(api: KubeApi) -> None:
     for kind, plural in (("KeptnMetric", "keptnmetrics"), ("Analysis", "analyses")):
-        await api.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=_crd(kind, plural))
+        await api.request(
+            "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=_crd(kind, plural)
+        )
         await eventually(lambda p=plural: api.request("GET", f"{GROUP_PATH}/{p}"))  # type: ignore[misc]
 
 
 async def set_keptn_metric(api: KubeApi, namespace: str, name: str, value: str | None) -> None:
-    """Create or update a KeptnMetric whose status carries ``value`` (as Keptn's metrics operator writes it)."""
+    """Create or update a KeptnMetric whose status carries ``value``, as Keptn's metrics operator does."""
     body: dict[str, Any] = {
         "apiVersion": "metrics.keptn.sh/v1beta1",
         "kind": "KeptnMetric",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"provider": {"name": "my-provider"}, "query": "sum(rate(x[1m]))", "fetchIntervalSeconds": 10},
+        "spec": {
+            "provider": {"name": "my-provider"},
+            "query": "sum(rate(x[1m]))",
+            "fetchIntervalSeconds": 10,
+        },
     }
     if value is not None:
         body["status"] = {"value": value, "rawValue": "MTAw", "lastUpdated": "2026-12-02T14:00:00Z"}

@@ -31,10 +31,17 @@ async def api(apiserver: ApiServer) -> AsyncIterator[KubeApi]:
 
 
 def cluster_provider(
-    session: aiohttp.ClientSession, api: KubeApi, provider_type: str, secret: dict[str, str] | None = None, **spec: str
+    session: aiohttp.ClientSession,
+    api: KubeApi,
+    provider_type: str,
+    secret: dict[str, str] | None = None,
+    **spec: str,
 ):  # type: ignore[no-untyped-def]
     return build_provider(
-        MetricProvider(type=provider_type, **spec), secret, session, cluster=KubeClusterAccess(api.configuration)
+        MetricProvider(type=provider_type, **spec),
+        secret,
+        session,
+        cluster=KubeClusterAccess(api.configuration),
     )
 
 
@@ -70,7 +77,9 @@ async def test_namespace_defaults_and_no_items_mean_no_values(
 
 async def test_address_and_token_override_the_cluster(api: KubeApi, session: aiohttp.ClientSession) -> None:
     built = cluster_provider(session, api, "externalmetrics", {"token": "t"}, address="http://127.0.0.1:9")
-    with pytest.raises(AnalysisError, match="external metrics service unavailable: request failed: GET http://127.0.0.1:9"):
+    with pytest.raises(
+        AnalysisError, match=r"external metrics service unavailable: request failed: GET http://127.0.0.1:9"
+    ):
         await built.check_online()
 
 
@@ -86,7 +95,9 @@ def test_query_format(query: str, expected: tuple[str, str, str]) -> None:
     assert parse_query(query) == expected
 
 
-@pytest.mark.parametrize(("query", "message"), [("a/b/c", "too many slashes"), ("ns/", "metric name cannot be empty")])
+@pytest.mark.parametrize(
+    ("query", "message"), [("a/b/c", "too many slashes"), ("ns/", "metric name cannot be empty")]
+)
 def test_bad_queries(query: str, message: str) -> None:
     with pytest.raises(QueryError, match=message):
         parse_query(query)
@@ -97,7 +108,10 @@ def test_quantities_are_canonical() -> None:
 
 
 def test_cluster_is_required() -> None:
-    for provider_type, message in (("externalmetrics", "rest config is nil"), ("keptn", "no KubeConfig provided")):
+    for provider_type, message in (
+        ("externalmetrics", "rest config is nil"),
+        ("keptn", "no KubeConfig provided"),
+    ):
         with pytest.raises(ProviderConfigError, match=message):
             build_provider(MetricProvider(type=provider_type), None, None)  # type: ignore[arg-type]
 
@@ -114,7 +128,9 @@ async def test_keptn_metric_value(api: KubeApi, session: aiohttp.ClientSession) 
     await set_keptn_metric(api, "test", "pending", None)
     with pytest.raises(NoValuesError, match="no value found in resource test/pending"):
         await built.run_query("KeptnMetrics/test/pending\n")
-    with pytest.raises(QueryError, match='could not retrieve KeptnMetric test/missing: .*"missing" not found'):
+    with pytest.raises(
+        QueryError, match=r'could not retrieve KeptnMetric test/missing: .*"missing" not found'
+    ):
         await built.run_query("keptnmetric/test/missing")
     await set_keptn_metric(api, "test", "garbled", "fast")
     with pytest.raises(QueryError, match="could not parse value of KeptnMetric test/garbled"):
@@ -153,7 +169,9 @@ async def test_keptn_analysis_times_out(
     monkeypatch.setattr(keptn_module, "ANALYSIS_TIMEOUT_SECONDS", 0.3)
     await install_keptn_crds(api)
     built = cluster_provider(session, api, "keptn")
-    with pytest.raises(QueryError, match="timeout while waiting for Keptn Analysis test/never to be finished"):
+    with pytest.raises(
+        QueryError, match="timeout while waiting for Keptn Analysis test/never to be finished"
+    ):
         await built.run_query("analysis/test/never")
     listing = await api.request("GET", f"{GROUP_PATH}/namespaces/test/analyses")
     assert listing["items"] == []
@@ -161,7 +179,7 @@ async def test_keptn_analysis_times_out(
 
 async def test_keptn_probe_and_bad_queries(api: KubeApi, session: aiohttp.ClientSession) -> None:
     built = cluster_provider(session, api, "keptn")
-    with pytest.raises(AnalysisError, match="the Keptn metrics API metrics.keptn.sh/v1beta1 is not served"):
+    with pytest.raises(AnalysisError, match=r"the Keptn metrics API metrics.keptn.sh/v1beta1 is not served"):
         await built.check_online()
     with pytest.raises(QueryError, match="unexpected query format"):
         await built.run_query("keptnmetric/test")

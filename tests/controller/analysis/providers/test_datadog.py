@@ -127,18 +127,24 @@ async def test_wrong_keys_rate_limit_and_malformed_bodies_are_query_errors(
     wrong = {**KEYS, "datadog_api_key": "nope"}
     with pytest.raises(QueryError, match=r'error response: \{"errors": \["Forbidden"\]\}: 403 Forbidden'):
         await provider(session, "datadog", address, wrong).run_query(QUERY)
-    datadog.answer = (429, {"errors": ["Rate limit of 300 requests in 3600 seconds reached."]}, {"Retry-After": "7"})
+    datadog.answer = (
+        429,
+        {"errors": ["Rate limit of 300 requests in 3600 seconds reached."]},
+        {"Retry-After": "7"},
+    )
     with pytest.raises(QueryError, match=r"Rate limit of 300.*429 Too Many Requests \(retry after 7s\)"):
         await provider(session, "datadog", address, KEYS).run_query(QUERY)
     datadog.answer = (200, "<html>gateway</html>", {})
-    with pytest.raises(QueryError, match="error unmarshaling result: .*'<html>gateway</html>'"):
+    with pytest.raises(QueryError, match=r"error unmarshaling result: .*'<html>gateway</html>'"):
         await provider(session, "datadog", address, KEYS).run_query(QUERY)
     datadog.answer = (200, {"status": "error", "error": "Error parsing query: unable to parse sum:"}, {})
     with pytest.raises(QueryError, match="Error parsing query"):
         await provider(session, "datadog", address, KEYS).run_query(QUERY)
 
 
-async def test_probe_validates_the_keys(stub: tuple[DatadogStub, str], session: aiohttp.ClientSession) -> None:
+async def test_probe_validates_the_keys(
+    stub: tuple[DatadogStub, str], session: aiohttp.ClientSession
+) -> None:
     datadog, address = stub
     await provider(session, "datadog", address, KEYS).check_online()
     assert datadog.seen[-1].path == "/dd/api/v1/validate"

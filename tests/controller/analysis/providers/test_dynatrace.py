@@ -56,15 +56,21 @@ class DynatraceStub:
     async def query(self, request: web.Request) -> web.Response:
         seen = await record(request, self.seen)
         if not self._authorized(seen):
-            return web.json_response({"error": {"code": 401, "message": "Token Authentication failed"}}, status=401)
+            return web.json_response(
+                {"error": {"code": 401, "message": "Token Authentication failed"}}, status=401
+            )
         status, body = self.answer
         return web.Response(status=status, text=body if isinstance(body, str) else json.dumps(body))
 
     async def metrics(self, request: web.Request) -> web.Response:
         seen = await record(request, self.seen)
         if not self._authorized(seen):
-            return web.json_response({"error": {"code": 401, "message": "Token Authentication failed"}}, status=401)
-        return web.json_response({"totalCount": 1, "nextPageKey": "x", "metrics": [{"metricId": "builtin:x"}]})
+            return web.json_response(
+                {"error": {"code": 401, "message": "Token Authentication failed"}}, status=401
+            )
+        return web.json_response(
+            {"totalCount": 1, "nextPageKey": "x", "metrics": [{"metricId": "builtin:x"}]}
+        )
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -91,7 +97,9 @@ async def test_selector_resolution_and_window_in_milliseconds(
     assert abs(to / 1000 - time.time()) < 5 and to - start == 300_000  # 10 x 30s
 
 
-async def test_the_last_data_entry_wins(stub: tuple[DynatraceStub, str], session: aiohttp.ClientSession) -> None:
+async def test_the_last_data_entry_wins(
+    stub: tuple[DynatraceStub, str], session: aiohttp.ClientSession
+) -> None:
     dynatrace, address = stub
     dynatrace.answer = (200, metric_data([1.0], [2.0, 3.0]))
     assert await provider(session, "dynatrace", address, SECRET).run_query(SELECTOR) == 2.0
@@ -109,7 +117,7 @@ async def test_empty_results_and_null_values_mean_no_values(
 
 async def test_errors(stub: tuple[DynatraceStub, str], session: aiohttp.ClientSession) -> None:
     dynatrace, address = stub
-    with pytest.raises(QueryError, match="Token Authentication failed.*401 Unauthorized"):
+    with pytest.raises(QueryError, match=r"Token Authentication failed.*401 Unauthorized"):
         await provider(session, "dynatrace", address, {"dynatrace_token": "x"}).run_query(SELECTOR)
     dynatrace.answer = (429, {"error": {"code": 429, "message": "Too Many Requests"}})
     with pytest.raises(QueryError, match="429 Too Many Requests"):
@@ -119,10 +127,15 @@ async def test_errors(stub: tuple[DynatraceStub, str], session: aiohttp.ClientSe
         await provider(session, "dynatrace", address, SECRET).run_query(SELECTOR)
 
 
-async def test_probe_lists_one_metric(stub: tuple[DynatraceStub, str], session: aiohttp.ClientSession) -> None:
+async def test_probe_lists_one_metric(
+    stub: tuple[DynatraceStub, str], session: aiohttp.ClientSession
+) -> None:
     dynatrace, address = stub
     await provider(session, "dynatrace", address, SECRET).check_online()
-    assert (dynatrace.seen[-1].path, dynatrace.seen[-1].query) == ("/e/env1/api/v2/metrics", {"pageSize": "1"})
+    assert (dynatrace.seen[-1].path, dynatrace.seen[-1].query) == (
+        "/e/env1/api/v2/metrics",
+        {"pageSize": "1"},
+    )
     with pytest.raises(AnalysisError, match="Token Authentication failed"):
         await provider(session, "dynatrace", address, {"dynatrace_token": "x"}).check_online()
 

@@ -73,7 +73,9 @@ async def test_render_query_is_collapsed_and_forced_to_json(
     assert "Authorization" not in seen.headers
 
 
-async def test_basic_auth_from_the_secret(stub: tuple[GraphiteStub, str], session: aiohttp.ClientSession) -> None:
+async def test_basic_auth_from_the_secret(
+    stub: tuple[GraphiteStub, str], session: aiohttp.ClientSession
+) -> None:
     graphite, address = stub
     graphite.credentials = ("flagger", "s3cret")
     secret = {"username": "flagger", "password": "s3cret"}
@@ -95,7 +97,9 @@ async def test_several_targets_with_values_fail_naming_them(
 ) -> None:
     graphite, address = stub
     graphite.answer = (200, render(("a.b", [[1, 1]]), ("a.c", [[2, 1]]), ("a.d", [[None, 1]])))
-    with pytest.raises(QueryError, match="query returned 2 targets with values, expected exactly one: a.b, a.c"):
+    with pytest.raises(
+        QueryError, match=r"query returned 2 targets with values, expected exactly one: a.b, a.c"
+    ):
         await provider(session, "graphite", address).run_query("target=a.*")
 
 
@@ -105,7 +109,7 @@ async def test_no_datapoints_mean_no_values(
 ) -> None:
     graphite, address = stub
     graphite.answer = (200, body)
-    with pytest.raises(NoValuesError, match="^no values found$"):
+    with pytest.raises(NoValuesError, match=r"^no values found$"):
         await provider(session, "graphite", address).run_query("target=t")
 
 

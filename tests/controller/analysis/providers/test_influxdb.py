@@ -16,7 +16,9 @@ from controller.errors import AnalysisError, NoValuesError
 from .conftest import Seen, ServerFactory, provider, record, serve
 
 SECRET = {"token": "influx-token", "org": "my-org"}
-FLUX = 'from(bucket: "metrics") |> range(start: -1m) |> filter(fn: (r) => r._measurement == "errors") |> sum()'
+FLUX = (
+    'from(bucket: "metrics") |> range(start: -1m) |> filter(fn: (r) => r._measurement == "errors") |> sum()'
+)
 
 # An annotated CSV answer as InfluxDB documents it (two tables; the first record's _value is used).
 DOUBLE_TABLES = """#group,false,false,true,true,false,false,true,true
@@ -67,9 +69,15 @@ class InfluxStub:
         if seen.headers.get("Authorization") != "Token influx-token":
             return web.json_response({"code": "unauthorized", "message": "unauthorized access"}, status=401)
         if seen.query.get("org") != "my-org":
-            return web.json_response({"code": "not found", "message": "organization name \"x\" not found"}, status=404)
+            return web.json_response(
+                {"code": "not found", "message": 'organization name "x" not found'}, status=404
+            )
         body: dict[str, Any] = json.loads(seen.body)
-        if body.get("type") != "flux" or body.get("dialect", {}).get("annotations") != ["datatype", "group", "default"]:
+        if body.get("type") != "flux" or body.get("dialect", {}).get("annotations") != [
+            "datatype",
+            "group",
+            "default",
+        ]:
             return web.json_response({"code": "invalid", "message": "unexpected body"}, status=400)
         status, text, content_type = self.answer
         headers = {"Retry-After": "30"} if status == 429 else {}
@@ -122,7 +130,10 @@ async def test_no_records_or_a_null_value_mean_no_values(
     ("answer", "message"),
     [
         ((200, STRING_VALUE, "text/csv"), "invalid response: _value 'hello' is a string"),
-        ((200, FLUX_ERROR, "text/csv"), r'query error: runtime error @1:1-1:10: bucket "nope" not found \(reference 897\)'),
+        (
+            (200, FLUX_ERROR, "text/csv"),
+            r'query error: runtime error @1:1-1:10: bucket "nope" not found \(reference 897\)',
+        ),
         ((429, "", "text/plain"), r"too many requests: exceeded rate limit \(retry after 30s\)"),
         ((500, "internal error", "text/plain"), "500 Internal Server Error: internal error"),
     ],
@@ -140,11 +151,15 @@ async def test_wrong_token_reports_influxdbs_message(
     stub: tuple[InfluxStub, str], session: aiohttp.ClientSession
 ) -> None:
     _, address = stub
-    with pytest.raises(QueryError, match="error accessing influxdb query api: unauthorized: unauthorized access"):
+    with pytest.raises(
+        QueryError, match="error accessing influxdb query api: unauthorized: unauthorized access"
+    ):
         await provider(session, "influxdb", address, {"token": "bad", "org": "my-org"}).run_query(FLUX)
 
 
-async def test_probe_queries_the_default_bucket(stub: tuple[InfluxStub, str], session: aiohttp.ClientSession) -> None:
+async def test_probe_queries_the_default_bucket(
+    stub: tuple[InfluxStub, str], session: aiohttp.ClientSession
+) -> None:
     influx, address = stub
     await provider(session, "influxdb", address, SECRET).check_online()
     assert json.loads(influx.seen[-1].body)["query"] == 'from(bucket: "default") |> range(start: -2h)'

@@ -91,14 +91,20 @@ async def test_a_single_aggregate_without_alias_is_used(
 
 
 @pytest.mark.parametrize(
-    "body", [insights(), insights({"result": None}), insights({"result": 1}, {"result": 2}), insights({"a": 1, "b": 2})]
+    "body",
+    [
+        insights(),
+        insights({"result": None}),
+        insights({"result": 1}, {"result": 2}),
+        insights({"a": 1, "b": 2}),
+    ],
 )
 async def test_no_single_result_means_no_values(
     stub: tuple[NewRelicStub, str], session: aiohttp.ClientSession, body: dict[str, Any]
 ) -> None:
     newrelic, address = stub
     newrelic.answer = (200, body)
-    with pytest.raises(NoValuesError, match="invalid response: .*no values found"):
+    with pytest.raises(NoValuesError, match=r"invalid response: .*no values found"):
         await provider(session, "newrelic", address, SECRET).run_query(NRQL)
 
 
@@ -116,7 +122,9 @@ async def test_errors_rate_limits_and_malformed_bodies(
         await provider(session, "newrelic", address, SECRET).run_query(NRQL)
 
 
-async def test_probe_runs_a_trivial_nrql(stub: tuple[NewRelicStub, str], session: aiohttp.ClientSession) -> None:
+async def test_probe_runs_a_trivial_nrql(
+    stub: tuple[NewRelicStub, str], session: aiohttp.ClientSession
+) -> None:
     newrelic, address = stub
     await provider(session, "newrelic", address, SECRET).check_online()
     assert newrelic.seen[-1].query["nrql"] == "SELECT * FROM Metric SINCE 60 seconds ago"

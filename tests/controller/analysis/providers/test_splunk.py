@@ -46,7 +46,9 @@ def long(value: int) -> bytes:
 
 @dataclass
 class SignalFlowStub:
-    points: list[list[tuple[int, int, bytes]]] = field(default_factory=lambda: [[(2, 7, double(1.5))], [(2, 7, double(2.5))]])
+    points: list[list[tuple[int, int, bytes]]] = field(
+        default_factory=lambda: [[(2, 7, double(1.5))], [(2, 7, double(2.5))]]
+    )
     compressed: bool = False
     error: dict[str, Any] | None = None
     executes: list[dict[str, Any]] = field(default_factory=list)
@@ -57,7 +59,9 @@ class SignalFlowStub:
         await ws.prepare(request)
         auth = json.loads((await ws.receive()).data)
         if auth != {"type": "authenticate", "token": "sf-token"}:
-            await ws.send_json({"type": "error", "error": 401, "errorType": "AUTH_FAILED", "message": "Unauthorized"})
+            await ws.send_json(
+                {"type": "error", "error": 401, "errorType": "AUTH_FAILED", "message": "Unauthorized"}
+            )
             await ws.close()
             return ws
         await ws.send_json({"type": "authenticated", "orgId": "ORG", "userId": "USER"})
@@ -65,12 +69,19 @@ class SignalFlowStub:
         self.executes.append(execute)
         channel = execute["channel"]
         await ws.send_json({"type": "control-message", "channel": channel, "event": "STREAM_START"})
-        await ws.send_json({"type": "control-message", "channel": channel, "event": "JOB_START", "handle": "H1"})
+        await ws.send_json(
+            {"type": "control-message", "channel": channel, "event": "JOB_START", "handle": "H1"}
+        )
         if self.error is not None:
             await ws.send_json({"type": "error", "channel": channel, **self.error})
         else:
             await ws.send_json(
-                {"type": "metadata", "channel": channel, "tsId": "AAAAAAAAAAc", "properties": {"app": "podinfo"}}
+                {
+                    "type": "metadata",
+                    "channel": channel,
+                    "tsId": "AAAAAAAAAAc",
+                    "properties": {"app": "podinfo"},
+                }
             )
             for batch in self.points:
                 await ws.send_bytes(data_message(channel, batch, compressed=self.compressed))
@@ -119,7 +130,9 @@ async def test_compressed_messages_and_integer_types(
     assert await provider(session, "splunk", address, SECRET).run_query(PROGRAM) == -3.0
 
 
-async def test_several_time_series_fail(stub: tuple[SignalFlowStub, str], session: aiohttp.ClientSession) -> None:
+async def test_several_time_series_fail(
+    stub: tuple[SignalFlowStub, str], session: aiohttp.ClientSession
+) -> None:
     signalflow, address = stub
     signalflow.points = [[(2, 1, double(1.0)), (2, 2, double(2.0))]]
     with pytest.raises(QueryError, match="invalid response: query returned multiple values"):
@@ -128,7 +141,9 @@ async def test_several_time_series_fail(stub: tuple[SignalFlowStub, str], sessio
 
 @pytest.mark.parametrize("points", [[], [[(9, 1, double(1.0))]]])
 async def test_no_data_means_no_values(
-    stub: tuple[SignalFlowStub, str], session: aiohttp.ClientSession, points: list[list[tuple[int, int, bytes]]]
+    stub: tuple[SignalFlowStub, str],
+    session: aiohttp.ClientSession,
+    points: list[list[tuple[int, int, bytes]]],
 ) -> None:
     signalflow, address = stub
     signalflow.points = points
@@ -140,8 +155,14 @@ async def test_computation_and_authentication_errors_end_the_query_at_once(
     stub: tuple[SignalFlowStub, str], session: aiohttp.ClientSession
 ) -> None:
     signalflow, address = stub
-    signalflow.error = {"error": 400, "errorType": "ANALYTICS_PROGRAM_NAME_ERROR", "message": "'dta' is not defined"}
-    with pytest.raises(QueryError, match=r"error executing query: 400 \(ANALYTICS_PROGRAM_NAME_ERROR\): 'dta'"):
+    signalflow.error = {
+        "error": 400,
+        "errorType": "ANALYTICS_PROGRAM_NAME_ERROR",
+        "message": "'dta' is not defined",
+    }
+    with pytest.raises(
+        QueryError, match=r"error executing query: 400 \(ANALYTICS_PROGRAM_NAME_ERROR\): 'dta'"
+    ):
         await provider(session, "splunk", address, SECRET).run_query(PROGRAM)
     started = time.monotonic()
     with pytest.raises(QueryError, match=r"401 \(AUTH_FAILED\): Unauthorized"):
@@ -150,26 +171,37 @@ async def test_computation_and_authentication_errors_end_the_query_at_once(
 
 
 async def test_unreachable_stream_is_a_query_error(session: aiohttp.ClientSession) -> None:
-    with pytest.raises(QueryError, match="error executing query: ws://127.0.0.1:9/v2/signalflow/connect"):
+    with pytest.raises(QueryError, match=r"error executing query: ws://127.0.0.1:9/v2/signalflow/connect"):
         await provider(session, "splunk", "http://127.0.0.1:9", SECRET).run_query(PROGRAM)
 
 
-async def test_probe_lists_one_metric(stub: tuple[SignalFlowStub, str], session: aiohttp.ClientSession) -> None:
+async def test_probe_lists_one_metric(
+    stub: tuple[SignalFlowStub, str], session: aiohttp.ClientSession
+) -> None:
     signalflow, address = stub
     await provider(session, "splunk", address, SECRET).check_online()
     assert signalflow.probes == [{"token": "sf-token", "limit": "1"}]
-    with pytest.raises(AnalysisError, match="Unauthorized.*401"):
+    with pytest.raises(AnalysisError, match=r"Unauthorized.*401"):
         await provider(session, "splunk", address, {"sf_token_key": "x"}).check_online()
 
 
 def test_stream_and_api_urls_follow_the_realm_convention() -> None:
-    assert str(stream_url("https://api.us1.signalfx.com")) == "wss://stream.us1.signalfx.com/v2/signalflow/connect"
-    assert str(validation_url("wss://stream.us1.signalfx.com")) == "https://api.us1.signalfx.com/v2/metric?limit=1"
+    assert (
+        str(stream_url("https://api.us1.signalfx.com"))
+        == "wss://stream.us1.signalfx.com/v2/signalflow/connect"
+    )
+    assert (
+        str(validation_url("wss://stream.us1.signalfx.com"))
+        == "https://api.us1.signalfx.com/v2/metric?limit=1"
+    )
 
 
 @pytest.mark.parametrize(
     ("address", "secret", "message"),
-    [("", SECRET, "splunk endpoint is not set"), ("https://api.us1.signalfx.com", {}, "does not contain sf_token_key")],
+    [
+        ("", SECRET, "splunk endpoint is not set"),
+        ("https://api.us1.signalfx.com", {}, "does not contain sf_token_key"),
+    ],
 )
 def test_configuration_errors(address: str, secret: dict[str, str], message: str) -> None:
     with pytest.raises(ProviderConfigError, match=message):

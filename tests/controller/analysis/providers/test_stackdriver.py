@@ -36,7 +36,9 @@ def series(*values: dict[str, Any]) -> dict[str, Any]:
     return {
         "timeSeriesDescriptor": {
             "labelDescriptors": [{"key": "resource.container_name"}],
-            "pointDescriptors": [{"key": "value.core_usage_time", "valueType": "DOUBLE", "metricKind": "GAUGE"}],
+            "pointDescriptors": [
+                {"key": "value.core_usage_time", "valueType": "DOUBLE", "metricKind": "GAUGE"}
+            ],
         },
         "timeSeriesData": [
             {
@@ -44,7 +46,10 @@ def series(*values: dict[str, Any]) -> dict[str, Any]:
                 "pointData": [
                     {
                         "values": [value],
-                        "timeInterval": {"startTime": "2026-12-02T14:00:00Z", "endTime": "2026-12-02T14:01:00Z"},
+                        "timeInterval": {
+                            "startTime": "2026-12-02T14:00:00Z",
+                            "endTime": "2026-12-02T14:01:00Z",
+                        },
                     }
                 ],
             }
@@ -70,16 +75,22 @@ class GoogleStub:
                 _b64decode(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256()
             )
         except Exception:
-            return web.json_response({"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, status=400)
+            return web.json_response(
+                {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, status=400
+            )
         claims = json.loads(_b64decode(payload))
         if (claims["iss"], claims["aud"], claims["scope"]) != (
             "flagger@my-project.iam.gserviceaccount.com",
             "https://oauth2.googleapis.com/token",  # google-auth's audience, whatever the token_uri
             SCOPE,
         ):
-            return web.json_response({"error": "invalid_grant", "error_description": f"claims {claims}"}, status=400)
+            return web.json_response(
+                {"error": "invalid_grant", "error_description": f"claims {claims}"}, status=400
+            )
         self.tokens_issued += 1
-        return web.json_response({"access_token": "ya29.stub-token", "expires_in": 3599, "token_type": "Bearer"})
+        return web.json_response(
+            {"access_token": "ya29.stub-token", "expires_in": 3599, "token_type": "Bearer"}
+        )
 
     async def query(self, request: web.Request) -> web.Response:
         seen = await record(request, self.seen)
@@ -93,7 +104,8 @@ class GoogleStub:
                            "status": "PERMISSION_DENIED"}}, status=403)  # fmt: skip
         if not json.loads(seen.body).get("query"):
             return web.json_response(
-                {"error": {"code": 400, "message": "Query is empty.", "status": "INVALID_ARGUMENT"}}, status=400
+                {"error": {"code": 400, "message": "Query is empty.", "status": "INVALID_ARGUMENT"}},
+                status=400,
             )
         status, body = self.answer
         return web.Response(status=status, text=body if isinstance(body, str) else json.dumps(body))
@@ -127,7 +139,9 @@ async def stub(aiohttp_server: ServerFactory) -> GoogleStub:
     return google
 
 
-async def test_mql_query_with_a_service_account_token(stub: GoogleStub, session: aiohttp.ClientSession) -> None:
+async def test_mql_query_with_a_service_account_token(
+    stub: GoogleStub, session: aiohttp.ClientSession
+) -> None:
     built = provider(session, "stackdriver", stub.address, stub.secret())
     assert await built.run_query(MQL) == 0.42
     seen = stub.seen[0]
@@ -154,7 +168,8 @@ async def test_no_series_mean_no_values(
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        ((400, {"error": {"code": 400, "message": "Line 1: unknown table 'x'", "status": "INVALID_ARGUMENT"}}),
+        ((400, {"error": {"code": 400, "message": "Line 1: unknown table 'x'",
+                          "status": "INVALID_ARGUMENT"}}),
          "rpc error: code = InvalidArgument desc = Line 1: unknown table 'x'"),
         ((429, {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}),
          "code = ResourceExhausted desc = Quota exceeded"),
@@ -187,4 +202,6 @@ def test_project_is_required_with_a_secret() -> None:
 
 async def test_a_broken_key_is_a_clear_error(stub: GoogleStub, session: aiohttp.ClientSession) -> None:
     with pytest.raises(ProviderConfigError, match="serviceAccountKey is not a usable key"):
-        await provider(session, "stackdriver", stub.address, {"project": "p", "serviceAccountKey": "{"}).run_query(MQL)
+        await provider(
+            session, "stackdriver", stub.address, {"project": "p", "serviceAccountKey": "{"}
+        ).run_query(MQL)
