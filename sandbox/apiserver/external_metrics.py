@@ -1,8 +1,9 @@
 """The external metrics API (``external.metrics.k8s.io/v1beta1``) with values that tests set.
 
 A real cluster gets this API from an adapter (KEDA, Datadog's cluster agent, prometheus-adapter)
-registered through an APIService; the sandbox serves it itself so the ``externalmetrics`` metric
-provider can run end to end. Values live in memory: ``ExternalMetrics.set(namespace, name, value,
+registered through an APIService; the emulator serves it itself so the ``externalmetrics`` metric
+provider can run end to end, and :func:`external_metrics_app` is the same API as a standalone adapter
+that a real kube-apiserver aggregates. Values live in memory: ``ExternalMetrics.set(namespace, name, value,
 labels)``, from any thread (tests set them while the server runs in its own). A metric nobody set lists
 as empty, as adapters answer for a name they know nothing about.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -114,8 +116,33 @@ async def _list(request: web.Request) -> web.Response:
     )
 
 
-def add_external_metrics(app: web.Application) -> None:
+def add_external_metrics(app: web.Application, store: ExternalMetrics | None = None) -> None:
     """Register the routes; call before the generic ``/apis/{group}/{version}/...`` routes."""
-    app[EXTERNAL_METRICS] = ExternalMetrics()
+    app[EXTERNAL_METRICS] = store or ExternalMetrics()
     app.router.add_get(BASE, _resources)
     app.router.add_get(f"{BASE}/namespaces/{{namespace}}/{{metric}}", _list)
+
+
+async def _group_list(request: web.Request) -> web.Response:
+    version = {"groupVersion": GROUP_VERSION, "version": "v1beta1"}
+    group = {"name": "external.metrics.k8s.io", "versions": [version], "preferredVersion": version}
+    return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]})
+
+
+@web.middleware
+async def _status_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return web.json_response(error.to_status(), status=error.code)
+
+
+def external_metrics_app(store: ExternalMetrics | None = None) -> web.Application:
+    """The API on its own, for a real kube-apiserver to aggregate through an ``APIService`` (serve it
+    over HTTPS); ``store`` may be shared with an emulator."""
+    app = web.Application(middlewares=[_status_errors])
+    add_external_metrics(app, store)
+    app.router.add_get("/apis", _group_list)
+    return app
