@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from loadtester.history import MAX_REMEMBERED_RESULTS, TaskHistory, shorten
+from loadtester.logs import iso8601
 from loadtester.metrics import LoadTesterMetrics, TypeMetrics
 from loadtester.tasks import Task, TaskContext, TaskResult
 
@@ -189,7 +190,7 @@ class TaskRunner:
         return {
             "pending": [_describe(task) for task in self._pending.values()],
             "running": [
-                {**_describe(entry.task), "started_at": _iso(entry.started_at)}
+                {**_describe(entry.task), "started_at": iso8601(entry.started_at)}
                 for entry in self._running.values()
             ],
             "results": {
@@ -204,7 +205,7 @@ class TaskRunner:
                     "error": last.error,
                     "duration_seconds": round(last.duration, 6),
                     "output_tail": last.output_tail.decode(errors="replace"),
-                    "finished_at": _iso(last.finished_at),
+                    "finished_at": iso8601(last.finished_at),
                 }
                 for last in self._history
             },
@@ -225,7 +226,3 @@ def _describe(task: Task) -> dict[str, Any]:
         "canary": canary,
         "command": command,
     }
-
-
-def _iso(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{int(timestamp % 1 * 1000):03d}Z"
