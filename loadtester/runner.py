@@ -14,8 +14,8 @@ import dataclasses
 import time
 from typing import Any
 
+from goconv.zap import iso8601
 from loadtester.history import MAX_REMEMBERED_RESULTS, TaskHistory, shorten
-from loadtester.logs import iso8601
 from loadtester.metrics import LoadTesterMetrics, TypeMetrics
 from loadtester.tasks import Task, TaskContext, TaskResult
 
