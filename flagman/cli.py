@@ -40,7 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The images carry only their own deployable (images/*/Dockerfile): say so instead of a traceback.
         if error.name != module_name.split(".", 1)[0]:
             raise
-        print(f"flagman: {command!r} is not part of this installation (each image carries only its own command)", file=sys.stderr)
+        print(
+            f"flagman: {command!r} is not part of this installation (an image carries one part)",
+            file=sys.stderr,
+        )
         return 2
     entry: Callable[[list[str]], int] = module.main
     return entry(rest)

@@ -9,6 +9,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.deploy.tooling import REPO
 
@@ -28,7 +29,7 @@ def detect() -> tuple[str, dict[str, str]]:
         check=True,
         timeout=60,
     )
-    engine, containers_conf = (completed.stdout.splitlines() + ["", ""])[:2]
+    engine, containers_conf = [*completed.stdout.splitlines(), "", ""][:2]
     environ = dict(os.environ)
     if containers_conf:
         environ["CONTAINERS_CONF"] = containers_conf
@@ -55,10 +56,11 @@ class Engine:
         return dict(config)
 
     def image_size_mb(self, image: str) -> int:
-        return int(self.image_config(image)["Size"]) // 1_000_000  # type: ignore[call-overload]
+        size: Any = self.image_config(image)["Size"]
+        return int(size) // 1_000_000
 
     def start(self, image: str, *args: str, options: tuple[str, ...] = ()) -> str:
-        """Start `image` detached with its own entrypoint (the Flagger shim), locked down; returns its name."""
+        """Start `image` detached with its own entrypoint (the Flagger shim), locked down; its name."""
         name = f"flagman-test-{uuid.uuid4().hex[:10]}"
         extra = ["--read-only-tmpfs=false"] if self.name == "podman" else []  # nothing writable unless asked
         completed = self.run("run", "-d", "--name", name, *LOCKED_DOWN, *extra, *options, image, *args)
