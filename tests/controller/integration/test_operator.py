@@ -1,20 +1,17 @@
 """The controller process itself: health and metrics endpoints, SIGTERM, a missing CRD, deletion (no
-finalizer; the old one removed at startup), the per-Canary loops, and a failed promotion (the apex
-Service then selects the canary pods that passed the analysis)."""
+finalizer), the per-Canary loops, and a failed promotion (the apex Service then selects the canary pods
+that passed the analysis)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import aiohttp
 import pytest
 
-from controller.api import CanaryRef
 from controller.errors import NotFoundError
 from controller.kube.api import CANARIES, DEPLOYMENTS, SERVICES
-from controller.operator import OLD_DAEMON_FINALIZER, CanaryLoops, LoopStop
 from sandbox.apiserver.testing import ApiServer
 from tests.controller.integration.conftest import Bench
 from tests.controller.integration.harness import ControllerProcess
@@ -156,50 +153,6 @@ async def test_deleting_a_canary_while_the_controller_is_stopped_completes_at_on
         await bench.canary()
 
 
-async def test_the_finalizer_of_earlier_versions_is_removed_at_startup(bench: Bench) -> None:
-    await deploy_podinfo(bench)
-    await apply_canary(bench)
-    await apply_canary(bench, name="stuck")
-    # What an earlier Flagman version left: its finalizer, next to someone else's, and a Canary deleted
-    # while no controller ran, hanging in Terminating.
-    for name, finalizers in (
-        ("podinfo", ["example.com/keep", OLD_DAEMON_FINALIZER, "example.com/also-keep"]),
-        ("stuck", [OLD_DAEMON_FINALIZER]),
-    ):
-        await bench.api.merge_patch(CANARIES, "test", name, {"metadata": {"finalizers": finalizers}})
-    await bench.api.request("DELETE", CANARIES.path("test", "stuck"))
-    assert (await bench.canary("stuck"))["metadata"]["deletionTimestamp"]
-
-    bench.controller.start()
-
-    async def stuck_gone() -> bool:
-        with contextlib.suppress(NotFoundError):
-            await bench.canary("stuck")
-            return False
-        return True
-
-    await eventually(stuck_gone, within=30, what="the Terminating Canary to be deleted")
-
-    async def released() -> list[str] | None:
-        finalizers = list((await bench.canary())["metadata"].get("finalizers") or [])
-        return finalizers if OLD_DAEMON_FINALIZER not in finalizers else None
-
-    assert await eventually(released, within=30, what="the old finalizer to be removed") == [
-        "example.com/keep",
-        "example.com/also-keep",
-    ]
-    await bench.wait_phase("Initialized")  # the Canary itself is handled as usual
-    canary_patches = [
-        line for line in _controller_requests(bench, 0) if line.startswith(f"PATCH {CANARIES.path('test')}")
-    ]
-    assert sorted(canary_patches) == [  # one JSON patch each, no retries
-        f"PATCH {CANARIES.path('test', 'podinfo')}",
-        f"PATCH {CANARIES.path('test', 'stuck')}",
-    ]
-    # Let the sandbox's per-test teardown delete it.
-    await bench.api.merge_patch(CANARIES, "test", "podinfo", {"metadata": {"finalizers": None}})
-
-
 async def test_failed_promotion_routes_the_apex_to_the_canary(bench: Bench) -> None:
     await deploy_podinfo(bench)
     await apply_canary(bench)
@@ -227,54 +180,3 @@ async def test_failed_promotion_routes_the_apex_to_the_canary(bench: Bench) -> N
 
     await eventually(apex_on_canary, what="the apex Service selecting the canary pods")
     assert (await bench.api.get(DEPLOYMENTS, "test", "podinfo"))["spec"]["replicas"] > 0
-
-
-# --- the loop bookkeeping behind the event handler (no API server needed) ------------------------------
-
-
-async def test_a_recreated_canarys_loop_starts_after_the_old_one_ended() -> None:
-    timeline: list[str] = []
-
-    async def run(ref: CanaryRef, stop: LoopStop) -> None:
-        timeline.append(f"start {ref.uid}")
-        await stop.wait()
-        await asyncio.sleep(0.05)  # finishing a tick
-        timeline.append(f"end {ref.uid}")
-
-    loops = CanaryLoops(run, grace_seconds=5.0)
-    loops.ensure(CanaryRef("podinfo", "test", uid="old"))
-    loops.ensure(CanaryRef("podinfo", "test", uid="old"))  # MODIFIED: the same loop keeps running
-    await asyncio.sleep(0.01)
-    loops.ensure(CanaryRef("podinfo", "test", uid="new"))  # deleted and re-created under the same name
-    loops.retire("podinfo.test", "old")  # the old object's late DELETED event changes nothing
-    await asyncio.sleep(0.2)
-    assert timeline == ["start old", "end old", "start new"]
-    assert loops.running() == {"podinfo.test": "new"}
-    await loops.stop_all()
-    assert timeline[-1] == "end new" and loops.running() == {}
-
-
-async def test_a_loop_that_ignores_its_stop_flag_is_cancelled_after_the_grace() -> None:
-    cancelled = asyncio.Event()
-
-    async def stubborn(ref: CanaryRef, stop: LoopStop) -> None:
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    loops = CanaryLoops(stubborn, grace_seconds=0.1)
-    loops.ensure(CanaryRef("podinfo", "test", uid="u1"))
-    await asyncio.sleep(0.01)
-    started = time.monotonic()
-    await asyncio.wait_for(loops.stop_all(), timeout=5)
-    assert cancelled.is_set() and 0.1 <= time.monotonic() - started < 2
-
-
-async def test_loop_stop_waits_with_a_timeout_like_kopfs_flag() -> None:
-    stop = LoopStop()
-    assert not stop and not stop.is_set()
-    assert await stop.wait(0.01) is False
-    asyncio.get_running_loop().call_later(0.01, stop.set)
-    assert await stop.wait(5) is True and stop and stop.is_set()
