@@ -334,8 +334,13 @@ def top_level_imports(package: Path) -> set[str]:
 
 
 # import name -> distribution name, where they differ
-DISTRIBUTION_OF = {"pythonjsonlogger": "python-json-logger", "kubernetes_asyncio": "kubernetes-asyncio",
-                   "prometheus_client": "prometheus-client", "yaml": "pyyaml"}  # fmt: skip
+DISTRIBUTION_OF = {
+    "pythonjsonlogger": "python-json-logger",
+    "kubernetes_asyncio": "kubernetes-asyncio",
+    "prometheus_client": "prometheus-client",
+    "yaml": "pyyaml",
+    "google": "google-auth",
+}
 
 
 @pytest.mark.parametrize("image", DOCKERFILES)
@@ -372,15 +377,24 @@ def test_the_lock_inputs_are_the_projects_own_dependencies(image: str) -> None:
     """images/<image>/requirements.in lists pyproject.toml's dependencies (same specifiers) that the image
     needs; `make lock-check` (CI) then keeps requirements.txt in step with it."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    declared = {re.split(r"[<>=!~]", spec, maxsplit=1)[0].lower().replace("_", "-"): spec for spec in project}
+
+    def name_and_versions(spec: str) -> tuple[str, str]:
+        """`google-auth[urllib3]>=2.20` -> ("google-auth", ">=2.20"): an image may ask for extras."""
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?(.*)", spec)
+        assert match, spec
+        return match.group(1).lower().replace("_", "-"), match.group(3)
+
+    declared = dict(name_and_versions(spec) for spec in project)
     wanted = [
         line.strip()
         for line in (IMAGES / image / "requirements.in").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     for spec in wanted:
-        name = re.split(r"[<>=!~]", spec, maxsplit=1)[0].lower().replace("_", "-")
-        assert declared.get(name) == spec, f"{spec} differs from pyproject.toml's {declared.get(name)}"
+        name, versions = name_and_versions(spec)
+        assert declared.get(name) == versions, (
+            f"{spec} differs from pyproject.toml's {name}{declared.get(name)}"
+        )
         assert name in locked_versions(image)
 
 
