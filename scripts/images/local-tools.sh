@@ -45,7 +45,7 @@ PY
 
 echo "local-tools: go build ghz v$ghz_version and grpc_health_probe v$probe_version (a few minutes the first time)"
 # the modules in images/loadtester/go-tools pin both tools and all they need in go.sum (as the Dockerfile does)
-export CGO_ENABLED=0 GOFLAGS="-trimpath -mod=readonly" GOTOOLCHAIN=local
+export CGO_ENABLED=0 GOFLAGS="-trimpath -mod=readonly -modcacherw" GOTOOLCHAIN=local  # -modcacherw: `make clean` can remove it
 # the module cache stays next to DIR, so later runs only link
 export GOMODCACHE=${GOMODCACHE:-$(cd "$dir/.." && pwd)/go-mod-cache}
 go_tools=$(cd "$(dirname "$0")/../../images/loadtester/go-tools" && pwd)
