@@ -1,4 +1,4 @@
-"""Pod networking of the node agent: namespaces, veths on the node's bridge, ClusterIPs, nothing on the host."""
+"""Pod networking of the node agent: namespaces, veths on a bridge, ClusterIPs, nothing on the host."""
 
 from __future__ import annotations
 
@@ -50,6 +50,10 @@ async def until_ready(network: NodeNetwork, url: str) -> None:
     raise AssertionError(f"{url} never answered")
 
 
+def host_command(*argv: str) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
 def curl_in(network: NodeNetwork, uid: str, url: str) -> subprocess.CompletedProcess[str]:
     argv = [*network.enter(uid), "curl", "-s", "-m", "3", url]
     return subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -84,9 +88,9 @@ async def test_pods_reach_each_other_and_cluster_ips_but_the_host_sees_no_privat
         refused = await asyncio.to_thread(curl_in, network, "uid-client", "http://10.96.7.7/version")
         assert refused.returncode != 0
 
-        host_addresses = subprocess.run(["ip", "-4", "addr"], capture_output=True, text=True).stdout
+        host_addresses = host_command("ip", "-4", "addr")
         assert server_ip not in host_addresses and "10.244.0.1" not in host_addresses
-        assert "10.96." not in subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+        assert "10.96." not in host_command("ip", "route")
         # the pod cannot reach the host's loopback services: its 127.0.0.1 is its own
         assert curl_in(network, "uid-client", "http://127.0.0.1:9898/").returncode != 0
     finally:
