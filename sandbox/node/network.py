@@ -68,6 +68,7 @@ class NodeNetwork:
         self._taken: set[str] = {settings.gateway}
         self._lock = asyncio.Lock()
         self._attaching: dict[str, asyncio.Task[str]] = {}
+        self._cursor = 1  # the gateway's offset
 
     def pod_namespace(self, uid: str) -> str:
         return f"{self.settings.prefix}-pod-{short_hash(uid)}"
@@ -87,10 +88,12 @@ class NodeNetwork:
             await ip("-n", node, "addr", "add", gateway, "dev", BRIDGE)
             await ip("-n", node, "link", "set", BRIDGE, "up")
             await ip("-n", node, "route", "add", "local", self.settings.service_cidr, "dev", "lo")
+        base = int(ipaddress.ip_network(self.settings.pod_cidr).network_address)
         for name in existing(f"{self.settings.prefix}-pod-"):
             address = await self._address_in(name)
             if address:
                 self._taken.add(address)
+                self._cursor = max(self._cursor, int(ipaddress.ip_address(address)) - base)
 
     async def _address_in(self, namespace: str) -> str | None:
         output = await ip("-n", namespace, "-4", "-o", "addr", "show", "dev", "eth0", check=False)
@@ -100,11 +103,19 @@ class NodeNetwork:
         return None
 
     def _allocate(self) -> str:
-        for host in ipaddress.ip_network(self.settings.pod_cidr).hosts():
-            address = str(host)
-            if address not in self._taken:
-                self._taken.add(address)
-                return address
+        """The next free address after the last one given out: an address freed a moment ago is not
+        reused at once, because pods' and the node's neighbour caches still hold its old MAC address
+        (traffic to it would go nowhere until the entry expires, up to half a minute)."""
+        network = ipaddress.ip_network(self.settings.pod_cidr)
+        size = network.num_addresses
+        for step in range(1, size):
+            candidate = network.network_address + (self._cursor + step) % size
+            address = str(candidate)
+            if candidate in (network.network_address, network.broadcast_address) or address in self._taken:
+                continue
+            self._cursor = int(candidate) - int(network.network_address)
+            self._taken.add(address)
+            return address
         raise AddressesExhausted(f"no free address left in {self.settings.pod_cidr}")
 
     async def attach(self, uid: str, namespace: str, name: str) -> str:

@@ -111,3 +111,11 @@ async def test_a_restarted_agent_finds_each_pods_address_again(network: NodeNetw
     await again.forget_others({"uid-b"})
     assert network.pod_namespace("uid-a") not in existing(network.settings.prefix)
     assert network.pod_namespace("uid-b") in existing(network.settings.prefix)
+
+
+async def test_a_freed_address_is_not_given_out_again_at_once(network: NodeNetwork) -> None:
+    """Neighbour caches still map a freed address to the old pod's MAC: reusing it would stall traffic."""
+    first = await network.attach("uid-1", "test", "one")
+    await network.detach("uid-1")
+    second = await network.attach("uid-2", "test", "two")
+    assert second != first
