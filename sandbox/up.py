@@ -7,6 +7,11 @@ and a real Prometheus (not with `--no-prometheus`, which leaves `flagger-prometh
 namespace, so `podinfo-canary.test` resolves inside the sandbox; `kubectl exec` runs a command in a pod's
 context (the API server hands it to the runtime) and `flagman sandbox exec -- CMD` runs one in the namespace.
 The host's own /etc/hosts is never touched.
+
+`up --control-plane=real` runs the real Kubernetes control plane instead of the emulator (etcd,
+kube-apiserver, controller-manager, scheduler from `make control-plane`) and the node agent that runs its
+pods (`sandbox.node`; `sandbox.node.serve` is their supervisor, recorded the same way, in a private mount
+namespace too: the node's network namespaces are mounted only there and vanish with it).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from sandbox.prometheus import Prometheus, PrometheusSettings, register_service
 from sandbox.runtime import Runtime, RuntimeSettings
 from sandbox.runtime.kube import Kube
 from sandbox.runtime.logs import PodLogReader
+from sandbox.runtime.processes import with_hosts_file
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ DEFAULT_STATE_DIR = Path(os.environ.get("FLAGMAN_SANDBOX_DIR", "/tmp/flagman-san
 #: Set inside the private mount namespace, so a re-exec does not nest another one.
 NAMESPACE_MARKER = "FLAGMAN_SANDBOX_NAMESPACE"
 API_PORT = 6443
+CONTROL_PLANES = ("emulator", "real")
 
 
 class SandboxError(Exception):
@@ -57,6 +64,8 @@ class SandboxSettings:
     #: Run the sandbox's own Prometheus and its `flagger-prometheus` Service in namespace `flagger`. Off for
     #: the tutorial's `helm upgrade -i ... --set prometheus.install=true`, whose chart creates that Service.
     prometheus: bool = True
+    #: `emulator` (the sandbox API server and runtime, default) or `real` (sandbox.controlplane).
+    control_plane: str = "emulator"
 
     @property
     def api_address(self) -> str:
@@ -222,6 +231,10 @@ def read_record(settings: SandboxSettings) -> dict[str, Any] | None:
 
 
 def supervisor_argv(settings: SandboxSettings) -> list[str]:
+    if settings.control_plane == "real":
+        return in_private_namespace_argv(
+            [sys.executable, "-m", "sandbox.node.serve", "--state-dir", str(settings.state_dir)]
+        )
     return in_private_namespace_argv(
         [
             sys.executable,
@@ -240,14 +253,26 @@ def supervisor_argv(settings: SandboxSettings) -> list[str]:
     )
 
 
-def up(settings: SandboxSettings, timeout_seconds: float = 60.0) -> int:
+def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
     record = read_record(settings)
     if record is not None:
         print(f"sandbox already running (pid {record['pid']}): {record['apiserver']}")
         print(f"export KUBECONFIG={record['kubeconfig']}")
         return 0
+    real = settings.control_plane == "real"
+    if real:
+        from sandbox.controlplane import find_binaries, why_missing
+
+        if find_binaries() is None:
+            print(f"sandbox: {why_missing()}", file=sys.stderr)
+            return 1
+    # The real control plane takes seconds to minutes (a loaded machine); its supervisor prints progress.
+    timeout_seconds = timeout_seconds or (300.0 if real else 60.0)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.state_dir / "supervisor.log"
+    if real:
+        log_file.write_bytes(b"")  # progress is shown from this run's lines
+    shown = 0
     with open(log_file, "ab") as output:
         process = subprocess.Popen(
             supervisor_argv(settings),
@@ -258,9 +283,18 @@ def up(settings: SandboxSettings, timeout_seconds: float = 60.0) -> int:
         )
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
+        if real:
+            shown = _show_new_lines(log_file, shown)
         record = read_record(settings)
         if record is not None:
             print(f"sandbox up (pid {record['pid']}): API server {record['apiserver']}")
+            if real:
+                print(f"  control plane: real Kubernetes {record['version']} (logs: {record['logs']})")
+                print(f"  node:          {record['node']} (agent log: {record['agent_log']})")
+                print(f"  pod logs:      {record['pod_logs']}")
+                print(f"export KUBECONFIG={record['kubeconfig']}")
+                print("kubectl exec POD -- CMD reaches ClusterIPs and cluster DNS names from inside a pod")
+                return 0
             if record["prometheus"]:
                 where = f"{record['prometheus']} (flagger-prometheus.flagger:9090 inside the sandbox)"
             else:
@@ -280,11 +314,13 @@ def up(settings: SandboxSettings, timeout_seconds: float = 60.0) -> int:
     return 1
 
 
-def down(settings: SandboxSettings, timeout_seconds: float = 30.0) -> int:
+def down(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
     record = read_record(settings)
     if record is None:
         print("no sandbox is running")
         return 0
+    real = record.get("control_plane") == "real"
+    timeout_seconds = timeout_seconds or (90.0 if real else 30.0)  # pods, then each component, stop in turn
     pid = int(record["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_seconds
@@ -297,6 +333,9 @@ def down(settings: SandboxSettings, timeout_seconds: float = 30.0) -> int:
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+    if real:  # the node's pods run in sessions of their own: end them from their pid records
+        config = settings.state_dir / "node" / "agent.json"
+        subprocess.run([sys.executable, "-m", "sandbox.node", "--clean-up", str(config)], check=False)
     print(f"sandbox (pid {pid}) did not stop within {timeout_seconds:g}s and was killed", file=sys.stderr)
     return 1
 
@@ -330,7 +369,28 @@ def exec_in_sandbox(settings: SandboxSettings, command: list[str]) -> int:
         return 2
     env = {**os.environ, "KUBECONFIG": str(record["kubeconfig"])}
     argv = ["nsenter", "--mount", "--target", str(record["pid"]), "--", *command]
+    if record.get("control_plane") == "real":
+        # In the node's network namespace (ClusterIPs, pod IPs) with its hosts file; the API server is
+        # reached there through the `kubernetes` Service.
+        env["KUBECONFIG"] = str(record["kubeconfig_inside"])
+        argv = [
+            *("nsenter", "--mount", "--target", str(record["mount_namespace_pid"]), "--"),
+            *("nsenter", f"--net=/run/netns/{record['network_prefix']}-node", "--"),
+            *with_hosts_file(command, Path(record["hosts"])),
+        ]
     return subprocess.run(argv, env=env, check=False).returncode
+
+
+def _show_new_lines(path: Path, shown: int) -> int:
+    """Print the supervisor log's lines after the first `shown` ones (its progress); the new count."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return shown
+    complete = lines[:-1] if lines and not path.read_bytes().endswith(b"\n") else lines
+    for line in complete[shown:]:
+        print(f"  {line}", flush=True)
+    return max(shown, len(complete))
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -347,6 +407,7 @@ def _settings_from(args: Any) -> SandboxSettings:
         scrape_interval=args.scrape_interval,
         kubernetes_minor=args.kubernetes_minor,
         prometheus=not getattr(args, "no_prometheus", False),  # only `up` and the supervisor have the flag
+        control_plane=getattr(args, "control_plane", "emulator"),  # only `up` has the flag
     )
 
 
@@ -384,6 +445,14 @@ def add_subcommands(subparsers: Any) -> None:
         _add_common(parser)
         if name == "up":
             _add_no_prometheus(parser)
+            parser.add_argument(
+                "--control-plane",
+                choices=CONTROL_PLANES,
+                default="emulator",
+                help="emulator: the sandbox API server and its pod runtime (default, starts in a second); "
+                "real: etcd, kube-apiserver, kube-controller-manager and kube-scheduler built by "
+                "`make control-plane`, with the node agent running the pods (root)",
+            )
         parser.set_defaults(run=lambda args, action=action: action(_settings_from(args)))
     parser = subparsers.add_parser(
         "exec",

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from sandbox.controlplane import ControlPlane
+from sandbox.controlplane.kubeconfig import write_kubeconfig
 from sandbox.node.agent import AgentSettings
 from sandbox.node.kubelet_api import APISERVER_FEATURE_GATES
 
@@ -77,6 +78,8 @@ class RealCluster:
         )
         self.agent: subprocess.Popen[bytes] | None = None
         self.agent_settings: AgentSettings | None = None
+        #: Holds the private mount namespace the agent runs in (see `start_agent`).
+        self.holder: subprocess.Popen[bytes] | None = None
 
     @property
     def node_dir(self) -> Path:
@@ -127,11 +130,33 @@ class RealCluster:
             host_ip=HOST_IP,
         )
 
+    def in_node_mounts(self, argv: list[str]) -> list[str]:
+        """`argv` in the node's private mount namespace, held by a sleeping process for the cluster's life.
+
+        `ip netns add` bind-mounts each namespace under /run/netns; made there, those mounts are seen by
+        every agent (a restarted one finds its pods' namespaces) and vanish with the holder, so nothing
+        stays mounted on the host whatever happens to the agent.
+        """
+        if self.holder is None or self.holder.poll() is not None:
+            self.holder = subprocess.Popen(
+                ["unshare", "--mount", "--propagation", "private", "--", "sleep", "infinity"],
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            own = os.readlink("/proc/self/ns/mnt")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # join it only once it is in its own namespace
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{self.holder.pid}/ns/mnt") != own:
+                        break
+                time.sleep(0.01)
+        return ["nsenter", "--mount", "--target", str(self.holder.pid), "--", *argv]
+
     def start_agent(self) -> None:
         self.progress(f"node agent: starting node {self.node_name} (log {self.agent_log})")
         with self.agent_log.open("ab") as output:
             self.agent = subprocess.Popen(
-                [sys.executable, "-m", "sandbox.node", str(self.agent_config)],
+                self.in_node_mounts([sys.executable, "-m", "sandbox.node", str(self.agent_config)]),
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -157,10 +182,16 @@ class RealCluster:
         self.agent = None
         if self.agent_settings is not None:  # whatever a killed agent left: processes, namespaces
             subprocess.run(
-                [sys.executable, "-m", "sandbox.node", "--clean-up", str(self.agent_config)],
+                self.in_node_mounts(
+                    [sys.executable, "-m", "sandbox.node", "--clean-up", str(self.agent_config)]
+                ),
                 capture_output=True,
                 check=False,
             )
+        if self.holder is not None:
+            self.holder.kill()
+            self.holder.wait()
+            self.holder = None
 
     def stop(self) -> None:
         self.stop_agent()
@@ -221,7 +252,21 @@ class RealCluster:
         return {
             "node": self.node_name,
             "agent_pid": self.agent.pid if self.agent is not None else None,
+            "mount_namespace_pid": self.holder.pid if self.holder is not None else None,
             "agent_log": str(self.agent_log),
             "pod_logs": str(self.node_dir / "logs"),
             "network_prefix": network_prefix(self.state_dir),
+            "hosts": str(self.node_dir / "hosts"),
+            "kubeconfig_inside": str(self.inside_kubeconfig()),
         }
+
+    def inside_kubeconfig(self) -> Path:
+        """The admin's kubeconfig for programs in the node's network namespace (`flagman sandbox exec`),
+        where the API server is the `kubernetes` Service's ClusterIP."""
+        path = self.node_dir / "inside.kubeconfig"
+        if not path.exists():
+            write_kubeconfig(
+                path, server=f"https://{self.plane.service_ip}:443", ca_file=self.plane.ca_file,
+                user={"token": self.plane.admin_token}, user_name="flagman-admin",
+            )  # fmt: skip
+        return path

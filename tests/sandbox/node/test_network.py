@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -22,9 +23,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def netns_dir_mounted() -> bool:
+    return any(line.split()[1] == "/run/netns" for line in Path("/proc/mounts").read_text().splitlines())
+
+
 @pytest.fixture
 async def network() -> AsyncIterator[NodeNetwork]:
     prefix = f"fmt{secrets.token_hex(3)}"
+    mounted_before = netns_dir_mounted()
     node = NodeNetwork(NetworkSettings(prefix), "test-node")
     await node.setup()
     try:
@@ -32,6 +38,8 @@ async def network() -> AsyncIterator[NodeNetwork]:
     finally:
         await delete_all(prefix)
         assert existing(prefix) == []
+        if not mounted_before and not existing(""):  # `ip netns add` bind-mounted /run/netns: undo it
+            host_command("umount", "/run/netns")
 
 
 async def serve_podinfo(network: NodeNetwork, uid: str, address: str) -> asyncio.subprocess.Process:
@@ -51,7 +59,7 @@ async def until_ready(network: NodeNetwork, url: str) -> None:
 
 
 def host_command(*argv: str) -> str:
-    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
 
 
 def curl_in(network: NodeNetwork, uid: str, url: str) -> subprocess.CompletedProcess[str]:
