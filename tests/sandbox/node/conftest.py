@@ -72,7 +72,8 @@ def eventually(check: Callable[[], T | None], within: float = 60, what: str = "c
 
 
 @pytest.fixture(scope="session")
-def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+def control_plane_binaries() -> Path:
+    """Where `make control-plane` put the binaries; skips (or fails, see above) when a node cannot run."""
     found = availability()
     if found.binaries is None:
         if found.required:
@@ -80,8 +81,15 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealClust
         pytest.skip(found.reason)
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("the node agent needs root and iproute2 for network namespaces")
+    return found.binaries
+
+
+@pytest.fixture(scope="session")
+def real_cluster(
+    control_plane_binaries: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RealCluster]:
     state = Path(tmp_path_factory.mktemp("real-node"))
-    with RealCluster(state, found.binaries) as cluster:
+    with RealCluster(state, control_plane_binaries) as cluster:
         yield cluster
 
 
