@@ -112,3 +112,16 @@ def test_pods_use_in_cluster_config_against_the_real_api_server(node: Node) -> N
     assert env.strip() == "10.96.0.1:443"
     files = node.kubectl("exec", "whoami", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount")
     assert files.split() == ["ca.crt", "namespace", "token"]
+
+
+def test_the_kubelet_api_answers_only_the_api_servers_client_certificate(node: Node) -> None:
+    settings = node.cluster.agent_settings
+    plane = node.cluster.plane
+    assert settings is not None and plane.kubelet_client is not None
+    url = f"https://127.0.0.1:{settings.kubelet_port}/healthz"
+    verified = ["curl", "-s", "-m", "5", "--cacert", str(plane.ca_file), url]
+    anonymous = subprocess.run(verified, capture_output=True, text=True, check=False)
+    assert anonymous.returncode != 0 and anonymous.stdout != "ok"  # no client certificate: refused
+    client = ["--cert", str(plane.kubelet_client.cert), "--key", str(plane.kubelet_client.key)]
+    trusted = subprocess.run([*verified, *client], capture_output=True, text=True, check=False)
+    assert trusted.stdout == "ok", trusted.stderr  # and the serving certificate verifies against the CA

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 from sandbox.node.cluster import network_prefix
@@ -52,13 +53,26 @@ def test_a_crash_looping_container_backs_off_and_counts_restarts(node: Node) -> 
     assert "boom" in node.kubectl("logs", "crasher")
 
 
-def test_a_pod_deleted_while_starting_leaves_nothing_behind(node: Node) -> None:
+def test_pods_deleted_while_starting_leave_nothing_behind(node: Node) -> None:
     prefix = network_prefix(node.cluster.state_dir)
     before = set(existing(prefix))
-    node.apply(podinfo_deployment("quick"))
-    node.kubectl("delete", "deployment", "quick", "--wait=false")
-    eventually(lambda: not node.pods("app=quick"), what="the pods to be gone")
+    pids_dir = node.cluster.node_dir / "pids"
+    for delay in (0.0, 0.3, 0.8, 1.5):  # before the agent sees it, while it makes the namespace, starting
+        name = f"short-{int(delay * 10)}"
+        node.apply(tool_pod(name, "sleep 3600"))
+        time.sleep(delay)
+        node.kubectl("delete", "pod", name, "--wait=false")
+    eventually(lambda: not node.pods("app in (short-0,short-3,short-8,short-15)"), what="the pods to go")
     eventually(lambda: set(existing(prefix)) <= before, what="their network namespaces to be gone")
+    records = [r.name for r in pids_dir.glob("*")] if pids_dir.is_dir() else []
+    live = set(running_uids(node))
+    assert [r for r in records if r.split(".", 1)[0] not in live] == [], "processes of deleted pods"
+
+
+def running_uids(node: Node) -> list[str]:
+    """Uids of every pod bound to the node, in any namespace."""
+    pods = json.loads(node.kubectl("get", "pods", "-A", "-o", "json"))["items"]
+    return [p["metadata"]["uid"] for p in pods]
 
 
 def test_a_restarted_agent_takes_its_pods_over_without_orphans(node: Node) -> None:
