@@ -451,7 +451,10 @@ class PodWorker:
             "started": running,
             "restartCount": state.restarts,
             "state": current,
-            "lastState": {"terminated": state.last_termination} if state.last_termination and running else {},
+            # The previous run, as a kubelet reports it while the container runs again or waits to.
+            "lastState": {"terminated": state.last_termination}
+            if state.last_termination and (running or state.restart_at is not None)
+            else {},
         }
         return status
 
@@ -519,6 +522,8 @@ class PodRuntime:
         self.env = env
         self.pods = pods
         self.workers: dict[Key, PodWorker] = {}
+        #: Pods (by uid) whose containers are being stopped.
+        self.terminating: dict[str, asyncio.Task[None]] = {}
         self.queue = WorkQueue("pods", self.reconcile)
         pods.subscribe(self._on_pod)
         self.discovery = PodDiscoveryTargets(pods, env.discovery_file)
@@ -535,14 +540,16 @@ class PodRuntime:
         if worker is not None and (
             pod is None or pod["metadata"].get("uid") != worker.pod["metadata"].get("uid")
         ):
-            await self._stop(key, worker)
+            self._terminate(key, worker, delete=False)
             worker = None
         if pod is None:
             return None
         if is_terminating(pod):
+            uid = str(pod["metadata"].get("uid"))
             if worker is not None:
-                await self._stop(key, worker)
-            await self.env.kube.delete(PODS, key[0], key[1], grace_zero=True)
+                self._terminate(key, worker, delete=True)
+            elif uid not in self.terminating:
+                await self.env.kube.delete(PODS, key[0], key[1], grace_zero=True)
             return None
         if worker is None and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
             worker = PodWorker(self.env, pod)
@@ -550,16 +557,31 @@ class PodRuntime:
             worker.start()
         return None
 
-    async def _stop(self, key: Key, worker: PodWorker) -> None:
+    def _terminate(self, key: Key, worker: PodWorker, *, delete: bool) -> None:
+        """Stop the pod's containers in the background (each pod has its grace period, as a kubelet's pod
+        workers do: one slow pod must not hold up the others), then finish its deletion."""
         del self.workers[key]
-        for state in worker.containers:
-            if state.process is not None and state.process.running():
-                await self.env.events.record(
-                    worker.pod, "Normal", "Killing", f"Stopping container {state.spec.get('name')}"
-                )
-        await worker.stop()
+        uid = worker.uid
+        task = asyncio.create_task(self._stop(key, worker, delete), name=f"stop {key[0]}/{key[1]}")
+        self.terminating[uid] = task
+        task.add_done_callback(lambda _: self.terminating.pop(uid, None))
+
+    async def _stop(self, key: Key, worker: PodWorker, delete: bool) -> None:
+        try:
+            for state in worker.containers:
+                if state.process is not None and state.process.running():
+                    await self.env.events.record(
+                        worker.pod, "Normal", "Killing", f"Stopping container {state.spec.get('name')}"
+                    )
+            await worker.stop()
+            if delete:
+                await self.env.kube.delete(PODS, key[0], key[1], grace_zero=True)
+        except KubeError as exc:
+            log.warning("pod %s/%s: deletion not finished: %s", *key, exc)
+            self.queue.add_after(key, 1.0)
 
     async def stop_all(self) -> None:
         workers = list(self.workers.items())
         self.workers.clear()
-        await asyncio.gather(*(worker.stop() for _, worker in workers))
+        stops = [worker.stop() for _, worker in workers]
+        await asyncio.gather(*stops, *self.terminating.values(), return_exceptions=True)

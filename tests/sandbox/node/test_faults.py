@@ -49,7 +49,7 @@ def test_a_crash_looping_container_backs_off_and_counts_restarts(node: Node) -> 
     eventually(restarted_twice, what="two restarts")
     eventually(lambda: waiting_reason(node.get("pod", "crasher")) == "CrashLoopBackOff", what="back-off")
     status = node.get("pod", "crasher")["status"]["containerStatuses"][0]
-    assert status["lastState"] == {} or status["lastState"]["terminated"]["exitCode"] == 1
+    assert status["lastState"]["terminated"]["exitCode"] == 1, status
     assert "boom" in node.kubectl("logs", "crasher")
 
 
