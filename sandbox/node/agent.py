@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sandbox.node.credentials import InClusterCredentials, ensure_mount_point
+from sandbox.node.credentials import REFRESH_AFTER_SECONDS, InClusterCredentials, ensure_mount_point
 from sandbox.node.kubelet_api import KubeletApi, KubeletTLS
 from sandbox.node.network import NetworkSettings, NodeNetwork, delete_all
 from sandbox.node.node_status import NodeStatus
@@ -60,6 +60,7 @@ class AgentSettings:
     pod_cidr: str = "10.244.0.0/16"
     service_cidr: str = "10.96.0.0/16"
     host_ip: str = "127.0.0.1"
+    token_refresh_seconds: float = REFRESH_AFTER_SECONDS
 
     @property
     def pids_dir(self) -> Path:
@@ -100,6 +101,7 @@ class NodeAgent:
         self.proxy: NodeServiceProxy | None = None
         self.kubelet: KubeletApi | None = None
         self.node: NodeStatus | None = None
+        self.credentials: InClusterCredentials | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -116,13 +118,14 @@ class NodeAgent:
         pods = Informer(self.kube, PODS, field_selector=f"spec.nodeName={s.node_name}")
         services = Informer(self.proxy_kube, SERVICES)
         slices = Informer(self.proxy_kube, ENDPOINTSLICES)
+        self.credentials = InClusterCredentials(self.kube, s.ca_file, s.kubernetes_service_ip)
         environment = PodEnvironment(
             kube=self.kube,
             events=EventRecorder(self.kube, "kubelet"),
             network=self.network,
             state_dir=s.state_dir,
             hosts=hosts,
-            credentials=InClusterCredentials(self.kube, s.ca_file, s.kubernetes_service_ip),
+            credentials=self.credentials,
             announce_scheduling=False,
         )
         self.pods = PodRuntime(environment, pods)
@@ -145,6 +148,7 @@ class NodeAgent:
         self._tasks = [asyncio.create_task(informer.run()) for informer in informers]
         self._tasks += [asyncio.create_task(queue.run()) for queue in (self.pods.queue, self.proxy.queue)]
         self._tasks.append(asyncio.create_task(self.node.run()))
+        self._tasks.append(asyncio.create_task(self._refresh_tokens()))
         try:
             async with asyncio.timeout(SYNC_TIMEOUT_SECONDS):
                 await asyncio.gather(*(informer.synced.wait() for informer in informers))
@@ -154,6 +158,17 @@ class NodeAgent:
         uids = {str(pod["metadata"].get("uid")) for pod in pods.cache.values()}
         await self.network.forget_others(uids)
         log.info("node %s ready: kubelet API on https://%s:%s", s.node_name, s.host_ip, s.kubelet_port)
+
+    async def _refresh_tokens(self) -> None:
+        """Every pod's service-account token renewed before it expires (long-lived `sandbox up`s)."""
+        assert self.pods is not None and self.credentials is not None
+        while True:
+            await asyncio.sleep(self.settings.token_refresh_seconds)
+            for worker in list(self.pods.workers.values()):
+                try:
+                    await self.credentials.refresh(worker.pod, worker.workdir)
+                except (KubeError, OSError) as exc:
+                    log.warning("pod %s/%s: token not renewed: %s", *worker.key, exc)
 
     async def _server_version(self) -> str:
         assert self.kube is not None

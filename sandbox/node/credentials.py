@@ -21,8 +21,9 @@ from sandbox.runtime.podhost import Mounts
 from sandbox.runtime.serviceaccount import service_account_name
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-#: A projected token's default lifetime (the kubelet asks for 1 h + 7 s); the agent does not refresh it.
+#: A projected token's default lifetime (the kubelet asks for 1 h + 7 s); renewed at 80% of it.
 TOKEN_SECONDS = 3607
+REFRESH_AFTER_SECONDS = 0.8 * TOKEN_SECONDS
 
 
 def resolv_conf(namespace: str) -> str:
@@ -40,6 +41,10 @@ def token_request(pod: Obj) -> Obj:
             "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]},
         },
     }
+
+
+def mounts_token(pod: Obj) -> bool:
+    return (pod.get("spec") or {}).get("automountServiceAccountToken") is not False
 
 
 def ensure_mount_point() -> None:
@@ -70,13 +75,25 @@ class InClusterCredentials:
 
     async def prepare(self, pod: Obj, pod_dir: Path) -> tuple[dict[str, str], Mounts]:
         namespace = str(pod["metadata"].get("namespace") or "default")
-        token = None
-        if (pod.get("spec") or {}).get("automountServiceAccountToken") is not False:
-            account = service_account_name(pod)
-            path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token"
-            answer = await self.kube.request("POST", path, body=token_request(pod))
-            token = str(answer["status"]["token"])
+        token = await self.request_token(pod) if mounts_token(pod) else None
         return self.env(), self.write_files(pod_dir, namespace, token)
+
+    async def request_token(self, pod: Obj) -> str:
+        namespace = str(pod["metadata"].get("namespace") or "default")
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account_name(pod)}/token"
+        answer = await self.kube.request("POST", path, body=token_request(pod))
+        return str(answer["status"]["token"])
+
+    async def refresh(self, pod: Obj, pod_dir: Path) -> bool:
+        """A new token in place of the old one (the kubelet renews projected tokens at 80% of their
+        life); written by rename, so a reader sees the old token or the new one, whole."""
+        token_file = pod_dir / "serviceaccount" / "token"
+        if not mounts_token(pod) or not token_file.exists():
+            return False
+        fresh = token_file.with_name(".token.new")
+        fresh.write_text(await self.request_token(pod))
+        fresh.replace(token_file)
+        return True
 
     def write_files(self, pod_dir: Path, namespace: str, token: str | None) -> Mounts:
         pod_dir.mkdir(parents=True, exist_ok=True)

@@ -280,8 +280,13 @@ class PodWorker:
         env.update(container_env(state.spec, self.pod, self.pod_ip, network.host_ip, network.node_name))
         return env
 
-    def _workdir(self) -> Path:
+    @property
+    def workdir(self) -> Path:
+        """The pod's own directory (HOME of its processes, its service-account files)."""
         return self.env.state_dir / "pods" / self.key[0] / self.key[1]
+
+    def _workdir(self) -> Path:
+        return self.workdir
 
     def log_file(self, container_name: str) -> Path:
         return log_path(self.env.state_dir / "logs", self.key[0], self.key[1], container_name)

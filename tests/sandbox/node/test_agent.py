@@ -3,12 +3,15 @@ ClusterIPs and cluster DNS, use in-cluster config, and answer `kubectl logs` and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import time
 
+from sandbox.node.credentials import InClusterCredentials
+from sandbox.runtime.kube import PODS, Kube
 from tests.sandbox.node.conftest import Node, eventually, podinfo_deployment, service, tool_pod
 from tests.sandbox.runtime.test_exec import interactive_session
 
@@ -125,3 +128,27 @@ def test_the_kubelet_api_answers_only_the_api_servers_client_certificate(node: N
     client = ["--cert", str(plane.kubelet_client.cert), "--key", str(plane.kubelet_client.key)]
     trusted = subprocess.run([*verified, *client], capture_output=True, text=True, check=False)
     assert trusted.stdout == "ok", trusted.stderr  # and the serving certificate verifies against the CA
+
+
+def test_a_pods_token_is_renewed_in_place(node: Node) -> None:
+    node.apply(tool_pod("renewed", "sleep 3600"))
+    eventually(lambda: ready_pods(node, "app=renewed", 1), what="the pod")
+    settings = node.cluster.agent_settings
+    assert settings is not None
+    token_file = settings.state_dir / "pods" / node.namespace / "renewed" / "serviceaccount" / "token"
+    before = token_file.read_text()
+
+    async def renew() -> bool:
+        kube = await Kube.from_kubeconfig(str(settings.kubeconfig))  # as the node renews it
+        try:
+            pod = await kube.get(PODS, node.namespace, "renewed")
+            credentials = InClusterCredentials(kube, settings.ca_file, settings.kubernetes_service_ip)
+            return await credentials.refresh(pod, token_file.parent.parent)
+        finally:
+            await kube.close()
+
+    assert asyncio.run(renew())
+    assert token_file.read_text() != before
+    username = "jsonpath={.status.userInfo.username}"
+    whoami = node.kubectl("exec", "renewed", "--", "kubectl", "auth", "whoami", "-o", username)
+    assert whoami == f"system:serviceaccount:{node.namespace}:default"  # with the new token
