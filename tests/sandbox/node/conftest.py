@@ -84,7 +84,7 @@ def control_plane_binaries() -> Path:
     return found.binaries
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down once the node tests are done, not at the end of the run
 def real_cluster(
     control_plane_binaries: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RealCluster]:
