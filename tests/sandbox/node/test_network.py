@@ -23,14 +23,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def netns_dir_mounted() -> bool:
-    return any(line.split()[1] == "/run/netns" for line in Path("/proc/mounts").read_text().splitlines())
+def netns_mounts() -> list[str]:
+    """Mount points at /run/netns and below, in this process's mount namespace."""
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    return [p for p in points if p == "/run/netns" or p.startswith("/run/netns/")]
 
 
 @pytest.fixture
 async def network() -> AsyncIterator[NodeNetwork]:
     prefix = f"fmt{secrets.token_hex(3)}"
-    mounted_before = netns_dir_mounted()
+    mounted_before = "/run/netns" in netns_mounts()
     node = NodeNetwork(NetworkSettings(prefix), "test-node")
     await node.setup()
     try:
@@ -38,7 +40,7 @@ async def network() -> AsyncIterator[NodeNetwork]:
     finally:
         await delete_all(prefix)
         assert existing(prefix) == []
-        if not mounted_before and not existing(""):  # `ip netns add` bind-mounted /run/netns: undo it
+        if not mounted_before and netns_mounts() == ["/run/netns"]:  # `ip netns add` mounted it: undo
             host_command("umount", "/run/netns")
 
 
