@@ -1,6 +1,7 @@
 """`flagman demo` (`make demo`): the Blue/Green tutorial, end to end, on the local sandbox.
 
-Starts the sandbox (API server, runtime) in a private mount namespace, installs the Flagger CRDs, the podinfo
+Starts the sandbox (API server, runtime; with `--control-plane real` a real Kubernetes control plane and the
+node agent) in a private mount namespace, installs the Flagger CRDs, the podinfo
 and load tester kustomizations and the controller with its Prometheus (the tutorial's `helm upgrade -i`; with
 `--install process` the controller runs as a local process next to the sandbox's own Prometheus), applies
 the tutorial's Canary with short intervals, and shows the events and `kubectl get canaries -A` while it
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -46,6 +48,9 @@ CHART = REPO_ROOT / "charts" / "flagman"
 #: chart's Prometheus pod); `process` runs the controller as a local process next to the sandbox's own
 #: Prometheus. `DemoSettings` keeps `process` as its default for programmatic callers.
 INSTALL_MODES = ("process", "helm")
+#: `--control-plane`: the API server emulator (fast, the default) or etcd + kube-apiserver +
+#: kube-controller-manager + kube-scheduler built by `make control-plane`, with the node agent.
+CONTROL_PLANES = ("emulator", "real")
 
 
 class DemoFailed(Exception):
@@ -69,6 +74,11 @@ class DemoSettings:
     state_dir: Path | None = None
     keep_state: bool = False
     install: str = "process"
+    control_plane: str = "emulator"
+
+    @property
+    def real(self) -> bool:
+        return self.control_plane == "real"
 
 
 def runnable_package(name: str) -> bool:
@@ -78,9 +88,18 @@ def runnable_package(name: str) -> bool:
     return any((Path(location) / "__main__.py").is_file() for location in locations)
 
 
-def missing_pieces(install: str = "process") -> list[str]:
+def missing_pieces(install: str = "process", control_plane: str = "emulator") -> list[str]:
     """What the demo needs that is not there yet, each with who or what provides it."""
     missing = []
+    if control_plane == "real":
+        from sandbox.controlplane import find_binaries, why_missing
+
+        if find_binaries() is None:
+            missing.append(why_missing())
+        if shutil.which("ip") is None or shutil.which("nsenter") is None:
+            missing.append("ip (iproute2) and nsenter (util-linux), for the node's network namespaces")
+        if os.geteuid() != 0:
+            missing.append("root (the node agent makes network namespaces)")
     if install == "helm":
         if not os.access(HELM, os.X_OK):
             missing.append(f"{HELM.relative_to(REPO_ROOT)} (make tools)")
@@ -205,6 +224,8 @@ class Demo:
         self.controller: subprocess.Popen[bytes] | None = None
         self.started_in_pod = False
         self.kube: Kube | None = None
+        #: With `--control-plane real`: the control plane and its node (`sandbox.node.cluster`).
+        self.real_dir = state_dir / "real"
         self.seen_events: set[str] = set()
         self.last_canary_row: tuple[Any, ...] | None = None
 
@@ -228,7 +249,7 @@ class Demo:
         helm_home = self.state_dir / "helm"
         return {
             **os.environ,
-            "KUBECONFIG": str(self.sandbox_settings.kubeconfig),
+            "KUBECONFIG": str(self.kubeconfig),
             "HELM_CACHE_HOME": str(helm_home / "cache"),
             "HELM_CONFIG_HOME": str(helm_home / "config"),
             "HELM_DATA_HOME": str(helm_home / "data"),
@@ -251,6 +272,16 @@ class Demo:
         if not quiet and text.strip():
             print("   " + text.strip().replace("\n", "\n   "), flush=True)
         return text
+
+    @property
+    def kubeconfig(self) -> Path:
+        if self.settings.real:
+            return self.real_dir / "control-plane" / "kubeconfigs" / "admin.kubeconfig"
+        return self.sandbox_settings.kubeconfig
+
+    @property
+    def pod_log_dir(self) -> Path:
+        return self.real_dir / "node" / "logs" if self.settings.real else self.state_dir / "logs"
 
     # -- the controller ----------------------------------------------------------------------
     def start_controller(self) -> None:
@@ -288,7 +319,7 @@ class Demo:
         if self.settings.install != "helm":
             return self.state_dir / "controller.log"
         logs = sorted(
-            (self.state_dir / "logs" / "flagger").glob("flagger-*/flagger.log"),
+            (self.pod_log_dir / "flagger").glob("flagger-*/flagger.log"),
             key=lambda p: p.stat().st_mtime,
         )
         return logs[-1] if logs else None
@@ -369,6 +400,8 @@ class Demo:
 
     async def generate_errors(self, stop: asyncio.Event) -> int:
         """`watch curl http://podinfo-canary.test:9898/status/500`, faster."""
+        if self.settings.real:
+            return await self.generate_errors_in_pod(stop)
         sent = 0
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
             while not stop.is_set():
@@ -379,7 +412,37 @@ class Demo:
                 await asyncio.sleep(0.05)
         return sent
 
+    async def generate_errors_in_pod(self, stop: asyncio.Event) -> int:
+        """The tutorial's way: `kubectl exec` into the load tester pod and curl from there (ClusterIPs
+        live in the node's network namespaces, out of this process's reach)."""
+        loop = "n=0; while true; do curl -s -o /dev/null http://podinfo-canary.test:9898/status/500; "
+        loop += 'n=$((n+1)); echo "$n"; sleep 0.05; done'
+        process = await asyncio.create_subprocess_exec(
+            "kubectl", "-n", "test", "exec", "deploy/flagger-loadtester", "--", "sh", "-c", loop,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=self.tool_env(),
+        )  # fmt: skip
+        sent = 0
+
+        async def count() -> None:
+            nonlocal sent
+            assert process.stdout is not None
+            while line := await process.stdout.readline():
+                sent = int(line) if line.strip().isdigit() else sent
+
+        counter = asyncio.create_task(count())
+        await stop.wait()
+        process.terminate()  # kubectl closes the stream: the agent kills the loop
+        await process.wait()
+        counter.cancel()
+        return sent
+
     async def primary_version(self) -> str:
+        if self.settings.real:
+            text = await self.kubectl(
+                "-n", "test", "exec", "deploy/flagger-loadtester", "--",
+                "curl", "-s", "-m", "5", "http://podinfo.test:9898/version", quiet=True,
+            )  # fmt: skip
+            return str(json.loads(text).get("version"))
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
             session.get("http://podinfo.test:9898/version") as response,
@@ -389,6 +452,9 @@ class Demo:
 
     # -- the story ---------------------------------------------------------------------------
     async def run(self) -> None:
+        if self.settings.real:
+            await self.run_on_real_control_plane()
+            return
         async with Sandbox(self.sandbox_settings) as sandbox:
             self.kube = sandbox.kube
             prometheus = "comes with the chart" if self.settings.install == "helm" else PROMETHEUS_URL
@@ -397,6 +463,27 @@ class Demo:
                 await self.story()
             finally:
                 self.stop_controller()
+
+    async def run_on_real_control_plane(self) -> None:
+        from sandbox.controlplane import find_binaries
+        from sandbox.node.cluster import RealCluster
+
+        binaries = find_binaries()
+        if binaries is None:
+            raise DemoFailed("no control-plane binaries (make control-plane)")
+        self.step = "starting the control plane and the node"
+        cluster = RealCluster(self.real_dir, binaries, progress=lambda message: self.say(message))
+        await asyncio.to_thread(cluster.start)
+        try:
+            self.kube = await Kube.from_kubeconfig(str(cluster.kubeconfig))
+            self.say(f"real control plane up: API server {cluster.plane.url}, node {cluster.node_name}")
+            await self.kubectl("get", "nodes", "-o", "wide")
+            await self.story()
+        finally:
+            if self.kube is not None:
+                await self.kube.close()
+            self.say("tearing down the node and the control plane")
+            await asyncio.to_thread(cluster.stop)
 
     async def install_with_helm(self) -> None:
         self.begin(
@@ -472,6 +559,9 @@ class Demo:
             raise DemoFailed(f"after the rollback podinfo.test serves version {version}, not 3.1.1")
         self.say(f"rollback done after {sent} HTTP 500s: podinfo.test still serves podinfo {version}")
         await self.kubectl("-n", "test", "get", "deployments")
+        if s.real:
+            await self.kubectl("-n", "test", "get", "pods", "-o", "wide")
+            await self.kubectl("-n", "test", "get", "endpointslices")
 
 
 async def run_demo(settings: DemoSettings) -> int:
@@ -561,7 +651,16 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
         "charts/flagman, controller and Prometheus as pods) or `process` (a local process next to the "
         "sandbox's own Prometheus; faster)",
     )
+    parser.add_argument(
+        "--control-plane",
+        choices=CONTROL_PLANES,
+        default="emulator",
+        help="`emulator` (the default: the sandbox's API server) or `real` (etcd, kube-apiserver, "
+        "kube-controller-manager and kube-scheduler from `make control-plane`, with the node agent; root)",
+    )
     args = parser.parse_args(list(argv))
+    if args.control_plane == "real" and args.install == "process":
+        parser.error("--control-plane real needs --install helm (a local controller cannot reach ClusterIPs)")
     return DemoSettings(
         interval=args.interval,
         iterations=args.iterations,
@@ -573,13 +672,14 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
         second_octet=args.second_octet,
         state_dir=args.state_dir,
         install=args.install,
+        control_plane=args.control_plane,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     settings = parse_args(args)
-    missing = missing_pieces(settings.install)
+    missing = missing_pieces(settings.install, settings.control_plane)
     if missing:
         print("demo cannot run; missing pieces:\n  " + "\n  ".join(missing), file=sys.stderr)
         return 1

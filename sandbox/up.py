@@ -9,8 +9,9 @@ context (the API server hands it to the runtime) and `flagman sandbox exec -- CM
 The host's own /etc/hosts is never touched.
 
 `up --control-plane=real` runs the real Kubernetes control plane instead of the emulator (etcd,
-kube-apiserver, controller-manager, scheduler from `make control-plane`; `sandbox.controlplane.serve` is
-its supervisor, recorded the same way); no pods run there yet.
+kube-apiserver, controller-manager, scheduler from `make control-plane`) and the node agent that runs its
+pods (`sandbox.node`; `sandbox.node.serve` is their supervisor, recorded the same way, in a private mount
+namespace too: the node's network namespaces are mounted only there and vanish with it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from sandbox.prometheus import Prometheus, PrometheusSettings, register_service
 from sandbox.runtime import Runtime, RuntimeSettings
 from sandbox.runtime.kube import Kube
 from sandbox.runtime.logs import PodLogReader
+from sandbox.runtime.processes import with_hosts_file
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +232,9 @@ def read_record(settings: SandboxSettings) -> dict[str, Any] | None:
 
 def supervisor_argv(settings: SandboxSettings) -> list[str]:
     if settings.control_plane == "real":
-        return [sys.executable, "-m", "sandbox.controlplane.serve", "--state-dir", str(settings.state_dir)]
+        return in_private_namespace_argv(
+            [sys.executable, "-m", "sandbox.node.serve", "--state-dir", str(settings.state_dir)]
+        )
     return in_private_namespace_argv(
         [
             sys.executable,
@@ -286,7 +290,10 @@ def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
             print(f"sandbox up (pid {record['pid']}): API server {record['apiserver']}")
             if real:
                 print(f"  control plane: real Kubernetes {record['version']} (logs: {record['logs']})")
+                print(f"  node:          {record['node']} (agent log: {record['agent_log']})")
+                print(f"  pod logs:      {record['pod_logs']}")
                 print(f"export KUBECONFIG={record['kubeconfig']}")
+                print("kubectl exec POD -- CMD reaches ClusterIPs and cluster DNS names from inside a pod")
                 return 0
             if record["prometheus"]:
                 where = f"{record['prometheus']} (flagger-prometheus.flagger:9090 inside the sandbox)"
@@ -307,11 +314,13 @@ def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
     return 1
 
 
-def down(settings: SandboxSettings, timeout_seconds: float = 30.0) -> int:
+def down(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
     record = read_record(settings)
     if record is None:
         print("no sandbox is running")
         return 0
+    real = record.get("control_plane") == "real"
+    timeout_seconds = timeout_seconds or (90.0 if real else 30.0)  # pods, then each component, stop in turn
     pid = int(record["pid"])
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_seconds
@@ -324,6 +333,9 @@ def down(settings: SandboxSettings, timeout_seconds: float = 30.0) -> int:
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+    if real:  # the node's pods run in sessions of their own: end them from their pid records
+        config = settings.state_dir / "node" / "agent.json"
+        subprocess.run([sys.executable, "-m", "sandbox.node", "--clean-up", str(config)], check=False)
     print(f"sandbox (pid {pid}) did not stop within {timeout_seconds:g}s and was killed", file=sys.stderr)
     return 1
 
@@ -357,6 +369,15 @@ def exec_in_sandbox(settings: SandboxSettings, command: list[str]) -> int:
         return 2
     env = {**os.environ, "KUBECONFIG": str(record["kubeconfig"])}
     argv = ["nsenter", "--mount", "--target", str(record["pid"]), "--", *command]
+    if record.get("control_plane") == "real":
+        # In the node's network namespace (ClusterIPs, pod IPs) with its hosts file; the API server is
+        # reached there through the `kubernetes` Service.
+        env["KUBECONFIG"] = str(record["kubeconfig_inside"])
+        argv = [
+            *("nsenter", "--mount", "--target", str(record["mount_namespace_pid"]), "--"),
+            *("nsenter", f"--net=/run/netns/{record['network_prefix']}-node", "--"),
+            *with_hosts_file(command, Path(record["hosts"])),
+        ]
     return subprocess.run(argv, env=env, check=False).returncode
 
 
@@ -430,7 +451,7 @@ def add_subcommands(subparsers: Any) -> None:
                 default="emulator",
                 help="emulator: the sandbox API server and its pod runtime (default, starts in a second); "
                 "real: etcd, kube-apiserver, kube-controller-manager and kube-scheduler built by "
-                "`make control-plane` (no pods run there yet)",
+                "`make control-plane`, with the node agent running the pods (root)",
             )
         parser.set_defaults(run=lambda args, action=action: action(_settings_from(args)))
     parser = subparsers.add_parser(

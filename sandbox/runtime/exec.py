@@ -24,7 +24,7 @@ import termios
 from collections.abc import Sequence
 
 from sandbox.runtime.pods import PodRuntime
-from sandbox.runtime.processes import ContainerProcess, descendants_of, with_hosts_file
+from sandbox.runtime.processes import ContainerProcess, descendants_of
 
 #: After the command exits, how long output still held open by its leftover children is waited for.
 OUTPUT_GRACE_SECONDS = 1.0
@@ -286,7 +286,7 @@ class PodExec:
         self, namespace: str, pod: str, container: str, command: Sequence[str], *, stdin: bool, tty: bool
     ) -> ExecCommand:
         process = self._container(namespace, pod, container)
-        argv = with_hosts_file(command, process.hosts_file)
+        argv = process.context.wrap(command)
         env, cwd = dict(process.env), str(process.workdir)
         if tty:
             return await PtyCommand.spawn(argv, env, cwd)

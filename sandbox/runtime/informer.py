@@ -24,9 +24,11 @@ class Informer:
     so listeners never miss a deletion that happened while the watch was down.
     """
 
-    def __init__(self, kube: Kube, resource: Resource) -> None:
+    def __init__(self, kube: Kube, resource: Resource, field_selector: str | None = None) -> None:
         self.kube = kube
         self.resource = resource
+        #: e.g. `spec.nodeName=NAME`: a node agent caches only the pods bound to it.
+        self.field_selector = field_selector
         self.cache: dict[Key, Obj] = {}
         self.synced = asyncio.Event()
         self._listeners: list[Listener] = []
@@ -78,11 +80,11 @@ class Informer:
     async def run(self) -> None:
         while True:
             try:
-                listing = await self.kube.list(self.resource)
+                listing = await self.kube.list(self.resource, field_selector=self.field_selector)
                 self._replace(list(listing.get("items") or []))
                 self.synced.set()
                 version = str(listing.get("metadata", {}).get("resourceVersion", "0"))
-                async for event in self.kube.watch(self.resource, version):
+                async for event in self.kube.watch(self.resource, version, self.field_selector):
                     self._apply(event)
             except KubeError as exc:
                 if not exc.gone:

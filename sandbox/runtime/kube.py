@@ -50,9 +50,10 @@ class Resource:
     plural: str
     kind: str
     api_version: str
+    namespaced: bool = True
 
     def collection(self, namespace: str | None = None) -> str:
-        if namespace is None:
+        if namespace is None or not self.namespaced:
             return f"{self.prefix}/{self.plural}"
         return f"{self.prefix}/namespaces/{namespace}/{self.plural}"
 
@@ -67,6 +68,13 @@ ENDPOINTS = Resource("/api/v1", "endpoints", "Endpoints", "v1")
 EVENTS = Resource("/api/v1", "events", "Event", "v1")
 DEPLOYMENTS = Resource("/apis/apps/v1", "deployments", "Deployment", "apps/v1")
 REPLICASETS = Resource("/apis/apps/v1", "replicasets", "ReplicaSet", "apps/v1")
+DAEMONSETS = Resource("/apis/apps/v1", "daemonsets", "DaemonSet", "apps/v1")
+NODES = Resource("/api/v1", "nodes", "Node", "v1", namespaced=False)
+LEASES = Resource("/apis/coordination.k8s.io/v1", "leases", "Lease", "coordination.k8s.io/v1")
+ENDPOINTSLICES = Resource(
+    "/apis/discovery.k8s.io/v1", "endpointslices", "EndpointSlice", "discovery.k8s.io/v1"
+)
+SERVICEACCOUNTS = Resource("/api/v1", "serviceaccounts", "ServiceAccount", "v1")
 
 
 def key_of(obj: Mapping[str, Any]) -> tuple[str, str]:
@@ -125,8 +133,11 @@ class Kube:
         decoded: Obj = json.loads(raw) if raw else {}
         return decoded
 
-    async def list(self, resource: Resource, namespace: str | None = None) -> Obj:
-        return await self.request("GET", resource.collection(namespace))
+    async def list(
+        self, resource: Resource, namespace: str | None = None, field_selector: str | None = None
+    ) -> Obj:
+        query = {"fieldSelector": field_selector} if field_selector else None
+        return await self.request("GET", resource.collection(namespace), query=query)
 
     async def get(self, resource: Resource, namespace: str, name: str) -> Obj:
         return await self.request("GET", resource.item(namespace, name))
@@ -156,9 +167,13 @@ class Kube:
             if not exc.not_found:
                 raise
 
-    async def watch(self, resource: Resource, resource_version: str) -> AsyncIterator[Obj]:
+    async def watch(
+        self, resource: Resource, resource_version: str, field_selector: str | None = None
+    ) -> AsyncIterator[Obj]:
         """Watch events after `resource_version` until the server closes the stream."""
         query = {"watch": "true", "resourceVersion": resource_version, "allowWatchBookmarks": "true"}
+        if field_selector:
+            query["fieldSelector"] = field_selector
         try:
             response = await self.api.call_api(
                 resource.collection(),

@@ -17,23 +17,23 @@ from sandbox.runtime.images import UnknownImage, argv_for
 from sandbox.runtime.informer import Informer, Key
 from sandbox.runtime.kube import PODS, Kube, KubeError, Obj
 from sandbox.runtime.logs import log_path
-from sandbox.runtime.loopback import LoopbackPool
 from sandbox.runtime.objects import is_terminating, timestamp
 from sandbox.runtime.pod_discovery import PodDiscoveryTargets
+from sandbox.runtime.podhost import EmulatorCredentials, PodCredentials, PodNetwork, merged
 from sandbox.runtime.probes import run_probe
-from sandbox.runtime.processes import ContainerProcess
+from sandbox.runtime.processes import ContainerProcess, PodContext
 from sandbox.runtime.promconfig import ContainerSetupError, prepare
-from sandbox.runtime.serviceaccount import service_account_env
 from sandbox.runtime.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
-NODE_NAME = "sandbox"
-HOST_IP = "127.0.0.1"
 MAX_GRACE_SECONDS = 5.0
+#: How long ErrImagePull shows before the kubelet's ImagePullBackOff.
+IMAGE_PULL_BACKOFF_SECONDS = 1.0
 MAX_RESTART_BACKOFF_SECONDS = 30.0
 FIRST_READINESS_RETRY_SECONDS = 1.0
 IDLE_WAKEUP_SECONDS = 60.0
+STATUS_RETRY_SECONDS = 1.0
 #: Environment a container inherits from the runtime: enough to find programs, nothing else.
 INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV")
 
@@ -44,11 +44,24 @@ class PodEnvironment:
 
     kube: Kube
     events: EventRecorder
-    addresses: LoopbackPool
+    network: PodNetwork
     state_dir: Path
     #: Cluster DNS for pods: each pod sees its namespace's hosts file as /etc/hosts (None: the host's).
     hosts: HostsFile | None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: How pods reach the API server (None: a kubeconfig for the emulator at the client's URL).
+    credentials: PodCredentials | None = None
+    #: Write the `Scheduled` event (the emulator has no scheduler; on a real control plane it writes it).
+    announce_scheduling: bool = True
+
+    @property
+    def pod_credentials(self) -> PodCredentials:
+        return self.credentials or EmulatorCredentials(str(self.kube.api.configuration.host))
+
+    @property
+    def pids_dir(self) -> Path:
+        """One record per running container process, so a restarted runtime leaves no orphans."""
+        return self.state_dir / "pids"
 
     @property
     def discovery_file(self) -> Path:
@@ -56,7 +69,9 @@ class PodEnvironment:
         return self.state_dir / "prometheus" / "targets" / "kubernetes-pods.json"
 
 
-def container_env(container: Obj, pod: Obj, pod_ip: str) -> dict[str, str]:
+def container_env(
+    container: Obj, pod: Obj, pod_ip: str, host_ip: str = "127.0.0.1", node_name: str = "sandbox"
+) -> dict[str, str]:
     """The container's `env`, with the downward-API fields a sandbox can know."""
     meta = pod["metadata"]
     fields = {
@@ -64,8 +79,8 @@ def container_env(container: Obj, pod: Obj, pod_ip: str) -> dict[str, str]:
         "metadata.namespace": meta.get("namespace", ""),
         "metadata.uid": meta.get("uid", ""),
         "status.podIP": pod_ip,
-        "status.hostIP": HOST_IP,
-        "spec.nodeName": NODE_NAME,
+        "status.hostIP": host_ip,
+        "spec.nodeName": pod.get("spec", {}).get("nodeName") or node_name,
         "spec.serviceAccountName": pod.get("spec", {}).get("serviceAccountName", "default"),
     }
     values: dict[str, str] = {}
@@ -115,6 +130,9 @@ class PodWorker:
         self.transitions: dict[str, tuple[str, str]] = {}
         self.last_status: Obj | None = None
         self.task: asyncio.Task[None] | None = None
+        self.context = PodContext()
+        self.credential_env: dict[str, str] = {}
+        self.attached = False
 
     @property
     def restart_policy(self) -> str:
@@ -139,16 +157,22 @@ class PodWorker:
         except UnknownImage as exc:
             await self._report_unpullable(specs, str(exc))
             return
-        self.pod_ip = self.env.addresses.allocate(self.uid)
-        await self.env.events.record(
-            self.pod,
-            "Normal",
-            "Scheduled",
-            f"Successfully assigned {self.key[0]}/{self.key[1]} to {NODE_NAME}",
-        )
+        self.attached = True  # before the await: a stop during attach must still detach
+        self.pod_ip = await self.env.network.attach(self.uid, *self.key)
+        if self.env.announce_scheduling:
+            await self.env.events.record(
+                self.pod,
+                "Normal",
+                "Scheduled",
+                f"Successfully assigned {self.key[0]}/{self.key[1]} to {self.env.network.node_name}",
+            )
+        await self._prepare_context()
         self.containers = [
             ContainerState(spec=c, argv=argv_for(c, self.pod_ip, pod_dir=self._workdir())) for c in specs
         ]
+        previous = self._previous_restart_counts()
+        for state in self.containers:
+            state.restarts = previous.get(str(state.spec.get("name", "")), 0)
         for state in self.containers:
             await self._start_container(state)
         await self._publish()
@@ -161,67 +185,117 @@ class PodWorker:
             await self._restart_due()
             await self._probe_due()
             await self._publish()
-            if self._finished():
+            if self._finished() and self.last_status is not None:
                 return
+
+    async def _prepare_context(self) -> None:
+        """Credentials and mounts for the pod's processes; retried (Pending) until the API gives them."""
+        delay = 0.5
+        while True:
+            try:
+                env, mounts = await self.env.pod_credentials.prepare(self.pod, self._workdir())
+                break
+            except (KubeError, OSError) as exc:
+                log.warning("pod %s/%s: no credentials yet: %s", *self.key, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RESTART_BACKOFF_SECONDS)
+        hosts = self.env.hosts.path_for(self.key[0]) if self.env.hosts is not None else None
+        hosts_mount = ((hosts, "/etc/hosts"),) if hosts is not None else ()
+        self.credential_env = env
+        self.context = PodContext(enter=self.env.network.enter(self.uid), mounts=merged(hosts_mount, mounts))
+
+    def _previous_restart_counts(self) -> dict[str, int]:
+        """Restart counts of a pod run before this runtime restarted: its containers start once more."""
+        status = self.pod.get("status") or {}
+        counts: dict[str, int] = {}
+        for container in status.get("containerStatuses") or []:
+            started_before = bool((container.get("state") or {}).get("running")) or bool(
+                container.get("lastState")
+            )
+            counts[str(container.get("name"))] = int(container.get("restartCount") or 0) + int(started_before)
+        return counts
 
     def _seconds_to_next_action(self) -> float:
         clock = time.monotonic()
         moments = [s.next_probe for s in self.containers if s.process and s.process.running()]
         moments += [s.restart_at for s in self.containers if s.restart_at is not None]
+        if self.last_status is None:
+            moments.append(clock + STATUS_RETRY_SECONDS)
         # Wake up at least once a minute even with nothing due (probe-less containers wait for exits only).
         return min(IDLE_WAKEUP_SECONDS, max(0.01, min(moments, default=clock + IDLE_WAKEUP_SECONDS) - clock))
 
     async def _report_unpullable(self, specs: list[Obj], message: str) -> None:
-        statuses = [
-            {
-                "name": c.get("name", ""),
-                "image": c.get("image", ""),
-                "imageID": "",
-                "ready": False,
-                "started": False,
-                "restartCount": 0,
-                "state": {"waiting": {"reason": "ErrImagePull", "message": message}},
-            }
-            for c in specs
-        ]
-        status: Obj = {
-            "phase": "Pending",
-            "hostIP": HOST_IP,
-            "conditions": [
-                self._condition("PodScheduled", True),
-                self._condition("Initialized", True),
-                self._condition("ContainersReady", False, "ContainersNotReady"),
-                self._condition("Ready", False, "ContainersNotReady"),
-            ],
-            "containerStatuses": statuses,
-            "qosClass": "BestEffort",
-        }
+        """As a kubelet reports an image it cannot pull: ErrImagePull, then ImagePullBackOff for good."""
+
+        def status(reason: str, text: str) -> Obj:
+            statuses = [
+                {
+                    "name": c.get("name", ""),
+                    "image": c.get("image", ""),
+                    "imageID": "",
+                    "ready": False,
+                    "started": False,
+                    "restartCount": 0,
+                    "state": {"waiting": {"reason": reason, "message": text}},
+                }
+                for c in specs
+            ]
+            return self._with_qos(
+                {
+                    "phase": "Pending",
+                    "hostIP": self.env.network.host_ip,
+                    "conditions": [
+                        self._condition("PodScheduled", True),
+                        self._condition("Initialized", True),
+                        self._condition("ContainersReady", False, "ContainersNotReady"),
+                        self._condition("Ready", False, "ContainersNotReady"),
+                    ],
+                    "containerStatuses": statuses,
+                }
+            )
+
         await self.env.events.record(self.pod, "Warning", "Failed", message)
         await self.env.events.record(self.pod, "Warning", "Failed", "Error: ErrImagePull")
-        await self._patch_status(status)
+        await self._patch_status(status("ErrImagePull", message))
+        await asyncio.sleep(IMAGE_PULL_BACKOFF_SECONDS)
+        images = ", ".join(sorted({str(c.get("image", "")) for c in specs}))
+        back_off = f'Back-off pulling image "{images}"'
+        await self.env.events.record(self.pod, "Normal", "BackOff", back_off)
+        await self.env.events.record(self.pod, "Warning", "Failed", "Error: ImagePullBackOff")
+        await self._patch_status(status("ImagePullBackOff", back_off))
+
+    def _with_qos(self, status: Obj) -> Obj:
+        """The QoS class is the API server's to set (a real one refuses changes to it); fill it in if not."""
+        if not (self.pod.get("status") or {}).get("qosClass"):
+            status["qosClass"] = "BestEffort"
+        return status
 
     def _process_env(self, state: ContainerState) -> dict[str, str]:
         env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
         env["HOME"] = str(self._workdir())
         env["HOSTNAME"] = self.key[1]
-        env.update(service_account_env(self.pod, self._workdir(), str(self.env.kube.api.configuration.host)))
+        env.update(self.credential_env)
         env.update(self.env.extra_env)
-        env.update(container_env(state.spec, self.pod, self.pod_ip))
+        network = self.env.network
+        env.update(container_env(state.spec, self.pod, self.pod_ip, network.host_ip, network.node_name))
         return env
 
-    def hosts_file(self) -> Path | None:
-        return self.env.hosts.path_for(self.key[0]) if self.env.hosts is not None else None
+    @property
+    def workdir(self) -> Path:
+        """The pod's own directory (HOME of its processes, its service-account files)."""
+        return self.env.state_dir / "pods" / self.key[0] / self.key[1]
 
     def _workdir(self) -> Path:
-        return self.env.state_dir / "pods" / self.key[0] / self.key[1]
+        return self.workdir
 
     def log_file(self, container_name: str) -> Path:
         return log_path(self.env.state_dir / "logs", self.key[0], self.key[1], container_name)
 
     async def _start_container(self, state: ContainerState) -> None:
         name = str(state.spec.get("name", ""))
+        record = self.env.pids_dir / f"{self.uid}.{name}"
         process = ContainerProcess(
-            state.argv, self._process_env(state), self.log_file(name), self._workdir(), self.hosts_file()
+            state.argv, self._process_env(state), self.log_file(name), self._workdir(), self.context, record
         )
         state.process = process  # tracked before spawning, so a stop during the spawn still kills it
         try:
@@ -299,7 +373,7 @@ class PodWorker:
                 state.next_probe = float("inf")
                 continue
             try:
-                ok = await run_probe(probe, state.spec, self.pod_ip, self.hosts_file())
+                ok = await run_probe(probe, state.spec, self.pod_ip, self.context, self.env.network.connect)
             except ValueError as exc:
                 ok = False
                 await self.env.events.record(
@@ -382,7 +456,10 @@ class PodWorker:
             "started": running,
             "restartCount": state.restarts,
             "state": current,
-            "lastState": {"terminated": state.last_termination} if state.last_termination and running else {},
+            # The previous run, as a kubelet reports it while the container runs again or waits to.
+            "lastState": {"terminated": state.last_termination}
+            if state.last_termination and (running or state.restart_at is not None)
+            else {},
         }
         return status
 
@@ -392,10 +469,10 @@ class PodWorker:
         )
         phase = self._phase()
         ready_reason = "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
-        return {
+        status: Obj = {
             "phase": phase,
-            "hostIP": HOST_IP,
-            "hostIPs": [{"ip": HOST_IP}],
+            "hostIP": self.env.network.host_ip,
+            "hostIPs": [{"ip": self.env.network.host_ip}],
             "podIP": self.pod_ip,
             "podIPs": [{"ip": self.pod_ip}],
             "startTime": self.pod.get("status", {}).get("startTime")
@@ -407,16 +484,16 @@ class PodWorker:
                 self._condition("Ready", all_ready, ready_reason),
             ],
             "containerStatuses": [self._container_status(s) for s in self.containers],
-            "qosClass": "BestEffort",
         }
+        return self._with_qos(status)
 
     async def _publish(self) -> None:
         status = self.status()
         if status != self.last_status:
-            await self._patch_status(status)
-            self.last_status = status
+            # An unwritten status (the API server restarting) is retried at the next wake-up.
+            self.last_status = status if await self._patch_status(status) else None
 
-    async def _patch_status(self, status: Obj) -> None:
+    async def _patch_status(self, status: Obj) -> bool:
         try:
             await self.env.kube.patch(
                 PODS, self.key[0], self.key[1], {"status": status}, subresource="status"
@@ -424,6 +501,8 @@ class PodWorker:
         except KubeError as exc:
             if not exc.not_found:
                 log.warning("status of pod %s/%s not written: %s", *self.key, exc)
+            return exc.not_found
+        return True
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -437,7 +516,8 @@ class PodWorker:
         for state in self.containers:
             if state.waiter is not None:
                 state.waiter.cancel()
-        self.env.addresses.release(self.uid)
+        if self.attached:
+            await self.env.network.detach(self.uid)
 
 
 class PodRuntime:
@@ -447,6 +527,8 @@ class PodRuntime:
         self.env = env
         self.pods = pods
         self.workers: dict[Key, PodWorker] = {}
+        #: Pods (by uid) whose containers are being stopped.
+        self.terminating: dict[str, asyncio.Task[None]] = {}
         self.queue = WorkQueue("pods", self.reconcile)
         pods.subscribe(self._on_pod)
         self.discovery = PodDiscoveryTargets(pods, env.discovery_file)
@@ -463,14 +545,16 @@ class PodRuntime:
         if worker is not None and (
             pod is None or pod["metadata"].get("uid") != worker.pod["metadata"].get("uid")
         ):
-            await self._stop(key, worker)
+            self._terminate(key, worker, delete=False)
             worker = None
         if pod is None:
             return None
         if is_terminating(pod):
+            uid = str(pod["metadata"].get("uid"))
             if worker is not None:
-                await self._stop(key, worker)
-            await self.env.kube.delete(PODS, key[0], key[1], grace_zero=True)
+                self._terminate(key, worker, delete=True)
+            elif uid not in self.terminating:
+                await self.env.kube.delete(PODS, key[0], key[1], grace_zero=True)
             return None
         if worker is None and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
             worker = PodWorker(self.env, pod)
@@ -478,16 +562,31 @@ class PodRuntime:
             worker.start()
         return None
 
-    async def _stop(self, key: Key, worker: PodWorker) -> None:
+    def _terminate(self, key: Key, worker: PodWorker, *, delete: bool) -> None:
+        """Stop the pod's containers in the background (each pod has its grace period, as a kubelet's pod
+        workers do: one slow pod must not hold up the others), then finish its deletion."""
         del self.workers[key]
-        for state in worker.containers:
-            if state.process is not None and state.process.running():
-                await self.env.events.record(
-                    worker.pod, "Normal", "Killing", f"Stopping container {state.spec.get('name')}"
-                )
-        await worker.stop()
+        uid = worker.uid
+        task = asyncio.create_task(self._stop(key, worker, delete), name=f"stop {key[0]}/{key[1]}")
+        self.terminating[uid] = task
+        task.add_done_callback(lambda _: self.terminating.pop(uid, None))
+
+    async def _stop(self, key: Key, worker: PodWorker, delete: bool) -> None:
+        try:
+            for state in worker.containers:
+                if state.process is not None and state.process.running():
+                    await self.env.events.record(
+                        worker.pod, "Normal", "Killing", f"Stopping container {state.spec.get('name')}"
+                    )
+            await worker.stop()
+            if delete:
+                await self.env.kube.delete(PODS, key[0], key[1], grace_zero=True)
+        except KubeError as exc:
+            log.warning("pod %s/%s: deletion not finished: %s", *key, exc)
+            self.queue.add_after(key, 1.0)
 
     async def stop_all(self) -> None:
         workers = list(self.workers.items())
         self.workers.clear()
-        await asyncio.gather(*(worker.stop() for _, worker in workers))
+        stops = [worker.stop() for _, worker in workers]
+        await asyncio.gather(*stops, *self.terminating.values(), return_exceptions=True)

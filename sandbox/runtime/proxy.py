@@ -10,6 +10,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import socket
+from collections.abc import Callable
+
+from sandbox.runtime.probes import Connector, open_connection
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +21,8 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 CHUNK = 64 * 1024
 
 Backend = tuple[str, int]
+#: Makes the listening socket for `(address, port)` (a node's version makes it in its own namespace).
+Listener = Callable[[str, int], socket.socket]
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -31,16 +37,29 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 class PortProxy:
-    def __init__(self, address: str, port: int) -> None:
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        listen: Listener | None = None,
+        connect: Connector = open_connection,
+    ) -> None:
         self.address = address
         self.port = port
+        self.listen = listen
+        self.connect = connect
         self.backends: list[Backend] = []
         self._counter = itertools.count()
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.address, self.port, reuse_address=True)
+        if self.listen is not None:
+            self._server = await asyncio.start_server(self._accept, sock=self.listen(self.address, self.port))
+        else:
+            self._server = await asyncio.start_server(
+                self._accept, self.address, self.port, reuse_address=True
+            )
 
     def set_backends(self, backends: list[Backend]) -> None:
         self.backends = list(backends)
@@ -58,7 +77,7 @@ class PortProxy:
         for offset in range(len(backends)):
             host, port = backends[(start + offset) % len(backends)]
             try:
-                return await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_SECONDS)
+                return await asyncio.wait_for(self.connect(host, port), CONNECT_TIMEOUT_SECONDS)
             except (OSError, TimeoutError):
                 continue
         return None

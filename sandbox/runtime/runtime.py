@@ -5,19 +5,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from sandbox.runtime.daemonsets import DaemonSetController
 from sandbox.runtime.deployments import DeploymentController
 from sandbox.runtime.endpoints import EndpointsController
 from sandbox.runtime.events import EventRecorder
 from sandbox.runtime.exec import PodExec
 from sandbox.runtime.hostsfile import HostsFile
 from sandbox.runtime.informer import Informer
-from sandbox.runtime.kube import DEPLOYMENTS, ENDPOINTS, PODS, REPLICASETS, SERVICES, Kube
+from sandbox.runtime.kube import (
+    DAEMONSETS,
+    DEPLOYMENTS,
+    ENDPOINTS,
+    NODES,
+    PODS,
+    REPLICASETS,
+    SERVICES,
+    Kube,
+    KubeError,
+    Obj,
+)
 from sandbox.runtime.loopback import pod_pool, service_pool
+from sandbox.runtime.objects import timestamp
+from sandbox.runtime.podhost import LoopbackNetwork
 from sandbox.runtime.pods import PodEnvironment, PodRuntime
 from sandbox.runtime.replicasets import ReplicaSetController
 from sandbox.runtime.scrape_targets import ScrapeTargets
@@ -26,6 +41,7 @@ from sandbox.runtime.services import ServiceController
 log = logging.getLogger(__name__)
 
 SYNC_TIMEOUT_SECONDS = 30.0
+NODE_NAME = "sandbox"
 
 
 @dataclass(frozen=True)
@@ -53,13 +69,25 @@ class RuntimeSettings:
         return self.state_dir / "logs"
 
 
+def sandbox_node() -> Obj:
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    labels = {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "kubernetes.io/arch": arch}
+    ready = {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastTransitionTime": timestamp()}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": NODE_NAME, "labels": labels},
+        "status": {"conditions": [ready], "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]},
+    }
+
+
 class Runtime:
     def __init__(self, kube: Kube, settings: RuntimeSettings) -> None:
         self.kube = kube
         self.settings = settings
         self.informers = {
             resource.plural: Informer(kube, resource)
-            for resource in (DEPLOYMENTS, REPLICASETS, PODS, SERVICES, ENDPOINTS)
+            for resource in (DEPLOYMENTS, REPLICASETS, PODS, SERVICES, ENDPOINTS, DAEMONSETS, NODES)
         }
         self.hosts = HostsFile(settings.hosts_file)
         self.pod_addresses = pod_pool(settings.second_octet)
@@ -71,11 +99,14 @@ class Runtime:
         self.replica_sets = ReplicaSetController(
             kube, i["replicasets"], i["pods"], EventRecorder(kube, "replicaset-controller")
         )
+        self.daemon_sets = DaemonSetController(
+            kube, i["daemonsets"], i["pods"], i["nodes"], EventRecorder(kube, "daemonset-controller")
+        )
         self.pods = PodRuntime(
             PodEnvironment(
                 kube=kube,
                 events=EventRecorder(kube, "kubelet"),
-                addresses=self.pod_addresses,
+                network=LoopbackNetwork(self.pod_addresses),
                 state_dir=settings.state_dir,
                 hosts=self.hosts if settings.pod_dns else None,
                 extra_env=dict(settings.extra_env),
@@ -97,7 +128,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        queues = [self.deployments.queue, self.replica_sets.queue, self.pods.queue]
+        await self.register_node()
+        queues = [self.deployments.queue, self.replica_sets.queue, self.daemon_sets.queue, self.pods.queue]
         queues += [self.endpoints.queue, self.services.queue]
         self._tasks = [asyncio.create_task(informer.run()) for informer in self.informers.values()]
         self._tasks += [asyncio.create_task(queue.run()) for queue in queues]
@@ -107,6 +139,14 @@ class Runtime:
         except TimeoutError:
             await self.stop()
             raise RuntimeError("the runtime could not list objects from the API server") from None
+
+    async def register_node(self) -> None:
+        """The one node everything runs on (DaemonSets match their node selectors against its labels)."""
+        try:
+            await self.kube.create(NODES, "", sandbox_node())
+        except KubeError as exc:
+            if not exc.conflict:
+                log.warning("node %s not registered: %s", NODE_NAME, exc)
 
     async def stop(self) -> None:
         for task in self._tasks:

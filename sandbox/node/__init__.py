@@ -1,0 +1,1 @@
+"""The node agent for the real control plane: see `agent`."""
