@@ -7,7 +7,7 @@ TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup tools test test-fast lint fmt demo bench clean control-plane
+.PHONY: setup tools test test-fast lint fmt demo demo-real bench clean control-plane
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: setup
 
 demo: setup tools
 	$(PY) -m flagman demo
+
+# the same tutorial on the real control plane (built by `make control-plane`) with the sandbox's node agent
+demo-real: setup tools control-plane
+	$(PY) -m flagman demo --control-plane real
 
 bench: setup tools
 	$(PY) -m bench
