@@ -82,12 +82,12 @@ def judge(scenario: str, lines: list[str]) -> Verdict:
     verdict = Verdict(scenario)
     # Flagger's `- (combined from similar events): X` has Flagman's `+ X` as its counterpart.
     combined = {
-        line.replace(COMBINED, "").replace("event: - ", "event: + ") for line in lines if COMBINED in line
+        line.replace(COMBINED, "").replace("event: - ", "event: + ", 1): line
+        for line in lines
+        if COMBINED in line
     }
     for line in lines:
-        reason = explain(
-            scenario, line.replace("event: + ", "event: - " + COMBINED) if line in combined else line
-        )
+        reason = explain(scenario, combined.get(line, line))
         bug = known_bug(scenario, line)
         if reason is not None:
             verdict.documented.append((line, reason))
