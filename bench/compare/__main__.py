@@ -66,7 +66,9 @@ def main(argv: list[str]) -> int:
     if options.saved:
         return (
             1
-            if report.behaviour(Run.load(pathlib.Path(options.saved)), "saved run", verbose=options.verbose)
+            if report.behaviour(
+                saved := Run.load(pathlib.Path(options.saved)), saved.backend, verbose=options.verbose
+            )
             else 0
         )
     for binary in (FLAGGER_BINARY, FLAGGER_JSON_BINARY):

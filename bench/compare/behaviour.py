@@ -16,11 +16,11 @@ from bench.compare import normalise
 from bench.compare.backend import Backend
 from bench.compare.controllers import KINDS, REPO, Controller, Kind
 from bench.compare.scenarios import SCENARIOS, Stage
-from bench.compare.stand_ins import start_prometheus, start_recorder
+from bench.compare.stand_ins import ensure_crds, start_prometheus, start_recorder
 from bench.compare.trace import Trace
 from controller.kube.api import CONFIGMAPS, DEPLOYMENTS, HPAS, SECRETS, SERVICES, KubeApi
 from tests.controller.integration.harness import RolloutSimulator, start_loadtester
-from tests.controller.kube.support import create_namespace, install_crds
+from tests.controller.kube.support import create_namespace
 
 HARNESS_AGENT = "flagman-compare"
 SCENARIO_DEADLINE = 480.0  # seconds; the longest story (gates) takes about 14 ticks of 10 s
@@ -43,6 +43,7 @@ class Run:
     outcomes: dict[str, dict[str, Outcome]] = field(default_factory=dict)  # scenario -> kind -> outcome
     metrics: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> sample -> value
     wall_seconds: float = 0.0
+    backend: str = ""
 
     def save(self, path: pathlib.Path) -> None:
         """As JSON, so `python -m bench.compare --from FILE` can judge it again (after editing known.py)."""
@@ -55,7 +56,7 @@ class Run:
             scenario: {kind: Outcome(**outcome) for kind, outcome in by_kind.items()}
             for scenario, by_kind in body["outcomes"].items()
         }
-        return cls(outcomes, body["metrics"], body["wall_seconds"])
+        return cls(outcomes, body["metrics"], body["wall_seconds"], body.get("backend", ""))
 
 
 def _belongs(object_name: str, scenario: str) -> bool:
@@ -100,10 +101,10 @@ async def run_behaviour(
     rollouts = RolloutSimulator(api)
     controllers: list[Controller] = []
     traces: dict[str, Trace] = {}
-    run = Run()
+    run = Run(backend=server.name)
     started = time.monotonic()
     try:
-        await install_crds(api)
+        await ensure_crds(api)
         await rollouts.start()
         stages: dict[str, Stage] = {}
         for kind in kinds:

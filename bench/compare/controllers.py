@@ -41,7 +41,8 @@ class Kind:
         return [sys.executable, "-m", "controller", f"--min-analysis-interval={MIN_INTERVAL}"]
 
 
-FLAGGER = Kind("flagger", ("flagger/",))  # client-go's default agent: <binary>/<version> (linux/amd64) ...
+# client-go's default user agent is <binary name>/<version> (linux/amd64) kubernetes/<commit>.
+FLAGGER = Kind("flagger", ("flagger/", "flagger-json/"))
 FLAGMAN = Kind("flagman", ("flagman-controller/", "kopf/"))  # its own client and kopf's watch of Canaries
 KINDS = (FLAGGER, FLAGMAN)
 

@@ -7,8 +7,9 @@ advanced twice, a window of `ticks` intervals measures, for the controller proce
 * CPU seconds (utime + stime from /proc) and API requests (the API server's request log, by user agent;
   watches apart) per canary tick, a canary tick being one canary's analysis step;
 * resident memory (VmRSS) at the end of the window;
-* tick lateness: for each `Advance <canary> iteration k` event seen in the window, its arrival time minus
-  k intervals, relative to that canary's earliest such offset (0 = on schedule), p50 and p99.
+* tick lateness: for each status write that sets `iterations: k` seen in the window (a watch on Canaries),
+  its arrival time minus k intervals, relative to that canary's earliest such offset (0 = on schedule),
+  p50 and p99. Status, not events: both controllers write one status per analysis step.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from bench.compare.backend import Backend
 from bench.compare.controllers import Controller, Kind
 from bench.compare.scenarios import INTERVAL, Stage
-from bench.compare.stand_ins import start_prometheus
+from bench.compare.stand_ins import ensure_crds, start_prometheus
 from bench.compare.trace import Trace
 from controller.kube.api import KubeApi
 from tests.controller.integration.harness import RolloutSimulator
@@ -32,7 +32,6 @@ from tests.controller.kube.support import create_namespace
 
 HARNESS_AGENT = "flagman-compare-cost"
 INTERVAL_SECONDS = 10.0
-ADVANCE = re.compile(r"^Advance (\S+?)\.\S+ canary iteration (\d+)/")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -78,12 +77,14 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _lateness(trace: Trace, since: float, until: float) -> list[float]:
     out: list[float] = []
-    for events in trace.events.values():
+    for history in trace.statuses.values():
         offsets = []
-        for event in events:
-            match = ADVANCE.match(event.message)
-            if match and since <= event.at <= until:
-                offsets.append(event.at - int(match.group(2)) * INTERVAL_SECONDS)
+        previous = 0
+        for status in history:
+            iterations = int(status.status.get("iterations") or 0)
+            if iterations > previous and since <= status.at <= until:
+                offsets.append(status.at - iterations * INTERVAL_SECONDS)
+            previous = iterations
         if offsets:
             base = min(offsets)
             out += [offset - base for offset in offsets]
@@ -101,6 +102,7 @@ async def _measure(server: Backend, workdir: pathlib.Path, n: int, ticks: int, k
     stage = Stage(api, namespace, trace, prometheus, hooks="", loadtester="")
     names = [f"app{i:04d}" for i in range(n)]
     try:
+        await ensure_crds(api)
         await create_namespace(api, namespace)
         await rollouts.start()
         await trace.start()
@@ -160,7 +162,8 @@ async def _measure(server: Backend, workdir: pathlib.Path, n: int, ticks: int, k
 
 
 def _advances(trace: Trace, name: str) -> int:
-    return sum(1 for message in trace.messages(name) if message.startswith("Advance "))
+    history = trace.statuses.get(name) or []
+    return int(history[-1].status.get("iterations") or 0) if history else 0
 
 
 class _Progress:

@@ -78,7 +78,7 @@ def differences(flagger: Outcome, flagman: Outcome) -> list[str]:
     return out
 
 
-def judge(scenario: str, lines: list[str]) -> Verdict:
+def judge(scenario: str, lines: list[str], backend: str = "") -> Verdict:
     verdict = Verdict(scenario)
     # Flagger's `- (combined from similar events): X` has Flagman's `+ X` as its counterpart.
     combined = {
@@ -88,7 +88,7 @@ def judge(scenario: str, lines: list[str]) -> Verdict:
     }
     for line in lines:
         reason = explain(scenario, combined.get(line, line))
-        bug = known_bug(scenario, line)
+        bug = known_bug(scenario, line, backend)
         if reason is not None:
             verdict.documented.append((line, reason))
         elif bug is not None:

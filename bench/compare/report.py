@@ -16,7 +16,7 @@ def behaviour(run: Run, backend: str, *, verbose: bool = False) -> bool:
     print("|---|---|---|---|")
     for scenario, by_kind in run.outcomes.items():
         flagger, flagman = by_kind["flagger"], by_kind["flagman"]
-        verdict = judge(scenario, differences(flagger, flagman))
+        verdict = judge(scenario, differences(flagger, flagman), backend)
         verdicts.append(verdict)
         print(
             f"| {scenario} | {verdict.word} | {_story(flagger.story, flagger.seconds)} "
@@ -27,7 +27,7 @@ def behaviour(run: Run, backend: str, *, verbose: bool = False) -> bool:
         [f"{k} {v}" for k, v in sorted(run.metrics.get("flagger", {}).items())],
         [f"{k} {v}" for k, v in sorted(run.metrics.get("flagman", {}).items())],
     )
-    metrics = judge("metrics", metric_lines)
+    metrics = judge("metrics", metric_lines, backend)
     verdicts.append(metrics)
     print(f"| metrics (/metrics) | {metrics.word} | | |")
     print(f"\ncompare: behaviour run took {run.wall_seconds:.0f} s")
@@ -55,7 +55,7 @@ def cost(rows: list[CostRow], backend: str) -> None:
     print(f"\nCost of a steady analysis tick on the {backend} (10 s interval)")
     print()
     print(
-        "| canaries | controller | CPU ms / canary tick | API req. / canary tick | RSS MiB | late p50 | p99 |"
+        "| canaries | controller | CPU ms / canary tick | requests / canary tick | RSS MiB | late p50 | p99 |"
     )
     print("|---:|---|---:|---:|---:|---:|---:|")
     for row in rows:

@@ -187,15 +187,14 @@ async def config_tracking(stage: Stage, name: str) -> None:
 
 
 async def suspend_resume(stage: Stage, name: str) -> None:
-    """Suspended mid-analysis for about three intervals, then resumed: the analysis finishes."""
+    """Suspended mid-analysis for three intervals, then resumed: the analysis finishes."""
     await stage.deploy(name)
     await stage.apply(stage.canary(name))
     await stage.initialized(name)
     await stage.set_image(name, "stefanprodan/podinfo:3.1.1")
-    await stage.trace.wait_message(name, "Starting canary analysis")
+    await stage.trace.wait_phase(name, "Progressing")
     await stage.patch(CANARIES, name, {"spec": {"suspend": True}})
-    await stage.trace.wait_message(name, "skipping canary run as object is suspended")
-    await stage.observe(25)
+    await stage.observe(30)
     await stage.patch(CANARIES, name, {"spec": {"suspend": False}})
     await stage.trace.wait_phase(name, "Succeeded")
 
@@ -239,7 +238,7 @@ async def manual_rollback(stage: Stage, name: str) -> None:
     await stage.apply(body)
     await stage.initialized(name)
     await stage.set_image(name, "stefanprodan/podinfo:3.1.1")
-    await stage.trace.wait_message(name, "Advance")
+    await stage.trace.wait_status(name, "iteration 1", lambda status: int(status.get("iterations") or 0) >= 1)
     await stage.gate(name, "/rollback/open")
     await stage.trace.wait_phase(name, "Failed")
     await stage.gate(name, "/rollback/close")

@@ -3,15 +3,20 @@ in front of the real load tester (it keeps every payload, then forwards the requ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import yaml
 from aiohttp import web
 
+from controller.errors import ConflictError
+from controller.kube.api import KubeApi
 from tests.controller.integration.harness import PrometheusStub, free_port
+from tests.controller.kube.support import CRD_FILE, CRD_PATH, eventually
 
 
 @dataclass
@@ -103,3 +108,13 @@ async def start_recorder(loadtester: str) -> tuple[WebhookRecorder, web.AppRunne
     await web.TCPSite(runner, "127.0.0.1", port).start()
     recorder.url = f"http://127.0.0.1:{port}"
     return recorder, runner
+
+
+async def ensure_crds(api: KubeApi) -> None:
+    """Flagger's CRDs from the charts' single source, created unless there (both runs share a server)."""
+    for document in yaml.safe_load_all(CRD_FILE.read_text()):
+        if document:
+            with contextlib.suppress(ConflictError):
+                await api.request("POST", CRD_PATH, body=document)
+    for plural in ("canaries", "metrictemplates", "alertproviders"):
+        await eventually(lambda p=plural: api.request("GET", f"/apis/flagger.app/v1beta1/{p}"), what=plural)  # type: ignore[misc]

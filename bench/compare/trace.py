@@ -119,5 +119,16 @@ class Trace:
         """Until the Canary has been in `phase` (at or after its `after`-th recorded status)."""
         await self.until(lambda: phase in self.phases(name)[after:], within, f"{name} phase {phase}")
 
+    async def wait_status(
+        self, name: str, what: str, probe: Callable[[dict[str, Any]], bool], within: float = 240.0
+    ) -> None:
+        """Until the latest status of the Canary satisfies `probe` (the status is the record)."""
+
+        def holds() -> bool:
+            history = self.statuses.get(name) or []
+            return bool(history) and probe(history[-1].status)
+
+        await self.until(holds, within, f"{name} {what}")
+
     async def wait_message(self, name: str, fragment: str, within: float = 240.0) -> None:
         await self.until(lambda: self.has_message(name, fragment), within, f"{name} event {fragment!r}")
