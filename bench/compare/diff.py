@@ -89,10 +89,10 @@ def judge(scenario: str, lines: list[str], backend: str = "") -> Verdict:
     for line in lines:
         reason = explain(scenario, combined.get(line, line))
         bug = known_bug(scenario, line, backend)
-        if reason is not None:
-            verdict.documented.append((line, reason))
-        elif bug is not None:
+        if bug is not None:  # first: a line a bug explains says nothing about a documented difference
             verdict.bugs.append((line, bug))
+        elif reason is not None:
+            verdict.documented.append((line, reason))
         else:
             verdict.unexplained.append(line)
     return verdict
