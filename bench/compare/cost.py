@@ -4,8 +4,9 @@ N tutorial-shaped canaries (Deployment, HPA, one tracked ConfigMap and Secret; b
 stub, no webhooks) at a 10 s interval with more iterations than the run lasts. Once every canary has
 advanced twice, a window of `ticks` intervals measures, for the controller process alone:
 
-* CPU seconds (utime + stime from /proc) and API requests (the API server's request log, by user agent;
-  watches apart) per canary tick, a canary tick being one canary's analysis step;
+* CPU seconds (utime + stime from /proc) and API requests (the API server's request log or audit log, by
+  user agent; watches apart) per analysis step done, and the steps done against the steps scheduled (one
+  per canary per interval: fewer when the controller falls behind);
 * resident memory (VmRSS) at the end of the window;
 * tick lateness: for each status write that sets `iterations: k` seen in the window (a watch on Canaries),
   its arrival time minus k intervals, relative to that canary's earliest such offset (0 = on schedule),
@@ -43,6 +44,7 @@ class Measurement:
     rss_mib: float
     lateness_p50: float
     lateness_p99: float
+    steps_done: float  # analysis steps done / steps scheduled (one per canary per interval)
     by_verb: dict[str, float] = field(default_factory=dict)
     load_average: str = ""
     note: str = ""
@@ -131,21 +133,23 @@ async def _measure(server: Backend, workdir: pathlib.Path, n: int, ticks: int, k
         end_mark, end_cpu, end_at = server.mark(), _cpu_seconds(controller.pid), time.monotonic()
         rss = _rss_mib(controller.pid)
         counted = server.count(start_mark, end_mark, kind.user_agent_prefixes)
-        canary_ticks = n * (end_at - start_at) / INTERVAL_SECONDS
+        scheduled = n * (end_at - start_at) / INTERVAL_SECONDS
         lateness = _lateness(trace, start_at, end_at)
+        steps = len(lateness) or float("nan")  # analysis steps done in the window (status iterations + 1)
         failed = [x for x in names if trace.phase(x) not in {"Progressing"}]
-        note = f"{len(lateness)} ticks timed; {counted.watches} watch requests"
+        note = f"{len(lateness)} of {scheduled:.0f} scheduled steps done; {counted.watches} watch requests"
         if failed:
             example = f"{failed[0]}: {trace.phase(failed[0])}"
             note += f"; {len(failed)} canaries not Progressing at the end (e.g. {example})"
         return Measurement(
             kind=kind.name,
-            cpu_per_tick=(end_cpu - start_cpu) / canary_ticks,
-            requests_per_tick=counted.total / canary_ticks,
+            cpu_per_tick=(end_cpu - start_cpu) / steps,
+            requests_per_tick=counted.total / steps,
+            steps_done=len(lateness) / scheduled,
             rss_mib=rss,
             lateness_p50=_percentile(lateness, 50),
             lateness_p99=_percentile(lateness, 99),
-            by_verb={k: v / canary_ticks for k, v in counted.by_verb.items()},
+            by_verb={k: v / steps for k, v in counted.by_verb.items()},
             load_average=" ".join(f"{x:.1f}" for x in os.getloadavg()),
             note=note,
         )

@@ -64,13 +64,15 @@ def cost(rows: list[CostRow], backend: str) -> None:
                 continue
             print(
                 f"| {row.canaries} | {m.kind} | {m.cpu_per_tick * 1000:.1f} | {m.requests_per_tick:.1f} "
+                f"| {m.steps_done:.0%} "
                 f"| {m.rss_mib:.0f} | {m.lateness_p50:.2f} s | {m.lateness_p99:.2f} s |"
             )
         if row.flagger and row.flagman:
             f, m = row.flagger, row.flagman
             print(
                 f"| {row.canaries} | **Flagman / Flagger** | {_ratio(m.cpu_per_tick, f.cpu_per_tick)} "
-                f"| {_ratio(m.requests_per_tick, f.requests_per_tick)} | {_ratio(m.rss_mib, f.rss_mib)} "
+                f"| {_ratio(m.requests_per_tick, f.requests_per_tick)} "
+                f"| {_ratio(m.steps_done, f.steps_done)} | {_ratio(m.rss_mib, f.rss_mib)} "
                 f"| {_ratio(m.lateness_p50, f.lateness_p50)} | {_ratio(m.lateness_p99, f.lateness_p99)} |"
             )
     for row in rows:
