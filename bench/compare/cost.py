@@ -8,9 +8,10 @@ advanced twice, a window of `ticks` intervals measures, for the controller proce
   user agent; watches apart) per analysis step done, and the steps done against the steps scheduled (one
   per canary per interval: fewer when the controller falls behind);
 * resident memory (VmRSS) at the end of the window;
-* tick lateness: for each status write that sets `iterations: k` seen in the window (a watch on Canaries),
-  its arrival time minus k intervals, relative to that canary's earliest such offset (0 = on schedule),
-  p50 and p99. Status, not events: both controllers write one status per analysis step.
+* tick lateness: for each analysis step seen in the window (a status write that raises `iterations`, seen
+  by a watch on Canaries), the time since that canary's previous step minus one interval (0 = on
+  schedule; a controller that falls behind shows its whole delay), p50 and p99. Status, not events: both
+  controllers write one status per analysis step, and Flagger's events are rate limited.
 """
 
 from __future__ import annotations
@@ -78,18 +79,17 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _lateness(trace: Trace, since: float, until: float) -> list[float]:
+    """For each analysis step seen in [since, until]: the time since the previous one, minus one interval."""
     out: list[float] = []
     for history in trace.statuses.values():
-        offsets = []
-        previous = 0
+        previous_iterations, previous_at = 0, None
         for status in history:
             iterations = int(status.status.get("iterations") or 0)
-            if iterations > previous and since <= status.at <= until:
-                offsets.append(status.at - iterations * INTERVAL_SECONDS)
-            previous = iterations
-        if offsets:
-            base = min(offsets)
-            out += [offset - base for offset in offsets]
+            if iterations > previous_iterations:
+                if previous_at is not None and since <= status.at <= until:
+                    out.append(status.at - previous_at - INTERVAL_SECONDS)
+                previous_at = status.at
+            previous_iterations = iterations
     return out
 
 
