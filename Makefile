@@ -74,5 +74,5 @@ flagger-reference:
 
 # Flagger and Flagman side by side on the same API server: behaviour table and cost table (bench/compare).
 COMPARE_ARGS ?=
-compare: setup flagger-reference
+compare: setup tools flagger-reference
 	$(PY) -m bench.compare $(COMPARE_ARGS)
