@@ -128,6 +128,9 @@ async def _measure(server: Backend, workdir: pathlib.Path, n: int, ticks: int, k
             lambda: all(_advances(trace, x) >= 2 for x in names), budget, f"{n} canaries advanced twice"
         )
         progress.say(f"all advancing; measuring {ticks} ticks of {INTERVAL}")
+        # Start half an interval later: ticks that all canaries take at once (Flagger's, started together)
+        # then fall inside the window, not on its edges.
+        await asyncio.sleep(INTERVAL_SECONDS / 2)
         start_mark, start_cpu, start_at = server.mark(), _cpu_seconds(controller.pid), time.monotonic()
         await asyncio.sleep(ticks * INTERVAL_SECONDS)
         end_mark, end_cpu, end_at = server.mark(), _cpu_seconds(controller.pid), time.monotonic()
