@@ -73,7 +73,8 @@ def cost(rows: list[CostRow], backend: str) -> None:
                 f"| {row.canaries} | **Flagman / Flagger** | {_ratio(m.cpu_per_tick, f.cpu_per_tick)} "
                 f"| {_ratio(m.requests_per_tick, f.requests_per_tick)} "
                 f"| {_ratio(m.steps_done, f.steps_done)} | {_ratio(m.rss_mib, f.rss_mib)} "
-                f"| {_late_ratio(m.lateness_p50, f.lateness_p50)} | {_late_ratio(m.lateness_p99, f.lateness_p99)} |"
+                f"| {_late_ratio(m.lateness_p50, f.lateness_p50)} "
+                f"| {_late_ratio(m.lateness_p99, f.lateness_p99)} |"
             )
     for row in rows:
         for m in (row.flagger, row.flagman):
