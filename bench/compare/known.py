@@ -35,8 +35,9 @@ DOCUMENTED: list[Entry] = [
     (
         frozenset({"invalid"}),
         r".",
-        "an invalid Canary gets one Warning event and a Valid=False condition and is never ticked (Flagger "
-        "goes ahead and fails on the API) — docs/compatibility.md, state machine",
+        "an invalid Canary is refused at once (one Warning, Valid=False, nothing created); Flagger creates the "
+        "primary and fails every tick on the API (the emulator, which does not validate Service ports, even "
+        "lets it initialise) — docs/compatibility.md, state machine and measured against Flagger",
     ),
     (
         frozenset({"metrics"}),
