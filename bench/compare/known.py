@@ -36,8 +36,8 @@ DOCUMENTED: list[Entry] = [
         frozenset({"invalid"}),
         r".",
         "an invalid Canary is refused at once (one Warning, Valid=False, nothing created); Flagger creates "
-        "the primary and fails every tick on the API (the emulator, which does not validate Service ports, even "
-        "lets it initialise) — docs/compatibility.md, state machine and measured against Flagger",
+        "the primary and fails every tick on the API (the emulator does not validate Service ports: there "
+        "Flagger initialises it) — docs/compatibility.md, state machine and measured against Flagger",
     ),
     (
         frozenset({"metrics"}),
