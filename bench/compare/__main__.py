@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         default="emulator",
         help="the sandbox API emulator, the real control plane (`make control-plane`), or both in turn",
     )
-    parser.add_argument("--cost", default="10,100,500", help="canary counts for the cost table; '' for none")
+    parser.add_argument("--cost", default="10,100", help="canary counts for the cost table ('' for none)")
     parser.add_argument("--no-behaviour", action="store_true", help="only the cost table")
     parser.add_argument("--ticks", type=int, default=4, help="steady ticks measured per cost run (10 s each)")
     parser.add_argument("--workdir", help="keep controller logs here (default: a temporary directory)")
