@@ -102,3 +102,13 @@ lock-check: $(UV)
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+
+# Flagger's own controller, built from the Go module proxy as a test reference for `make compare` (never shipped).
+.PHONY: flagger-reference compare
+flagger-reference:
+	bash scripts/build-flagger-reference.sh
+
+# Flagger and Flagman side by side on the same API server: behaviour table and cost table (bench/compare).
+COMPARE_ARGS ?=
+compare: setup tools flagger-reference
+	$(PY) -m bench.compare $(COMPARE_ARGS)
