@@ -25,6 +25,7 @@ from controller.errors import KubeError, NotFoundError
 from controller.kube.api import CANARIES, KubeApi
 from controller.kube.backoff import Backoff
 from controller.kube.cluster import Cluster
+from controller.kube.cluster_access import KubeClusterAccess
 from controller.kube.recorder import KubeRecorder
 from controller.kube.router import KubeRouter
 from controller.kube.sources import CachedSecrets, CachedTemplates, KubeAlertProviders
@@ -107,6 +108,7 @@ class Controller:
             secrets,
             metrics_server=settings.metrics_server,
             mesh_provider=settings.mesh_provider,
+            cluster=KubeClusterAccess(api.configuration),
         )
         ports = Ports(
             workloads=KubeWorkloads(
