@@ -92,6 +92,9 @@ def operator_settings(settings: Settings) -> kopf.OperatorSettings:
     kopf_settings.networking.request_timeout = 60
     # No namespace or CRD scanning: Flagger's ClusterRole grants neither, and the Canary CRD is known.
     kopf_settings.scanning.disabled = True
+    # Flagger's -threadiness is the number of workers that sync Canaries (finalizers included); kopf's
+    # per-object workers are the same thing here.
+    kopf_settings.batching.worker_limit = settings.threadiness
     return kopf_settings
 
 

@@ -71,7 +71,9 @@ class Controller:
     ) -> Controller:
         """Build and start everything; the health server first, so that /healthz can say what the
         start waits for while the API server cannot answer yet (`backoff` between list attempts)."""
-        api = await KubeApi.connect(settings.kubeconfig, settings.master)
+        api = await KubeApi.connect(
+            settings.kubeconfig, settings.master, qps=settings.kubeconfig_qps, burst=settings.kubeconfig_burst
+        )
         metrics = ControllerMetrics()
         metrics.set_info(VERSION, settings.mesh_provider)
         health = Health()
