@@ -132,7 +132,9 @@ class Controller:
         scheduler = Scheduler(
             ports,
             RolloutSettings(
-                mesh_provider=settings.mesh_provider, min_analysis_interval=settings.min_analysis_interval
+                mesh_provider=settings.mesh_provider,
+                min_analysis_interval=settings.min_analysis_interval,
+                no_cross_namespace_refs=settings.no_cross_namespace_refs,
             ),
             canaries=cluster.canaries,
             read_canary=functools.partial(api.get, CANARIES),

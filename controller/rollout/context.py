@@ -33,6 +33,7 @@ class RolloutSettings:
 
     mesh_provider: str = "kubernetes"
     min_analysis_interval: float = DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS  # `-min-analysis-interval`
+    no_cross_namespace_refs: bool = False  # `-no-cross-namespace-refs`
 
 
 @dataclass

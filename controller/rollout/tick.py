@@ -17,6 +17,7 @@ from typing import Any
 
 from controller.api import VALID_CONDITION, Canary, CanaryRef, CanaryStatus, Phase
 from controller.api.canary import analysis_interval_seconds
+from controller.api.crossrefs import cross_namespace_refs
 from controller.errors import CanaryValidationError, FlagmanError, NotFoundError, NotReadyError
 from controller.rollout import gates, outcomes, schedule, transitions
 from controller.rollout.context import RolloutSettings, StopTick, TickContext, TickMemory
@@ -63,6 +64,9 @@ async def advance(
         return TickOutcome(None, analysis_interval_seconds(None, minimum))
     try:
         canary = Canary.from_dict(body)
+        # Flagger refuses such a Canary at sync time: nothing is created, no template or secret is read.
+        if settings.no_cross_namespace_refs and (blocked := cross_namespace_refs(canary)):
+            raise CanaryValidationError(blocked)
     except CanaryValidationError as error:
         await _report_invalid(ports, memory, ref, body, error)
         # An invalid Canary is re-read at its own interval, so that a fix is picked up as usual.
