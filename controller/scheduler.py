@@ -256,6 +256,12 @@ class Scheduler:
         for name, role in schedule.watched_deployments(canary).items():
             self._watchers.setdefault((canary.namespace, name), {})[key] = role
 
+    def wake(self, key: str) -> None:
+        """Run the canary's next tick now (its deletion waits for a revertOnDeletion revert)."""
+        wake = self._wakeups.get(key)
+        if wake is not None:
+            wake.set()
+
     def on_deployment_change(self, event_type: str, deployment: dict[str, Any]) -> None:
         """Wake the loops for which this change makes waiting for the next tick pointless."""
         if event_type == "DELETED":

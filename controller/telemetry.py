@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 # Go's client_golang, which Flagger uses, exposes no `*_created` series; prometheus_client would add one per
 # counter and histogram child. Process-wide switch, so it is flipped once, when the controller imports this.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Flagger's status gauge: 0 while an analysis runs, 2 after a failure, 1 for every other phase.
 PHASE_STATUS_VALUES = {"Progressing": 0, "Failed": 2}

@@ -23,7 +23,8 @@ def cross_namespace_refs(canary: Canary) -> list[str]:
         ref = metric.template_ref
         if ref is not None and (ref.namespace or canary.namespace) != canary.namespace:
             problems.append(
-                f"can't access metric template {ref.name}.{ref.namespace}, cross-namespace references are blocked"
+                f"can't access metric template {ref.name}.{ref.namespace}, "
+                "cross-namespace references are blocked"
             )
     for alert in analysis.alerts:
         if (alert.provider_namespace or canary.namespace) != canary.namespace:

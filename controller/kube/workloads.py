@@ -259,6 +259,22 @@ class KubeWorkloads:
         except KubeError as error:
             raise KubeError(f"scaling up {canary.target_key} to {replicas} failed: {error}") from error
 
+    async def revert(self, canary: Canary) -> None:
+        """Flagger's `DeploymentController.Finalize`: the target gets the primary's replicas back (or is
+        scaled from zero when the primary is gone)."""
+        primary = self.cluster.deployments.get(canary.namespace, primary_name(canary.target_name))
+        if primary is None:
+            await self.scale_from_zero(canary)
+            return
+        replicas = (primary.get("spec") or {}).get("replicas")
+        replicas = replicas if isinstance(replicas, int) else 1
+        if (self._target(canary).get("spec") or {}).get("replicas") == replicas:
+            return
+        try:
+            await self._scale(canary, replicas)
+        except KubeError as error:
+            raise KubeError(f"scaling {canary.target_key} to {replicas} failed: {error}") from error
+
     def _scale_up_replicas(self, canary: Canary) -> int:
         """Flagger's rule: target replicas if > 0; else the primary's (no HPA) or the HPA minimum if > 1;
         else 1."""

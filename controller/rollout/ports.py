@@ -213,6 +213,11 @@ class Workloads(Protocol):
         """Scale the target up for analysis (spec 1.7 replica rules)."""
         ...
 
+    async def revert(self, canary: Canary) -> None:
+        """``revertOnDeletion`` (Flagger's ``Finalize``): give the target back its replicas (the
+        primary's, or scaled from zero when there is no primary) and resume its paused autoscaler."""
+        ...
+
 
 class Router(Protocol):
     """The three ClusterIP Services of the kubernetes provider (``controller/kube``)."""
@@ -227,6 +232,12 @@ class Router(Protocol):
         Normally PRIMARY; CANARY only after a failed promotion (the canary pods passed the analysis
         while the primary is broken), until a later promotion or rollback.
         """
+        ...
+
+    async def finalize(self, canary: Canary, target: Target) -> None:
+        """``revertOnDeletion``: an apex Service the Canary adopted (not one it created, which goes with
+        the Canary) selects the target's pods again (the selector of ``kubectl apply``'s last applied
+        configuration when there is one)."""
         ...
 
 
@@ -282,6 +293,10 @@ class StatusStore(Protocol):
 
         Takes a ref (not a Canary) so that the status of an invalid Canary can be written too.
         """
+        ...
+
+    async def set_finalizer(self, ref: CanaryRef, finalizer: str, *, present: bool) -> None:
+        """Add or remove ``finalizer`` in the Canary's ``metadata.finalizers`` (others untouched)."""
         ...
 
 

@@ -43,6 +43,8 @@ def test_counters_and_histograms_expose_no_created_series() -> None:
     telemetry.failure(canary)
     telemetry.tick_duration(canary, 0.5)
     text = metrics.exposition().decode()
-    assert 'flagger_canary_successes_total{analysis_status="completed",deployment_strategy="blue-green"' in text
+    assert (
+        'flagger_canary_successes_total{analysis_status="completed",deployment_strategy="blue-green"' in text
+    )
     assert "flagger_canary_duration_seconds_count" in text
     assert "_created" not in text

@@ -15,7 +15,11 @@ BLOCKED = RolloutSettings(no_cross_namespace_refs=True)
 def _body(*, template_ns: str = "", provider_ns: str = "") -> dict[str, Any]:
     body = canary_body(
         metrics=[
-            {"name": "latency", "templateRef": {"name": "latency", "namespace": template_ns}, "thresholdRange": {"max": 1}}
+            {
+                "name": "latency",
+                "templateRef": {"name": "latency", "namespace": template_ns},
+                "thresholdRange": {"max": 1},
+            }
         ]
     )
     body["spec"]["analysis"]["alerts"] = [
