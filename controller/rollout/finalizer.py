@@ -17,7 +17,7 @@ from __future__ import annotations
 from controller.api import Phase
 from controller.errors import FlagmanError, NotReadyError
 from controller.rollout.context import StopTick, TickContext
-from controller.rollout.ports import Event, LogLevel, Role
+from controller.rollout.ports import Event, Role
 
 FINALIZER = "finalizer.flagger.app"
 
@@ -76,4 +76,3 @@ async def _finalize(ctx: TickContext) -> None:
         await ctx.set_phase(Phase.TERMINATED)
     await _set_finalizer(ctx, present=False)
     await ctx.emit(Event.normal(f"Terminated canary {canary.key}"))
-    ctx.log(f"Canary {canary.key} has been successfully processed and marked for deletion", LogLevel.INFO)
