@@ -1,6 +1,6 @@
 """The API server's address and credentials for the ``keptn`` and ``externalmetrics`` metric providers.
 
-Implements `controller.analysis.providers.ClusterAccess` from kubernetes_asyncio's `Configuration` (the
+Implements `controller.api.sources.ClusterAccess` from kubernetes_asyncio's `Configuration` (the
 one the controller's own client uses), so those providers reach the same API server with the same
 identity, as Flagger passes its rest.Config. The token is read per request: in-cluster service account
 tokens rotate and kubernetes_asyncio's refresh hook re-reads them.
@@ -12,7 +12,7 @@ import ssl
 
 from kubernetes_asyncio import client as k8s_client
 
-from controller.analysis.providers.kubernetes import ClusterConnection
+from controller.api.sources import ClusterConnection
 
 
 class KubeClusterAccess:

@@ -10,6 +10,7 @@ import pytest
 from controller.api import CanaryRef
 from controller.cli import main
 from controller.kube.recorder import event_object
+from controller.version import VERSION
 from goconv.zap import ZapJsonFormatter
 
 
@@ -47,7 +48,7 @@ def test_user_agent_identifies_the_controller() -> None:
 
 def test_cli_answers_version_help_and_bad_flags_without_starting(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-version"], {}) == 0
-    assert capsys.readouterr().out.strip() == "Flagman version 0.1.0 revision  unknown"
+    assert capsys.readouterr().out.strip() == f"Flagman version {VERSION} revision  unknown"
     assert main(["--help"], {}) == 0
     assert "-min-analysis-interval" in capsys.readouterr().out
     assert main(["-mesh-provider=istio"], {}) == 2

@@ -1,6 +1,7 @@
 """The Kubernetes API as the ``keptn`` and ``externalmetrics`` providers reach it (Flagger's rest.Config).
 
-The analysis does not import the Kubernetes adapters: the operator hands in a :class:`ClusterAccess`
+The analysis does not import the Kubernetes adapters: `controller.wiring` hands in a
+:class:`~controller.api.sources.ClusterAccess`
 that says, at the moment of each request, where the API server is and how to authenticate (tokens of
 in-cluster service accounts rotate). Providers then talk JSON to it over the shared aiohttp session;
 a template's ``address``, ``insecureSkipVerify`` and secret ``token`` override parts of it, as Flagger
@@ -12,34 +13,21 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
 from controller.analysis.providers.base import DEFAULT_TIMEOUT_SECONDS, ProviderContext, QueryError
 from controller.analysis.providers.transport import Answer, absolute_url, send
+from controller.api.sources import ClusterAccess as ClusterAccess  # where `controller.kube` implements it
+from controller.api.sources import ClusterConnection as ClusterConnection
+from controller.version import VERSION
 
 # Not the controller's own user agent: the RBAC check of the charts (tests/deploy/test_rbac.py) records
 # requests by that one, and these calls need grants the charts do not give by default.
-USER_AGENT = "flagman-metrics-provider/0.1.0"
-
-
-@dataclass(frozen=True)
-class ClusterConnection:
-    """Where the API server is and how to talk to it: host URL, auth headers, TLS settings."""
-
-    host: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    ssl_context: ssl.SSLContext | None = None
-    insecure: bool = False
-
-
-class ClusterAccess(Protocol):
-    async def connection(self) -> ClusterConnection:
-        """The API server's address and current credentials."""
-        ...
+USER_AGENT = f"flagman-metrics-provider/{VERSION}"
 
 
 class KubeStatusError(QueryError):
