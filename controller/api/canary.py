@@ -710,7 +710,10 @@ class CanarySpec:
         if autoscaler is not None and not autoscaler.name:
             reader.problem("autoscalerRef.name", "is required")
         if autoscaler is not None and autoscaler.kind not in {"", "HorizontalPodAutoscaler", "ScaledObject"}:
-            reader.problem("autoscalerRef.kind", f"must be HorizontalPodAutoscaler, got {autoscaler.kind!r}")
+            reader.problem(
+                "autoscalerRef.kind",
+                f"must be HorizontalPodAutoscaler or ScaledObject, got {autoscaler.kind!r}",
+            )
         return cls(
             target_ref=target_ref,
             service=service,

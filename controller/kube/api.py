@@ -66,6 +66,9 @@ SERVICES = Resource("v1", "services", "Service")
 CONFIGMAPS = Resource("v1", "configmaps", "ConfigMap")
 SECRETS = Resource("v1", "secrets", "Secret")
 HPAS = Resource("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
+SCALED_OBJECTS = Resource(
+    "keda.sh/v1alpha1", "scaledobjects", "ScaledObject"
+)  # read directly: KEDA is optional
 CANARIES = Resource("flagger.app/v1beta1", "canaries", "Canary")
 METRIC_TEMPLATES = Resource("flagger.app/v1beta1", "metrictemplates", "MetricTemplate")
 ALERT_PROVIDERS = Resource("flagger.app/v1beta1", "alertproviders", "AlertProvider")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from controller.api import Canary
 from controller.errors import ConflictError, KubeError, NotFoundError, TargetError
-from controller.kube.api import CONFIGMAPS, DEPLOYMENTS, HPAS, SECRETS
+from controller.kube.api import CONFIGMAPS, DEPLOYMENTS, HPAS, SCALED_OBJECTS, SECRETS
 from controller.kube.autoscalers import build_primary_hpa, primary_hpa_name, primary_hpa_update
 from controller.kube.cluster import Cluster
 from controller.kube.configs import (
@@ -26,6 +26,12 @@ from controller.kube.configs import (
 )
 from controller.kube.objects import CanaryOwner, JsonDict, parse_prefixes
 from controller.kube.primary import build_primary_deployment, primary_name, promoted_primary
+from controller.kube.scaledobjects import (
+    build_primary_scaled_object,
+    primary_scaled_object_name,
+    primary_scaled_object_update,
+    with_paused_replicas,
+)
 from controller.kube.selectors import DEFAULT_SELECTOR_LABELS, SelectorLabel, find_selector_label
 from controller.kube.services import discover_ports
 from controller.rollout.ports import DeploymentState, Revision, Role, Target
@@ -247,13 +253,15 @@ class KubeWorkloads:
         self.cluster.deployments.remember(written)
 
     async def scale_to_zero(self, canary: Canary) -> None:
+        await self._pause_target_scaler(canary, paused=True)
         target = self._target(canary)
         if (target.get("spec") or {}).get("replicas") == 0:
             return
         await self._scale(canary, 0)
 
     async def scale_from_zero(self, canary: Canary) -> None:
-        replicas = self._scale_up_replicas(canary)
+        await self._pause_target_scaler(canary, paused=False)
+        replicas = await self._scale_up_replicas(canary)
         try:
             await self._scale(canary, replicas)
         except KubeError as error:
@@ -262,6 +270,7 @@ class KubeWorkloads:
     async def revert(self, canary: Canary) -> None:
         """Flagger's `DeploymentController.Finalize`: the target gets the primary's replicas back (or is
         scaled from zero when the primary is gone)."""
+        await self._pause_target_scaler(canary, paused=False)
         primary = self.cluster.deployments.get(canary.namespace, primary_name(canary.target_name))
         if primary is None:
             await self.scale_from_zero(canary)
@@ -275,7 +284,7 @@ class KubeWorkloads:
         except KubeError as error:
             raise KubeError(f"scaling {canary.target_key} to {replicas} failed: {error}") from error
 
-    def _scale_up_replicas(self, canary: Canary) -> int:
+    async def _scale_up_replicas(self, canary: Canary) -> int:
         """Flagger's rule: target replicas if > 0; else the primary's (no HPA) or the HPA minimum if > 1;
         else 1."""
         target_replicas = (self._target(canary).get("spec") or {}).get("replicas")
@@ -287,6 +296,14 @@ class KubeWorkloads:
             primary_replicas = ((primary or {}).get("spec") or {}).get("replicas")
             if isinstance(primary_replicas, int) and primary_replicas > 0:
                 return primary_replicas
+        elif autoscaler.kind == "ScaledObject":
+            try:
+                scaled_object = await self.cluster.api.get(SCALED_OBJECTS, canary.namespace, autoscaler.name)
+            except KubeError:
+                scaled_object = {}  # as Flagger: an unreadable ScaledObject means the default
+            min_replicas = (scaled_object.get("spec") or {}).get("minReplicaCount")
+            if isinstance(min_replicas, int) and min_replicas > 1:
+                return min_replicas
         else:
             hpa = self.cluster.autoscalers.get(canary.namespace, autoscaler.name)
             min_replicas = ((hpa or {}).get("spec") or {}).get("minReplicas")
@@ -298,7 +315,10 @@ class KubeWorkloads:
 
     async def ensure_primary_autoscaler(self, canary: Canary, target: Target, *, update: bool) -> None:
         ref = canary.spec.autoscaler_ref
-        if ref is None or ref.kind not in ("", "HorizontalPodAutoscaler"):
+        if ref is None:
+            return
+        if ref.kind == "ScaledObject":
+            await self._ensure_primary_scaled_object(canary, update=update)
             return
         ns = canary.namespace
         source = self.cluster.autoscalers.get(ns, ref.name)
@@ -330,3 +350,78 @@ class KubeWorkloads:
         except KubeError as error:
             raise KubeError(f"HorizontalPodAutoscaler v2 {name}.{ns} reconcile failed: {error}") from error
         self.cluster.autoscalers.remember(written)
+
+    # --- KEDA ScaledObject --------------------------------------------------------------------------
+
+    async def _get_scaled_object(self, canary: Canary, name: str) -> JsonDict:
+        try:
+            return await self.cluster.api.get(SCALED_OBJECTS, canary.namespace, name)
+        except KubeError as error:
+            raise KubeError(
+                f"Keda ScaledObject {name}.{canary.namespace} get query error: {error}"
+            ) from error
+
+    async def _ensure_primary_scaled_object(self, canary: Canary, *, update: bool) -> None:
+        ref = canary.spec.autoscaler_ref
+        assert ref is not None
+        ns = canary.namespace
+        source = await self._get_scaled_object(canary, ref.name)
+        replicas = ref.primary_scaler_replicas.to_dict() if ref.primary_scaler_replicas else None
+        desired = build_primary_scaled_object(
+            source, canary.target_name, owner_of(canary), ref.primary_scaler_queries, replicas
+        )
+        name = primary_scaled_object_name(ref.name)
+        try:
+            live: JsonDict | None = await self.cluster.api.get(SCALED_OBJECTS, ns, name)
+        except NotFoundError:
+            live = None
+        except KubeError as error:
+            raise KubeError(f"Keda ScaledObject {name}.{ns} get query failed: {error}") from error
+        if live is None:
+            try:
+                await self.cluster.api.create(SCALED_OBJECTS, ns, desired)
+            except ConflictError:
+                return
+            except KubeError as error:
+                raise KubeError(f"creating Keda ScaledObject {name}.{ns} failed: {error}") from error
+            logger.info("Keda ScaledObject %s.%s created", name, ns, extra={"canary": canary.key})
+            return
+        if not update or (changed := primary_scaled_object_update(live, desired)) is None:
+            return
+        try:
+            await self.cluster.api.replace(SCALED_OBJECTS, ns, name, changed)
+        except KubeError as error:
+            raise KubeError(f"updating ScaledObject {name}.{ns} failed: {error}") from error
+        logger.info("Keda ScaledObject %s.%s updated", name, ns, extra={"canary": canary.key})
+
+    async def _pause_target_scaler(self, canary: Canary, *, paused: bool) -> None:
+        """Flagger's `PauseTargetScaler`/`ResumeTargetScaler`; nothing to do for an HPA (Flagger's HPA
+        reconciler does nothing either)."""
+        ref = canary.spec.autoscaler_ref
+        if ref is None or ref.kind != "ScaledObject":
+            return
+        for attempt in range(CONFLICT_RETRIES):
+            scaled_object = await self._get_scaled_object(canary, ref.name)
+            updated = with_paused_replicas(scaled_object, paused=paused)
+            if updated is None:
+                return
+            try:
+                await self.cluster.api.replace(SCALED_OBJECTS, canary.namespace, ref.name, updated)
+            except ConflictError:
+                if attempt < CONFLICT_RETRIES - 1:
+                    continue
+                raise KubeError(
+                    f"Keda ScaledObject {ref.name}.{canary.namespace} update failed: conflict"
+                ) from None
+            except KubeError as error:
+                raise KubeError(
+                    f"Keda ScaledObject {ref.name}.{canary.namespace} update failed: {error}"
+                ) from error
+            logger.info(
+                "Keda ScaledObject %s.%s %s",
+                ref.name,
+                canary.namespace,
+                "paused at 0 replicas" if paused else "resumed",
+                extra={"canary": canary.key},
+            )
+            return

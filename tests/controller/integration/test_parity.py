@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from controller.errors import NotFoundError
-from controller.kube.api import CANARIES, DEPLOYMENTS, SERVICES
+from controller.kube.api import CANARIES, CONFIGMAPS, DEPLOYMENTS, SCALED_OBJECTS, SECRETS, SERVICES
+from controller.kube.scaledobjects import PAUSED_REPLICAS_ANNOTATION
 from tests.controller.integration.conftest import Bench
-from tests.controller.integration.scenarios import deploy_podinfo, tutorial_webhooks
+from tests.controller.integration.scenarios import deploy_podinfo, set_image, tutorial_webhooks
 from tests.controller.kube import objects
+from tests.controller.kube.keda import install_keda_crd, podinfo_scaled_object
 from tests.controller.kube.support import eventually
 
 FINALIZER = "finalizer.flagger.app"
@@ -72,7 +74,9 @@ async def test_revert_on_deletion_restores_the_target_and_the_adopted_apex(bench
     apex = await bench.api.get(SERVICES, "test", "podinfo")
     assert apex["spec"]["selector"] == {"app": "podinfo"}
     messages = await bench.messages()
-    assert messages.index("Terminating canary podinfo.test") < messages.index("Terminated canary podinfo.test")
+    assert messages.index("Terminating canary podinfo.test") < messages.index(
+        "Terminated canary podinfo.test"
+    )
 
 
 async def _has_finalizer(bench: Bench) -> bool:
@@ -113,3 +117,44 @@ async def test_cross_namespace_template_is_refused_with_an_event(bench: Bench) -
     except NotFoundError:
         return
     raise AssertionError("a primary was created for a refused Canary")
+
+
+async def test_keda_scaled_object_is_mirrored_for_the_primary_and_paused_while_the_canary_is_idle(
+    bench: Bench,
+) -> None:
+    await install_keda_crd(bench.api)
+    await bench.api.create(CONFIGMAPS, "test", objects.podinfo_config())
+    await bench.api.create(SECRETS, "test", objects.podinfo_secret())
+    await bench.api.create(DEPLOYMENTS, "test", objects.podinfo(replicas=None))
+    await bench.api.create(SCALED_OBJECTS, "test", podinfo_scaled_object(min_replicas=2))
+    body = _canary(bench)
+    body["spec"]["autoscalerRef"] = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "name": "podinfo",
+    }
+    await bench.api.create(CANARIES, "test", body)
+    bench.controller.start()
+    await bench.wait_phase("Initialized")
+    primary = await bench.api.get(SCALED_OBJECTS, "test", "podinfo-primary")
+    assert primary["spec"]["scaleTargetRef"]["name"] == "podinfo-primary"
+    assert await _paused(bench) == "0" and await _replicas(bench) == 0
+
+    paused_while_progressing: list[str | None] = []
+
+    async def progressing() -> bool:
+        if await bench.phase() == "Progressing":
+            paused_while_progressing.append(await _paused(bench))
+            return True
+        return False
+
+    await set_image(bench, "stefanprodan/podinfo:3.1.1")
+    await eventually(progressing, within=60, interval=0.05, what="Progressing")
+    assert paused_while_progressing == [None]  # resumed: KEDA scales the canary during the analysis
+    await bench.wait_phase("Succeeded")
+    assert await _paused(bench) == "0" and await _replicas(bench) == 0
+
+
+async def _paused(bench: Bench) -> str | None:
+    so = await bench.api.get(SCALED_OBJECTS, "test", "podinfo")
+    return (so["metadata"].get("annotations") or {}).get(PAUSED_REPLICAS_ANNOTATION)
