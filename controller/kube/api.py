@@ -62,6 +62,7 @@ class Resource:
 
 
 DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment")
+DAEMONSETS = Resource("apps/v1", "daemonsets", "DaemonSet")
 SERVICES = Resource("v1", "services", "Service")
 CONFIGMAPS = Resource("v1", "configmaps", "ConfigMap")
 SECRETS = Resource("v1", "secrets", "Secret")

@@ -20,13 +20,14 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from controller.api import Canary, CanaryRef, CanaryStatus, Phase, Webhook
-from controller.rollout.readiness import DeploymentState
+from controller.rollout.readiness import DaemonSetState, DeploymentState, WorkloadState
 
 __all__ = [
     "AlertMessage",
     "AlertSeverity",
     "AnalysisResult",
     "Clock",
+    "DaemonSetState",
     "DeploymentState",
     "Event",
     "EventType",
@@ -43,6 +44,7 @@ __all__ = [
     "Target",
     "Telemetry",
     "Webhooks",
+    "WorkloadState",
     "Workloads",
 ]
 
@@ -189,8 +191,9 @@ class Workloads(Protocol):
         """Create ``{target}-primary`` (and the ``-primary`` config copies) when absent; never update."""
         ...
 
-    async def deployment(self, canary: Canary, role: Role) -> DeploymentState:
-        """Readiness snapshot of the primary or the canary Deployment (reads may come from a cache).
+    async def deployment(self, canary: Canary, role: Role) -> WorkloadState:
+        """Readiness snapshot of the primary or the canary workload, a Deployment or a DaemonSet as the
+        target's kind (reads may come from a cache).
 
         A failed read raises ``KubeError("deployment {name}.{ns} get query error: ...")``.
         """
