@@ -187,7 +187,7 @@ async def test_on_delete_strategy_and_missing_target_are_flaggers_errors(
     await api.request("DELETE", DAEMONSETS.path("test", "podinfo-ds"))
     await eventually(lambda: _gone(cluster), what="the deletion in the cache")
     with pytest.raises(
-        TargetError, match=r'daemonset podinfo-ds\.test get query error: daemonsets\.apps "podinfo-ds" not found'
+        TargetError, match=r'daemonset podinfo-ds\.test get query error: daemonsets\.apps "podinfo-ds"'
     ):
         await workloads.discover(canary)
 
