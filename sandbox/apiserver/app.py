@@ -16,19 +16,9 @@ from aiohttp import web
 
 from .cluster import Cluster
 from .faults import Faults, RequestLog
+from .keys import CLUSTER, CONFIG, FAULTS, POD_LOGS, REQUEST_LOG, RUNTIME_HOOKS, PodRuntimeHooks, ServerConfig
 from .lifecycle import run_collector
-from .routes import (
-    CLUSTER,
-    CONFIG,
-    FAULTS,
-    POD_LOGS,
-    REQUEST_LOG,
-    RUNTIME_HOOKS,
-    PodRuntimeHooks,
-    ServerConfig,
-    add_routes,
-    observe,
-)
+from .routes import add_routes, observe
 
 log = logging.getLogger(__name__)
 STATE_FILE = web.AppKey("state_file", str)

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
@@ -28,54 +28,28 @@ from .cluster import (
     encode_continue,
 )
 from .errors import ApiError
-from .exec import ExecBackend, ExecOptions, refuse_other_protocols, serve_exec
-from .faults import Faults, RequestLog, RequestRecord
+from .exec import ExecOptions, refuse_other_protocols, serve_exec
+from .faults import RequestRecord
+from .keys import (
+    CLUSTER,
+    CONFIG,
+    FAULTS,
+    POD_LOGS,
+    REQUEST_LOG,
+    RESOURCE,
+    RUNTIME_HOOKS,
+    VERB,
+    WRITE_OPTIONS,
+    LogFollower,
+)
 from .meta import parse_bool
 from .patching import APPLY_PATCH, patch_object
 from .registry import ResourceType, not_found_path
 from .selectors import FieldSelector, LabelSelector, Selection
 from .watch import serve_watch
 
-PodLogs = Callable[[dict[str, Any], str, dict[str, str]], Awaitable[str]]
-
-
-class LogFollower(Protocol):
-    """One ``kubectl logs -f``: the log as the query selects it on the first call, then what was appended."""
-
-    async def read_new(self) -> bytes: ...
-
-
-PodLogFollow = Callable[[dict[str, Any], str, dict[str, str]], LogFollower]
 #: How often a followed log is checked for new lines, for the client's disconnect and for the pod's end.
 LOG_FOLLOW_POLL_SECONDS = 0.2
-
-
-@dataclass
-class PodRuntimeHooks:
-    """What the API server asks of a pod runtime (the sandbox's kubelet); attached after the server starts."""
-
-    exec: ExecBackend | None = None
-    log_follow: PodLogFollow | None = None
-
-
-@dataclass
-class ServerConfig:
-    """Knobs of one server instance."""
-
-    minor: int = 31
-    bookmark_interval: float = 60.0
-    default_watch_timeout: float = 1800.0
-
-
-CLUSTER = web.AppKey("cluster", Cluster)
-CONFIG = web.AppKey("config", ServerConfig)
-FAULTS = web.AppKey("faults", Faults)
-REQUEST_LOG = web.AppKey("request_log", RequestLog)
-POD_LOGS: web.AppKey[PodLogs | None] = web.AppKey("pod_logs")
-RUNTIME_HOOKS = web.AppKey("runtime_hooks", PodRuntimeHooks)
-VERB = web.RequestKey("verb", str)
-WRITE_OPTIONS = web.RequestKey("write_options", WriteOptions)
-RESOURCE = web.RequestKey("resource", str)
 
 
 def dumps(data: Any) -> bytes:

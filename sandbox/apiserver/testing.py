@@ -27,7 +27,7 @@ from aiohttp import web
 from .app import make_app
 from .cluster import Cluster
 from .faults import Faults, RequestLog
-from .routes import (
+from .keys import (
     CLUSTER,
     FAULTS,
     POD_LOGS,
