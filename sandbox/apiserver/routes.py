@@ -67,10 +67,32 @@ async def observe(
 ) -> web.StreamResponse:
     """Status errors, the request log, and the 500 safety net, for every request."""
     started = time.perf_counter()
+    log = request.app[REQUEST_LOG]
+    # Read up front only when recording: the handler's own read() then returns the cached bytes.
+    body = await request.read() if log.capture_bodies and request.body_exists else None
+    response: web.StreamResponse | None = None
     status = 500
     try:
-        response = await handler(request)
+        response = await _answer(request, handler)
         status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except (ConnectionResetError, asyncio.CancelledError):
+        status = 499
+        raise
+    finally:
+        duration = time.perf_counter() - started
+        log.append(_record(request, response, status, duration, body, log.capture_bodies))
+
+
+async def _answer(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The handler's response, or the Status kube-apiserver would answer for what it raised."""
+    try:
+        response = await handler(request)
         options = request.get(WRITE_OPTIONS)
         if options is not None and options.warnings and not response.prepared:
             for warning in dict.fromkeys(options.warnings):
@@ -78,10 +100,8 @@ async def observe(
                 response.headers.add("Warning", f'299 - "{escaped}"')
         return response
     except ApiError as error:
-        status = error.code
         return json_response(error.to_status(), error.code)
     except web.HTTPException as exc:
-        status = exc.status
         if exc.status == 404:
             return json_response(not_found_path().to_status(), 404)
         if exc.status == 405:
@@ -91,26 +111,41 @@ async def observe(
             return json_response(refused.to_status(), 405)
         raise
     except (ConnectionResetError, asyncio.CancelledError):
-        status = 499
         raise
     except Exception as exc:  # a bug must still answer a Status, not a traceback page
-        status = 500
         request.app.logger.exception("internal error on %s %s", request.method, request.path_qs)
         internal = ApiError(500, "InternalError", f"Internal error occurred: {type(exc).__name__}: {exc}")
         return json_response(internal.to_status(), 500)
-    finally:
-        request.app[REQUEST_LOG].append(
-            RequestRecord(
-                request.method,
-                request.path,
-                request.query_string,
-                status,
-                time.perf_counter() - started,
-                request.get(VERB, ""),
-                request.get(RESOURCE, ""),
-                request.headers.get("User-Agent", ""),
-            )
-        )
+
+
+def _record(
+    request: web.Request,
+    response: web.StreamResponse | None,
+    status: int,
+    duration: float,
+    body: bytes | None,
+    with_bodies: bool,
+) -> RequestRecord:
+    headers = request.headers
+    answer: bytes | None = None
+    if with_bodies and isinstance(response, web.Response) and isinstance(response.body, bytes):
+        answer = response.body  # streamed answers (watch, logs -f, exec) keep none
+    return RequestRecord(
+        request.method,
+        request.path,
+        request.query_string,
+        status,
+        duration,
+        request.get(VERB, ""),
+        request.get(RESOURCE, ""),
+        headers.get("User-Agent", ""),
+        content_type=headers.get("Content-Type", ""),
+        accept=headers.get("Accept", ""),
+        body=body,
+        response_content_type=response.headers.get("Content-Type", "") if response is not None else "",
+        response_body=answer,
+        warnings=tuple(response.headers.getall("Warning", ())) if response is not None else (),
+    )
 
 
 # -- discovery -------------------------------------------------------------------------------
