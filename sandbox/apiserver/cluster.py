@@ -26,7 +26,7 @@ from .schema import invalid as schema_invalid
 from .schema import strict_decoding_error
 from .selectors import Selection
 from .store import Store
-from .validation import check_immutable, check_shape, conflict, invalid, name_problem, not_found
+from .validation import check_immutable, check_object_meta, check_shape, conflict, invalid, not_found
 
 # Kinds whose DELETE answers with the object rather than a Status (kube-apiserver's per-kind choice).
 DELETE_RETURNS_OBJECT = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
@@ -207,9 +207,7 @@ class Cluster:
                     "FieldValueRequired",
                 )
         name = metadata["name"]
-        problem = name_problem(rt, name)
-        if problem:
-            raise invalid(rt, name, "metadata.name", f'Invalid value: "{name}": {problem}')
+        check_object_meta(rt, metadata)
         if self.find(rt, metadata.get("namespace"), name) is not None:
             raise ApiError(
                 409,

@@ -130,6 +130,7 @@ class RequestRecord:
     response_content_type: str = ""
     response_body: bytes | None = None
     warnings: tuple[str, ...] = ()
+    fault: bool = False  # answered by fault injection, not by the API semantics
 
 
 class RequestLog(list[RequestRecord]):

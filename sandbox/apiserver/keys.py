@@ -54,3 +54,5 @@ RUNTIME_HOOKS = web.AppKey("runtime_hooks", PodRuntimeHooks)
 VERB = web.RequestKey("verb", str)
 WRITE_OPTIONS = web.RequestKey("write_options", WriteOptions)
 RESOURCE = web.RequestKey("resource", str)
+#: Set when fault injection answered the request (the conformance replay leaves such requests out).
+FAULT = web.RequestKey("fault", bool)

@@ -7,7 +7,8 @@ one *session* (normally one test); ``bench/conformance`` replays each session ag
 A line: ``session``, ``test`` (pytest's node id), ``minor`` (the Kubernetes minor the server reported),
 ``seq``, ``method``, ``path``, ``query``, ``content_type``, ``accept``, ``user_agent``, ``body`` (text) or
 ``body_base64`` (protobuf and other binary bodies), ``status``, ``response_content_type``, ``response`` (the
-decoded JSON answer, or text; absent for streamed answers such as watches) and ``warnings``.
+decoded JSON answer, or text; absent for streamed answers such as watches), ``warnings`` and ``fault``
+(true when fault injection answered).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def corpus_line(record: RequestRecord, seq: int, session: str, test: str, minor:
         "response_content_type": record.response_content_type,
         **_response_field(record.response_body),
         "warnings": list(record.warnings),
+        **({"fault": True} if record.fault else {}),
     }
 
 

@@ -33,6 +33,7 @@ from .faults import RequestRecord
 from .keys import (
     CLUSTER,
     CONFIG,
+    FAULT,
     FAULTS,
     POD_LOGS,
     REQUEST_LOG,
@@ -145,6 +146,7 @@ def _record(
         response_content_type=response.headers.get("Content-Type", "") if response is not None else "",
         response_body=answer,
         warnings=tuple(response.headers.getall("Warning", ())) if response is not None else (),
+        fault=request.get(FAULT, False),
     )
 
 
@@ -327,6 +329,7 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     if latency:
         await asyncio.sleep(latency)
     if error is not None:
+        request[FAULT] = True
         if verb == "watch" and error.code == 410:
             return await expired_watch(request, error)  # a real 410 arrives inside a 200 watch stream
         raise error

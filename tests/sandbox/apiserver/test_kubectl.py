@@ -131,7 +131,7 @@ def test_flagger_crds_canary_columns_and_describe(kubectl: Kubectl) -> None:
         "POST",
         "/api/v1/namespaces/test/events",
         {
-            "metadata": {"generateName": "podinfo."},
+            "metadata": {"name": "podinfo.1889e5a2c0f0a001"},
             "involvedObject": involved,
             "type": "Normal",
             "reason": "Synced",
@@ -148,7 +148,7 @@ def test_flagger_crds_canary_columns_and_describe(kubectl: Kubectl) -> None:
         "POST",
         "/apis/events.k8s.io/v1/namespaces/test/events",
         {
-            "metadata": {"generateName": "podinfo."},
+            "metadata": {"name": "podinfo.1889e5a2c0f0a002"},
             "regarding": involved,
             "type": "Normal",
             "reason": "Synced",

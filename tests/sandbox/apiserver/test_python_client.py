@@ -489,7 +489,7 @@ async def test_events_are_visible_through_both_apis(api_client: client.ApiClient
     await core.create_namespaced_event(
         "default",
         {
-            "metadata": {"generateName": "podinfo."},
+            "metadata": {"name": "podinfo.1889e5a2c0f0a001"},
             "involvedObject": involved,
             "reason": "Synced",
             "message": "core message",
@@ -500,7 +500,7 @@ async def test_events_are_visible_through_both_apis(api_client: client.ApiClient
     await events.create_namespaced_event(
         "default",
         {
-            "metadata": {"generateName": "podinfo."},
+            "metadata": {"name": "podinfo.1889e5a2c0f0a002"},
             "regarding": involved,
             "reason": "Promoted",
             "note": "events.k8s.io note",
