@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import crds, defaults
+from . import crds, defaults, serviceaccounts
 from .errors import ApiError
 from .events_view import from_events_v1, to_events_v1
 from .fieldmanager import record_write
@@ -237,6 +237,9 @@ class Cluster:
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
             crds.validate(obj)
             obj["status"] = crds.established_status(obj)
+            options.warnings.extend(crds.format_warnings(obj))
+        if rt.kind == "Pod" and rt.group == "":
+            serviceaccounts.admit_pod(self, obj)
         if operation != "Apply":  # an apply arrives with its managedFields already computed
             obj = self._record(None, obj, options.manager, operation, "")
         if options.dry_run:
@@ -246,6 +249,8 @@ class Cluster:
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
             for served in crds.resource_types(stored):
                 self.registry.add(served)
+        if rt.kind == "Namespace" and rt.group == "":
+            serviceaccounts.populate_namespace(self, stored["metadata"]["name"], options)
         return stored
 
     def _check_kind(self, rt: ResourceType, body: dict[str, Any]) -> None:
@@ -354,6 +359,8 @@ class Cluster:
         if rt.kind == "Namespace" and subresource != "finalize":
             new["spec"] = clone_json(old.get("spec", {}))
         defaults.apply_builtin_defaults(rt, new)
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io" and not subresource:
+            options.warnings.extend(crds.format_warnings(new, old))
         check_immutable(rt, old, new)
         self._admit_custom(rt, new, options)
         metadata = new["metadata"]  # admission may have replaced the dict
@@ -361,6 +368,8 @@ class Cluster:
             generation = int(old_meta.get("generation", 1))
             if _spec_part(new, rt.has_status) != _spec_part(old, rt.has_status):
                 generation += 1
+            elif rt.kind == "Deployment" and metadata.get("annotations") != old_meta.get("annotations"):
+                generation += 1  # the Deployment strategy counts annotation changes too (rollback legacy)
             metadata["generation"] = generation
         # A client may replace managedFields wholesale (kubectl's client-side -> server-side apply
         # migration does, by JSON patch); such a write is taken as given, not recorded on top.
