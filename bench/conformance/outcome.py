@@ -174,12 +174,12 @@ def _compare_status(where: str, emulator: dict[str, Any], real: dict[str, Any]) 
     emu_causes, real_causes = _causes(emulator), _causes(real)
     if emu_causes != real_causes:
         found.append(Difference("error causes", f"{where}: {emu_causes} vs real {real_causes}"))
-    emu_message = str(emulator.get("message", ""))
+    emu_message = str(emulator.get("message") or "")
     emu_name = str((emulator.get("details") or {}).get("name", ""))
     real_name = str((real.get("details") or {}).get("name", ""))
     if emu_name and real_name and emu_name != real_name and emu_name[:-5] == real_name[:-5]:
         emu_message = emu_message.replace(emu_name, real_name)  # generateName's random suffixes
-    if emu_message != real.get("message"):
+    if emu_message != str(real.get("message") or ""):
         found.append(
             Difference(
                 "error message", f"{where}: {emulator.get('message')!r} vs real {real.get('message')!r}"

@@ -71,7 +71,19 @@ class Mapper:
 
     def body(self, data: Any, is_namespace_object: bool = False) -> Any:
         """A request body with the session's namespaces, names, uids and resourceVersions."""
+        if isinstance(data, list) and all(isinstance(op, dict) and "op" in op for op in data):
+            return [self._json_patch_op(op) for op in data]
         return self._walk(data, is_namespace_object, path=())
+
+    def _json_patch_op(self, op: dict[str, Any]) -> dict[str, Any]:
+        """JSON patch values: a ``test`` of ``/metadata/resourceVersion`` (kopf's lock) needs the real one."""
+        value, where = op.get("value"), str(op.get("path", ""))
+        if isinstance(value, str):
+            key = where.rsplit("/", 1)[-1]
+            op = {**op, "value": self._string(value, key, tuple(where.strip("/").split("/")), False)}
+        elif value is not None:
+            op = {**op, "value": self._walk(value, False, ())}
+        return op
 
     def _walk(self, data: Any, is_namespace: bool, path: tuple[str, ...]) -> Any:
         if isinstance(data, dict):

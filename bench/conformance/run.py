@@ -40,15 +40,23 @@ def record(tests: list[str], path: pathlib.Path) -> None:
     print(f"conformance: recording {' '.join(tests)} -> {path}", flush=True)
     started = time.monotonic()
     env = {**os.environ, CORPUS_VARIABLE: str(path)}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *tests]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
     done = subprocess.run(
         command, cwd=REPO, env=env, timeout=RECORD_TIMEOUT_SECONDS, capture_output=True, text=True
     )
     tail = done.stdout.strip().splitlines()[-1:] or ["(no output)"]
     print(f"conformance: tests {tail[0]} in {time.monotonic() - started:.0f} s", flush=True)
-    if done.returncode != 0:
+    if done.returncode not in (0, 1):
         print(done.stdout[-3000:], file=sys.stderr)
-        raise SystemExit("conformance: the recording run failed; fix the tests first")
+        raise SystemExit(f"conformance: the recording run did not complete (pytest exit {done.returncode})")
+    if done.returncode == 1:  # the requests of failing tests are still requests clients send
+        failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
+        print(
+            f"conformance: warning: {len(failed)} recorded tests failed:",
+            *failed[:10],
+            sep="\n  ",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,12 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=pathlib.Path, help="keep the recorded corpus at this path")
     args = parser.parse_args(argv)
 
-    from sandbox.controlplane import ControlPlane, find_binaries
+    from sandbox.controlplane import ControlPlane, find_binaries, why_missing
 
-    try:
-        binaries = args.binaries or find_binaries()
-    except Exception as exc:  # find_binaries says what is missing and how to build it
-        print(f"conformance: no real control plane: {exc}", file=sys.stderr)
+    binaries = args.binaries or find_binaries()
+    if binaries is None:
+        print(f"conformance: {why_missing()}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="flagman-conformance-") as scratch:
         work = pathlib.Path(scratch)
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         started = time.monotonic()
-        with ControlPlane(work / "control-plane", binaries) as plane:
+        with ControlPlane(work / "control-plane", binaries, progress=lambda m: print(m, flush=True)) as plane:
             print(f"conformance: {plane.version} ready in {time.monotonic() - started:.0f} s", flush=True)
             client = KubeClient(pathlib.Path(plane.admin_kubeconfig))
             try:

@@ -59,6 +59,7 @@ def make_app(config: ServerConfig | None = None, state_file: str | None = None) 
     cluster.bootstrap()
     app[CLUSTER] = cluster
     app[CONFIG] = config or ServerConfig()
+    cluster.allow_loopback_endpoints = app[CONFIG].allow_loopback_endpoints
     app[FAULTS] = Faults()
     app[REQUEST_LOG] = RequestLog()
     app[POD_LOGS] = None

@@ -26,7 +26,15 @@ from .schema import invalid as schema_invalid
 from .schema import strict_decoding_error
 from .selectors import Selection
 from .store import Store
-from .validation import check_immutable, check_object_meta, check_shape, conflict, invalid, not_found
+from .validation import (
+    check_immutable,
+    check_loopback,
+    check_object_meta,
+    check_shape,
+    conflict,
+    invalid,
+    not_found,
+)
 
 # Kinds whose DELETE answers with the object rather than a Status (kube-apiserver's per-kind choice).
 DELETE_RETURNS_OBJECT = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
@@ -107,6 +115,7 @@ class Cluster:
     registry: Registry = field(default_factory=Registry.with_builtins)
     store: Store = field(default_factory=Store)
     gc_wakeup: asyncio.Event | None = None
+    allow_loopback_endpoints: bool = True  # ServerConfig.allow_loopback_endpoints
 
     def bootstrap(self) -> None:
         """The namespaces every cluster has, and CRDs already stored (after a state restore)."""
@@ -240,6 +249,8 @@ class Cluster:
             options.warnings.extend(crds.format_warnings(obj))
         if rt.kind == "Pod" and rt.group == "":
             serviceaccounts.admit_pod(self, obj)
+        if not self.allow_loopback_endpoints:
+            check_loopback(rt, obj)
         if operation != "Apply":  # an apply arrives with its managedFields already computed
             obj = self._record(None, obj, options.manager, operation, "")
         if options.dry_run:
@@ -359,6 +370,8 @@ class Cluster:
         if rt.kind == "Namespace" and subresource != "finalize":
             new["spec"] = clone_json(old.get("spec", {}))
         defaults.apply_builtin_defaults(rt, new)
+        if not self.allow_loopback_endpoints:
+            check_loopback(rt, new)
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io" and not subresource:
             options.warnings.extend(crds.format_warnings(new, old))
         check_immutable(rt, old, new)
@@ -492,6 +505,8 @@ class Cluster:
             new = clone_json(old)
             new["metadata"]["deletionTimestamp"] = rfc3339()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
+            if rt.has_generation:  # the generic registry's BeforeDelete: a deletion is a change of intent
+                new["metadata"]["generation"] = int(new["metadata"].get("generation") or 1) + 1
             new["metadata"]["finalizers"] = finalizers
             if not finalizers:
                 new["metadata"].pop("finalizers", None)

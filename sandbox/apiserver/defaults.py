@@ -152,3 +152,7 @@ def apply_builtin_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
         _service_defaults(obj)
     elif rt.kind == "CustomResourceDefinition":
         _crd_defaults(obj)
+    elif rt.kind == "Event":  # stored as core/v1, whose struct fields are not omitempty
+        obj.setdefault("source", {})
+        obj.setdefault("reportingComponent", "")
+        obj.setdefault("reportingInstance", "")

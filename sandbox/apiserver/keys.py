@@ -43,6 +43,9 @@ class ServerConfig:
     minor: int = 31
     bookmark_interval: float = 60.0
     default_watch_timeout: float = 1800.0
+    # kube-apiserver refuses loopback addresses in Endpoints and EndpointSlices; the sandbox runtime runs pods
+    # as local processes on 127.x addresses, so the emulator accepts them unless told to refuse them.
+    allow_loopback_endpoints: bool = True
 
 
 CLUSTER = web.AppKey("cluster", Cluster)

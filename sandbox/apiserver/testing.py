@@ -69,9 +69,14 @@ class ApiServer:
         bookmark_interval: float = 60.0,
         state_file: str | None = None,
         workdir: str | pathlib.Path | None = None,
+        allow_loopback_endpoints: bool = True,
     ) -> None:
         self.host, self.port = host, port
-        self.config = ServerConfig(minor=minor, bookmark_interval=bookmark_interval)
+        self.config = ServerConfig(
+            minor=minor,
+            bookmark_interval=bookmark_interval,
+            allow_loopback_endpoints=allow_loopback_endpoints,
+        )
         self.state_file = state_file
         self._own_workdir = workdir is None
         self.workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="flagman-apiserver-"))

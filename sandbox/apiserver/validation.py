@@ -6,6 +6,7 @@ list, a string spec) from ever reaching the store, where it would break every la
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -221,3 +222,41 @@ def check_immutable(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) 
                 continue
         if before != after:
             raise invalid(rt, name, path, f"Invalid value: {json.dumps(after)}: field is immutable")
+
+
+LOOPBACK = "may not be in the loopback range (127.0.0.0/8, ::1/128)"
+
+
+def _is_loopback(address: Any) -> bool:
+    try:
+        return isinstance(address, str) and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_errors(rt: ResourceType, obj: dict[str, Any]) -> list[FieldError]:
+    """kube-apiserver's refusal of loopback addresses in EndpointSlices and v1 Endpoints."""
+    errors = []
+    if rt.kind == "EndpointSlice":
+        for i, endpoint in enumerate(obj.get("endpoints") or []):
+            for j, address in enumerate((endpoint or {}).get("addresses") or []):
+                if _is_loopback(address):
+                    errors.append(
+                        FieldError(f"endpoints[{i}].addresses[{j}]", "Invalid value", LOOPBACK, address)
+                    )
+    elif rt.kind == "Endpoints" and rt.group == "":
+        for i, subset in enumerate(obj.get("subsets") or []):
+            for kind in ("addresses", "notReadyAddresses"):
+                for j, address in enumerate((subset or {}).get(kind) or []):
+                    ip = (address or {}).get("ip")
+                    if _is_loopback(ip):
+                        errors.append(
+                            FieldError(f"subsets[{i}].{kind}[{j}].ip", "Invalid value", LOOPBACK, ip)
+                        )
+    return errors
+
+
+def check_loopback(rt: ResourceType, obj: dict[str, Any]) -> None:
+    errors = loopback_errors(rt, obj)
+    if errors:
+        raise invalid_fields(rt.kind, str(obj.get("metadata", {}).get("name", "")), errors, rt.group)

@@ -6,6 +6,7 @@ Each test states what the real server answers; bench/README.md (Conformance) lis
 from __future__ import annotations
 
 import json
+import pathlib
 import urllib.request
 from typing import Any
 
@@ -182,3 +183,79 @@ def test_discovery_lists_no_deletecollection_for_namespaces(apiserver: ApiServer
     namespaces = next(r for r in core["resources"] if r["name"] == "namespaces")
     assert "deletecollection" not in namespaces["verbs"]
     assert "deletecollection" in next(r for r in core["resources"] if r["name"] == "configmaps")["verbs"]
+
+
+def test_graceful_deletion_bumps_generation(apiserver: ApiServer) -> None:
+    deployment = {
+        "metadata": {"name": "held", "finalizers": ["example.com/hold"]},
+        "spec": {
+            "selector": {"matchLabels": {"app": "h"}},
+            "template": {
+                "metadata": {"labels": {"app": "h"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
+    assert http(apiserver, "POST", "/apis/apps/v1/namespaces/default/deployments", deployment)[0] == 201
+    code, deleting = http(apiserver, "DELETE", "/apis/apps/v1/namespaces/default/deployments/held")
+    assert code == 200 and deleting["metadata"]["deletionTimestamp"]
+    assert deleting["metadata"]["generation"] == 2
+
+
+def test_events_written_through_either_api_read_as_a_real_server_shows_them(apiserver: ApiServer) -> None:
+    new = {
+        "metadata": {"name": "podinfo.1"},
+        "regarding": {"kind": "Canary", "name": "podinfo", "namespace": "default"},
+        "reason": "Synced",
+        "note": "n",
+        "type": "Normal",
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "flagman",
+        "reportingInstance": "flagman-1",
+        "action": "Sync",
+    }
+    code, created = http(apiserver, "POST", "/apis/events.k8s.io/v1/namespaces/default/events", new)
+    assert code == 201 and "deprecatedSource" not in created
+    _, core = http(apiserver, "GET", "/api/v1/namespaces/default/events/podinfo.1")
+    assert (core["source"], core["reportingComponent"]) == ({}, "flagman")
+    legacy = {
+        "metadata": {"name": "podinfo.2"},
+        "involvedObject": {"kind": "Canary"},
+        "reason": "R",
+        "message": "m",
+    }
+    code, created = http(apiserver, "POST", "/api/v1/namespaces/default/events", legacy)
+    assert code == 201
+    assert (created["source"], created["reportingComponent"], created["reportingInstance"]) == ({}, "", "")
+
+
+def test_loopback_endpoint_addresses_are_refused_when_configured_as_a_real_server(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Off by default: the sandbox runtime gives its process pods 127.x addresses on purpose."""
+    slice_ = {
+        "metadata": {"name": "s"},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.0.0.1"]}, {"addresses": ["127.0.0.5"]}],
+        "ports": [{"port": 80}],
+    }
+    endpoints = {
+        "metadata": {"name": "e"},
+        "subsets": [{"addresses": [{"ip": "127.0.0.5"}], "ports": [{"port": 80}]}],
+    }
+    with ApiServer(workdir=tmp_path / "strict", allow_loopback_endpoints=False) as strict:
+        code, body = http(
+            strict, "POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", slice_
+        )
+        assert (code, body["message"]) == (
+            422,
+            'EndpointSlice.discovery.k8s.io "s" is invalid: endpoints[1].addresses[0]: '
+            'Invalid value: "127.0.0.5": may not be in the loopback range (127.0.0.0/8, ::1/128)',
+        )
+        code, body = http(strict, "POST", "/api/v1/namespaces/default/endpoints", endpoints)
+        assert code == 422 and body["details"]["causes"][0]["field"] == "subsets[0].addresses[0].ip"
+    with ApiServer(workdir=tmp_path / "sandbox") as sandbox:
+        assert (
+            http(sandbox, "POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", slice_)[0]
+            == 201
+        )

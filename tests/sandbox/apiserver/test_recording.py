@@ -27,11 +27,15 @@ def send(server: ApiServer, method: str, path: str, body: bytes, content_type: s
 
 
 def test_log_keeps_headers_but_no_bodies_unless_recording(
-    apiserver: ApiServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    body = json.dumps({"metadata": {"name": "plain"}}).encode()
-    assert send(apiserver, "POST", "/api/v1/namespaces/default/configmaps", body, "application/json") == 201
-    record = apiserver.request_log[-1]
+    monkeypatch.delenv("FLAGMAN_APISERVER_CORPUS", raising=False)  # make conformance records this test too
+    with ApiServer(workdir=tmp_path) as apiserver:
+        body = json.dumps({"metadata": {"name": "plain"}}).encode()
+        assert (
+            send(apiserver, "POST", "/api/v1/namespaces/default/configmaps", body, "application/json") == 201
+        )
+        record = apiserver.request_log[-1]
     assert (record.method, record.path, record.status) == (
         "POST",
         "/api/v1/namespaces/default/configmaps",
