@@ -27,10 +27,11 @@ from .schema import strict_decoding_error
 from .selectors import Selection
 from .store import Store
 from .validation import (
-    check_immutable,
+    check_create,
     check_loopback,
     check_object_meta,
     check_shape,
+    check_update,
     conflict,
     invalid,
     not_found,
@@ -247,6 +248,7 @@ class Cluster:
             crds.validate(obj)
             obj["status"] = crds.established_status(obj)
             options.warnings.extend(crds.format_warnings(obj))
+        check_create(rt, obj)
         if rt.kind == "Pod" and rt.group == "":
             serviceaccounts.admit_pod(self, obj)
         if not self.allow_loopback_endpoints:
@@ -374,7 +376,7 @@ class Cluster:
             check_loopback(rt, new)
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io" and not subresource:
             options.warnings.extend(crds.format_warnings(new, old))
-        check_immutable(rt, old, new)
+        check_update(rt, old, new)
         self._admit_custom(rt, new, options)
         metadata = new["metadata"]  # admission may have replaced the dict
         if rt.has_generation:

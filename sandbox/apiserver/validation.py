@@ -204,15 +204,37 @@ def check_object_meta(rt: ResourceType, metadata: dict[str, Any]) -> None:
         raise invalid_fields(rt.kind, str(metadata.get("name") or ""), errors, group)
 
 
-def check_immutable(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> None:
-    """The immutable fields controllers trip over (422 "field is immutable", as kube-apiserver)."""
+def _compact(value: Any) -> str:
+    """How kube-apiserver prints a typed value in a field error: compact JSON."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def selector_errors(rt: ResourceType, obj: dict[str, Any]) -> list[FieldError]:
+    """Workload controllers' ``selector`` must match the pod template's labels (ValidateXSpec)."""
+    if rt.custom or rt.kind not in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
+        return []
+    match = dotted_get(obj, "spec.selector.matchLabels")
+    labels = dotted_get(obj, "spec.template.metadata.labels")
+    if not isinstance(match, dict) or not match:
+        return []
+    labels = labels if isinstance(labels, dict) else {}
+    if all(labels.get(k) == v for k, v in match.items()):
+        return []
+    detail = f"{_compact(labels)}: `selector` does not match template `labels`"
+    return [FieldError("spec.template.metadata.labels", "Invalid value", detail)]
+
+
+def immutable_errors(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> list[FieldError]:
+    """The immutable fields controllers trip over, with kube-apiserver's field paths and wording."""
+    errors: list[FieldError] = []
     if rt.custom:
-        return
-    name = old["metadata"]["name"]
-    paths = IMMUTABLE_FIELDS.get(rt.kind, ())
+        return errors
     if rt.kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
-        paths = ("data", "binaryData", "immutable")
-    for path in paths:
+        for path in ("data", "binaryData", "immutable"):
+            if old.get(path) != new.get(path):
+                errors.append(FieldError(path, "Forbidden", "field is immutable when `immutable` is set"))
+        return errors
+    for path in IMMUTABLE_FIELDS.get(rt.kind, ()):
         before, after = dotted_get(old, path), dotted_get(new, path)
         if path == "spec.clusterIP":
             if before in (None, ""):
@@ -220,8 +242,26 @@ def check_immutable(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) 
             if after in (None, ""):
                 dotted_set(new, path, before)  # an update that omits it keeps the allocation
                 continue
+            if before != after:  # ValidateServiceUpdate checks the clusterIPs list
+                detail = f"{_compact([after])}: may not change once set"
+                errors.append(FieldError("spec.clusterIPs[0]", "Invalid value", detail))
+            continue
         if before != after:
-            raise invalid(rt, name, path, f"Invalid value: {json.dumps(after)}: field is immutable")
+            errors.append(FieldError(path, "Invalid value", f"{_compact(after)}: field is immutable"))
+    return errors
+
+
+def check_update(rt: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Update validation: the template's labels first, then the immutable fields (kube-apiserver's order)."""
+    errors = selector_errors(rt, new) + immutable_errors(rt, old, new)
+    if errors:
+        raise invalid_fields(rt.kind, old["metadata"]["name"], errors, rt.group)
+
+
+def check_create(rt: ResourceType, obj: dict[str, Any]) -> None:
+    errors = selector_errors(rt, obj)
+    if errors:
+        raise invalid_fields(rt.kind, str(obj.get("metadata", {}).get("name", "")), errors, rt.group)
 
 
 LOOPBACK = "may not be in the loopback range (127.0.0.0/8, ::1/128)"

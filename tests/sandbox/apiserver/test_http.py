@@ -457,8 +457,16 @@ def test_immutable_fields(apiserver: ApiServer) -> None:
         {"spec": {"selector": {"matchLabels": {"app": "other"}}}},
         merge,
     )
-    assert code == 422 and body["details"]["causes"][0]["field"] == "spec.selector"
-    assert "field is immutable" in body["message"]
+    assert code == 422  # as kube-apiserver: the template's labels no longer match, and the selector is fixed
+    assert [c["field"] for c in body["details"]["causes"]] == [
+        "spec.template.metadata.labels",
+        "spec.selector",
+    ]
+    assert body["message"] == (
+        'Deployment.apps "d" is invalid: [spec.template.metadata.labels: Invalid value: {"app":"d"}: '
+        "`selector` does not match template `labels`, "
+        'spec.selector: Invalid value: {"matchLabels":{"app":"other"}}: field is immutable]'
+    )
 
     http(
         apiserver,

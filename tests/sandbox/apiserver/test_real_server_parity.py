@@ -259,3 +259,46 @@ def test_loopback_endpoint_addresses_are_refused_when_configured_as_a_real_serve
             http(sandbox, "POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", slice_)[0]
             == 201
         )
+
+
+def test_immutable_configmaps_and_cluster_ips_answer_as_the_real_server(apiserver: ApiServer) -> None:
+    merge = "application/merge-patch+json"
+    frozen = {"metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True}
+    assert http(apiserver, "POST", "/api/v1/namespaces/default/configmaps", frozen)[0] == 201
+    code, body = http(
+        apiserver, "PATCH", "/api/v1/namespaces/default/configmaps/frozen", {"data": {"a": "2"}}, merge
+    )
+    assert (code, body["message"]) == (
+        422,
+        'ConfigMap "frozen" is invalid: data: Forbidden: field is immutable when `immutable` is set',
+    )
+    assert body["details"]["causes"][0]["reason"] == "FieldValueForbidden"
+    service = {"metadata": {"name": "s"}, "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 80}]}}
+    assert http(apiserver, "POST", "/api/v1/namespaces/default/services", service)[0] == 201
+    code, body = http(
+        apiserver,
+        "PATCH",
+        "/api/v1/namespaces/default/services/s",
+        {"spec": {"clusterIP": "10.96.0.11"}},
+        merge,
+    )
+    assert (code, body["message"]) == (
+        422,
+        'Service "s" is invalid: spec.clusterIPs[0]: Invalid value: ["10.96.0.11"]: may not change once set',
+    )
+    code, body = http(
+        apiserver,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        {
+            "metadata": {"name": "mismatch"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "a"}},
+                "template": {
+                    "metadata": {"labels": {"app": "b"}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]},
+                },
+            },
+        },
+    )
+    assert code == 422 and body["details"]["causes"][0]["field"] == "spec.template.metadata.labels"
