@@ -21,7 +21,7 @@ from .rewrite import Mapper
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 SERVICE_ACCOUNT_WAIT_SECONDS = 15.0
-CRD_DELETE_WAIT_SECONDS = 30.0
+CRD_DELETE_WAIT_SECONDS = 60.0
 CRD_WAIT_SECONDS = 30.0
 RETRY_SECONDS = 15.0
 
@@ -123,6 +123,31 @@ class SessionReplay:
         for name in used:
             self.mapper.namespace(name)
 
+    def release_custom_objects(self, crd_path: str) -> None:
+        """Drop the finalizers left on a CRD's objects (kopf's, with no kopf running any more): they would
+        hold the CRD in Terminating, and the next session could not create it again."""
+        crd = self.client.json("GET", crd_path).body
+        spec = crd.get("spec") if isinstance(crd, dict) else None
+        if not isinstance(spec, dict):
+            return
+        plural = (spec.get("names") or {}).get("plural")
+        for version in spec.get("versions") or []:
+            listing = self.client.json(
+                "GET", f"/apis/{spec.get('group')}/{version.get('name')}/{plural}"
+            ).body
+            for item in (listing or {}).get("items") or [] if isinstance(listing, dict) else []:
+                meta = item.get("metadata") or {}
+                if meta.get("finalizers"):
+                    where = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
+                    path = f"/apis/{spec.get('group')}/{version.get('name')}{where}/{plural}/{meta['name']}"
+                    self.client.request(
+                        "PATCH",
+                        path,
+                        b'{"metadata":{"finalizers":null}}',
+                        {"Content-Type": "application/merge-patch+json"},
+                    )
+            break  # one served version lists every object
+
     def wait_for_service_account(self, namespace: str) -> None:
         """Pods are refused until the controller-manager made the namespace's `default` ServiceAccount."""
         deadline = time.monotonic() + SERVICE_ACCOUNT_WAIT_SECONDS
@@ -135,6 +160,9 @@ class SessionReplay:
             time.sleep(0.1)
 
     def clean_up(self) -> None:
+        for path in self.real_cluster_objects:
+            if "/customresourcedefinitions/" in path:
+                self.release_custom_objects(path)
         for path in reversed(self.real_cluster_objects):
             self.client.json("DELETE", path)
         for path in self.real_cluster_objects:

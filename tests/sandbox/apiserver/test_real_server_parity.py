@@ -215,7 +215,7 @@ def test_events_written_through_either_api_read_as_a_real_server_shows_them(apis
         "action": "Sync",
     }
     code, created = http(apiserver, "POST", "/apis/events.k8s.io/v1/namespaces/default/events", new)
-    assert code == 201 and "deprecatedSource" not in created
+    assert code == 201 and created["deprecatedSource"] == {} and "deprecatedCount" not in created
     _, core = http(apiserver, "GET", "/api/v1/namespaces/default/events/podinfo.1")
     assert (core["source"], core["reportingComponent"]) == ({}, "flagman")
     legacy = {
