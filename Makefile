@@ -7,7 +7,7 @@ TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup tools test lint demo bench clean control-plane conformance
+.PHONY: setup tools test test-fast lint fmt demo bench clean control-plane conformance
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ tools:
 
 test: setup tools checkov
 	bash scripts/run-tests.sh $(PYTEST_ARGS)
+
+# The unit tiers without the slow tests, for the edit-test loop (`make test` runs everything).
+UNIT_TESTS := tests/controller tests/loadtester tests/goconv tests/flagman
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" --ignore=tests/controller/integration $(UNIT_TESTS) $(PYTEST_ARGS)
+
+fmt: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -48,7 +57,7 @@ conformance: setup tools
 # --- install paths: CRDs from their single source, chart lint, container images ---
 .PHONY: crds charts-lint images checkov
 IMAGE_REGISTRY ?= ghcr.io/flagman
-IMAGE_TAG ?= 0.1.0
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 CRD_SOURCE := kustomize/base/flagman/crd.yaml
 
 crds:

@@ -7,36 +7,10 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter
-
-from controller.settings import HelpRequested, Settings, SettingsError, parse_settings, usage
+from controller.settings import Settings, parse_command_line
 from controller.telemetry import VERSION
-
-# Flagger's zap levels mapped to logging's.
-_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warn": logging.WARNING,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "fatal": logging.CRITICAL,
-    "panic": logging.CRITICAL,
-}
-
-
-class ZapLikeJsonFormatter(JsonFormatter):
-    """JSON lines shaped like Flagger's zap output: `level`, `ts`, `caller`, `msg`, plus `canary`."""
-
-    def add_fields(
-        self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
-    ) -> None:
-        super().add_fields(log_record, record, message_dict)
-        log_record["level"] = record.levelname.lower().replace("warning", "warn").replace("critical", "fatal")
-        log_record["ts"] = record.created
-        log_record["caller"] = f"{record.module}.py:{record.lineno}"
-        log_record["msg"] = log_record.pop("message", record.getMessage())
+from goconv.zap import LEVELS, ZapJsonFormatter
 
 
 class CanaryTextFormatter(logging.Formatter):
@@ -51,12 +25,12 @@ class CanaryTextFormatter(logging.Formatter):
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
-        handler.setFormatter(ZapLikeJsonFormatter("%(message)s"))
+        handler.setFormatter(ZapJsonFormatter())
     else:
         handler.setFormatter(CanaryTextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    level = _LEVELS.get(settings.log_level, logging.INFO)
+    level = LEVELS.get(settings.log_level, logging.INFO)
     root.setLevel(level)
     # kopf and aiohttp are chatty at debug/info; keep their warnings.
     for noisy in ("kopf", "aiohttp.access", "kubernetes_asyncio", "asyncio"):
@@ -64,16 +38,9 @@ def configure_logging(settings: Settings) -> None:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    try:
-        settings = parse_settings(
-            list(sys.argv[1:] if argv is None else argv), os.environ if environ is None else environ
-        )
-    except HelpRequested:
-        print(usage())
-        return 0
-    except SettingsError as error:
-        print(f"flagman controller: {error}", file=sys.stderr)
-        return 2
+    settings = parse_command_line(argv, environ)
+    if isinstance(settings, int):
+        return settings
     if settings.version:
         print(VERSION)
         return 0

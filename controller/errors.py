@@ -38,6 +38,18 @@ class KubeError(FlagmanError):
     """A Kubernetes API call failed (any status or transport problem not covered below)."""
 
 
+class UnavailableError(KubeError):
+    """The API server cannot answer now: 429, a 5xx, a refused or broken connection, a timeout.
+
+    The same request may succeed later; ``retry_after`` is the server's hint in seconds when it gave one
+    (``Retry-After``, or a Status's ``details.retryAfterSeconds``).
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFoundError(KubeError):
     """The object does not exist (HTTP 404)."""
 

@@ -24,16 +24,27 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from controller.api.durations import parse_duration
 from controller.errors import FlagmanError
-from goconv.flags import FlagError, UnexpectedArgumentError, UnknownFlagError, split_flags
+from goconv.flags import (
+    Flag,
+    FlagError,
+    FlagTable,
+    UnexpectedArgumentError,
+    UnknownFlagError,
+    bool_value,
+    duration_value,
+    float_value,
+    int_value,
+    list_value,
+)
 from goconv.flags import HelpRequested as HelpRequested
 
 
@@ -141,53 +152,15 @@ class Settings:
         }
 
 
-# --- value converters: one per Go flag type -------------------------------------------------------
-
-_GO_TRUE: Final = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE: Final = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+# --- the flag table ------------------------------------------------------------------------------------
 
 
-def _parse_bool(flag: str, raw: str) -> bool:
-    """Go's strconv.ParseBool spellings, nothing else."""
-    if raw in _GO_TRUE:
-        return True
-    if raw in _GO_FALSE:
-        return False
-    raise SettingsError(f"invalid boolean value {raw!r} for flag -{flag}: use true or false")
-
-
-def _parse_int(flag: str, raw: str) -> int:
-    """Go's flag.Int accepts base prefixes (0x, 0o, 0b) and underscores, like Python's int(x, 0)."""
-    try:
-        return int(raw.strip(), 0)
-    except ValueError:
-        raise SettingsError(f"invalid integer value {raw!r} for flag -{flag}") from None
-
-
-def _parse_float_qps(flag: str, raw: str) -> int:
+def _qps(text: str) -> int:
     """`-kubeconfig-qps` is a float32 in newer Flagger; keep the integer part of a whole number."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"invalid number {raw!r} for flag -{flag}") from None
+    value = float_value(text)
     if value != int(value):
-        raise SettingsError(f"invalid value {raw!r} for flag -{flag}: must be a whole number")
+        raise ValueError("must be a whole number")
     return int(value)
-
-
-def _parse_go_duration(flag: str, raw: str) -> float:
-    try:
-        return parse_duration(raw)
-    except ValueError as error:
-        raise SettingsError(f"invalid duration {raw!r} for flag -{flag}: {error}") from None
-
-
-def _parse_list(flag: str, raw: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def _parse_str(flag: str, raw: str) -> str:
-    return raw
 
 
 _HOSTNAME: Final = re.compile(
@@ -195,9 +168,9 @@ _HOSTNAME: Final = re.compile(
 )
 
 
-def _parse_listen_address(flag: str, raw: str) -> str:
+def _listen_address(text: str) -> str:
     """An IP address or host name without a port (the port is `-port`); empty means all interfaces."""
-    address = raw.strip()
+    address = text.strip()
     if not address:
         return ""
     try:
@@ -205,68 +178,55 @@ def _parse_listen_address(flag: str, raw: str) -> str:
     except ValueError:
         pass
     if not _HOSTNAME.match(address):
-        raise SettingsError(
-            f"invalid value {raw!r} for flag -{flag}: expected an IP address or host name without a port"
-            " (the port is -port)"
-        )
+        raise ValueError("expected an IP address or host name without a port (the port is -port)")
     return address
 
 
-@dataclass(frozen=True)
-class _Flag:
-    name: str
-    field: str
-    convert: Callable[[str, str], Any]
-    is_bool: bool = False
-
-
-def _flag(name: str, convert: Callable[[str, str], Any] = _parse_str) -> _Flag:
-    return _Flag(name, name.replace("-", "_"), convert, is_bool=convert is _parse_bool)
-
-
-FLAGS: Final[dict[str, _Flag]] = {
-    flag.name: flag
-    for flag in (
-        _flag("kubeconfig"),
-        _flag("master"),
-        _flag("kubeconfig-qps", _parse_float_qps),
-        _flag("kubeconfig-burst", _parse_int),
-        _flag("kubeconfig-service-mesh"),
-        _flag("metrics-server"),
-        _flag("control-loop-interval", _parse_go_duration),
-        _flag("log-level"),
-        _flag("zap-encoding"),
-        _flag("zap-replace-globals", _parse_bool),
-        _flag("port", _parse_int),
-        _flag("mesh-provider"),
-        _flag("selector-labels", _parse_list),
-        _flag("include-label-prefix", _parse_list),
-        _flag("enable-config-tracking", _parse_bool),
-        _flag("namespace"),
-        _flag("threadiness", _parse_int),
-        _flag("enable-leader-election", _parse_bool),
-        _flag("leader-election-namespace"),
-        _flag("slack-url"),
-        _flag("slack-token"),
-        _flag("slack-proxy-url"),
-        _flag("slack-channel"),
-        _flag("slack-user"),
-        _flag("msteams-url"),
-        _flag("msteams-proxy-url"),
-        _flag("event-webhook"),
-        _flag("cluster-name"),
-        _flag("no-cross-namespace-refs", _parse_bool),
-        _flag("ingress-annotations-prefix"),
-        _flag("ingress-class"),
-        _flag("version", _parse_bool),
-        _flag("min-analysis-interval", _parse_go_duration),
-        _flag("listen-address", _parse_listen_address),
-    )
-}
-
+ENV_FALLBACK_PREFIX: Final = "FLAGMAN_"
 # Flagman's own spelling for humans (`--log-format text`), folded into zap's encoding.
 _LOG_FORMAT_FLAG: Final = "log-format"
 _LOG_FORMATS: Final = {"json": "json", "text": "console"}
+
+FLAGS: Final = FlagTable(
+    (
+        Flag("kubeconfig"),
+        Flag("master"),
+        Flag("kubeconfig-qps", _qps),
+        Flag("kubeconfig-burst", int_value),
+        Flag("kubeconfig-service-mesh"),
+        Flag("metrics-server"),
+        Flag("control-loop-interval", duration_value),
+        Flag("log-level"),
+        Flag("zap-encoding"),
+        Flag("zap-replace-globals", bool_value, boolean=True),
+        Flag("port", int_value),
+        Flag("mesh-provider"),
+        Flag("selector-labels", list_value),
+        Flag("include-label-prefix", list_value),
+        Flag("enable-config-tracking", bool_value, boolean=True),
+        Flag("namespace"),
+        Flag("threadiness", int_value),
+        Flag("enable-leader-election", bool_value, boolean=True),
+        Flag("leader-election-namespace"),
+        Flag("slack-url"),
+        Flag("slack-token"),
+        Flag("slack-proxy-url"),
+        Flag("slack-channel"),
+        Flag("slack-user"),
+        Flag("msteams-url"),
+        Flag("msteams-proxy-url"),
+        Flag("event-webhook"),
+        Flag("cluster-name"),
+        Flag("no-cross-namespace-refs", bool_value, boolean=True),
+        Flag("ingress-annotations-prefix"),
+        Flag("ingress-class"),
+        Flag("version", bool_value, boolean=True),
+        Flag("min-analysis-interval", duration_value),
+        Flag("listen-address", _listen_address),
+    ),
+    env_prefix=ENV_FALLBACK_PREFIX,
+    extra=frozenset({_LOG_FORMAT_FLAG}),
+)
 
 # Flagger lets these environment variables override the flags when they are non-empty.
 ENV_OVERRIDES: Final = {
@@ -277,32 +237,26 @@ ENV_OVERRIDES: Final = {
     "msteams_proxy_url": "MSTEAMS_PROXY_URL",
     "event_webhook": "EVENT_WEBHOOK_URL",
 }
-ENV_FALLBACK_PREFIX: Final = "FLAGMAN_"
 
 
 def env_fallback_name(flag_name: str) -> str:
     """`metrics-server` -> `FLAGMAN_METRICS_SERVER`."""
-    return ENV_FALLBACK_PREFIX + flag_name.upper().replace("-", "_")
+    return FLAGS.env_name(flag_name)
 
 
 def usage() -> str:
-    lines = ["usage: flagman controller [flags]  (Flagger's flags; one or two leading dashes)", ""]
-    defaults = Settings()
-    for flag in FLAGS.values():
-        default = getattr(defaults, flag.field)
-        shown = ",".join(default) if isinstance(default, tuple) else default
-        lines.append(f"  -{flag.name}={shown}    (env {env_fallback_name(flag.name)})")
-    lines.append(f"  -{_LOG_FORMAT_FLAG}=json|text    (alias of -zap-encoding=json|console)")
-    return "\n".join(lines)
+    return (
+        FLAGS.usage(
+            "usage: flagman controller [flags]  (Flagger's flags; one or two leading dashes)", Settings()
+        )
+        + f"\n  -{_LOG_FORMAT_FLAG}=json|text  (alias of -zap-encoding=json|console)"
+    )
 
 
-_BOOL_FLAGS: Final = frozenset(flag.name for flag in FLAGS.values() if flag.is_bool)
-
-
-def _split_command_line(argv: Sequence[str]) -> dict[str, str]:
+def _command_line(argv: Sequence[str]) -> dict[str, str]:
     """Go flag syntax -> {flag name: raw value}, with the controller's wording for what is wrong."""
     try:
-        return split_flags(argv, known={*FLAGS, _LOG_FORMAT_FLAG}, bool_flags=_BOOL_FLAGS)
+        return FLAGS.split(argv)
     except UnknownFlagError as error:
         raise SettingsError(f"{error}\n\n{usage()}") from None
     except UnexpectedArgumentError as error:
@@ -316,14 +270,11 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
 
     Raises `HelpRequested` for `-h`/`--help` and `SettingsError` for anything it cannot use.
     """
-    command_line = _split_command_line(argv)
-    values: dict[str, Any] = {}
-    for flag in FLAGS.values():
-        raw = command_line.get(flag.name)
-        if raw is None:
-            raw = environ.get(env_fallback_name(flag.name))
-        if raw is not None:
-            values[flag.field] = flag.convert(flag.name, raw)
+    command_line = _command_line(argv)
+    try:
+        values = FLAGS.values(command_line, environ)
+    except FlagError as error:
+        raise SettingsError(str(error)) from None
     log_format = command_line.get(_LOG_FORMAT_FLAG) or environ.get(env_fallback_name(_LOG_FORMAT_FLAG))
     if log_format is not None:
         if log_format not in _LOG_FORMATS:
@@ -387,12 +338,11 @@ def validate(settings: Settings) -> None:
             _require_http_url(flag, url)
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    """`python -m controller.settings [flags]`: print the settings the controller would start with."""
-    import os
-
+def parse_command_line(argv: Sequence[str] | None, environ: Mapping[str, str] | None) -> Settings | int:
+    """`parse_settings` for an entry point (None: the process's own argv or environment): `-h` prints
+    the usage (exit code 0), a bad flag its error on stderr (exit code 2)."""
     try:
-        settings = parse_settings(
+        return parse_settings(
             sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ
         )
     except HelpRequested:
@@ -401,6 +351,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except SettingsError as error:
         print(f"flagman controller: {error}", file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """`python -m controller.settings [flags]`: print the settings the controller would start with."""
+    settings = parse_command_line(argv, environ)
+    if isinstance(settings, int):
+        return settings
     print(json.dumps(settings.to_dict(), indent=2, sort_keys=True))
     return 0
 

@@ -20,10 +20,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from controller.api import Canary, Phase
+from controller.version import VERSION as VERSION  # what `flagger_info` reports
 
 logger = logging.getLogger(__name__)
-
-VERSION = "0.1.0"
 
 # Flagger's status gauge: 0 while an analysis runs, 2 after a failure, 1 for every other phase.
 PHASE_STATUS_VALUES = {"Progressing": 0, "Failed": 2}
@@ -166,6 +165,17 @@ class Health:
 
     checks: list[LivenessCheck] = field(default_factory=list)
     ready: bool = False
+    starting: dict[str, str] = field(default_factory=dict)  # what the start waits for, and why
+
+    def waiting(self, what: str, reason: str | None) -> None:
+        """The start waits for `what` because of `reason` (None: no longer); see `WatchCache.start`."""
+        if reason is None:
+            self.starting.pop(what, None)
+        else:
+            self.starting[what] = reason
+
+    def waits(self) -> list[str]:
+        return [f"waiting for the API server: {reason}" for _, reason in sorted(self.starting.items())]
 
     def problems(self) -> list[str]:
         found = []
@@ -184,16 +194,20 @@ HEALTH_KEY = web.AppKey("health", Health)
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    problems = request.app[HEALTH_KEY].problems()
+    health = request.app[HEALTH_KEY]
+    if waits := health.waits():  # starting: not healthy yet (the chart probes readiness here too)
+        return web.Response(status=503, text="\n".join(waits) + "\n")
+    problems = health.problems()
     if problems:
         return web.Response(status=500, text="\n".join(problems) + "\n")
     return web.Response(text="OK")
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    if request.app[HEALTH_KEY].ready:
+    health = request.app[HEALTH_KEY]
+    if health.ready:
         return web.Response(text="OK")
-    return web.Response(status=503, text="not ready\n")
+    return web.Response(status=503, text="\n".join(["not ready", *health.waits()]) + "\n")
 
 
 async def _metrics(request: web.Request) -> web.Response:
@@ -212,7 +226,7 @@ def create_app(metrics: ControllerMetrics, health: Health) -> web.Application:
 
 
 class TelemetryServer:
-    """The HTTP side server; started and stopped by the operator (it never installs signal handlers)."""
+    """The HTTP side server, started and stopped by `controller.wiring`; it installs no signal handlers."""
 
     def __init__(self, metrics: ControllerMetrics, health: Health, host: str = "", port: int = 8080) -> None:
         """`host` empty: every interface (IPv4 and IPv6), as Flagger's `:8080` does."""

@@ -9,6 +9,7 @@ Delivery problems are logged and never raised into the tick.
 from controller.alerts.message import Field, Notification, notification_for
 from controller.alerts.notifier import AlertConfigError, AlertDeliveryError, AlertError, Notifier
 from controller.alerts.sender import AlertDispatcher, build_alert_sender
+from controller.alerts.settings import AlertSettings
 from controller.alerts.sources import AlertProviderSource, AlertSources, SecretSource
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "AlertDispatcher",
     "AlertError",
     "AlertProviderSource",
+    "AlertSettings",
     "AlertSources",
     "Field",
     "Notification",

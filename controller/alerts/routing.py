@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from controller.alerts.notifier import AlertConfigError, AlertError
+from controller.alerts.settings import AlertSettings
 from controller.alerts.sources import AlertSources
 from controller.api import Canary
 from controller.api.canary import Alert
 from controller.errors import CanaryValidationError, FlagmanError
 from controller.rollout.ports import AlertSeverity
-from controller.settings import Settings
 
 DEFAULT_USERNAME = "flagger"
 DEFAULT_CHANNEL = "general"
@@ -49,8 +49,8 @@ def provider_namespace(canary: Canary, alert: Alert) -> str:
     return alert.provider_namespace or canary.namespace
 
 
-def global_notifier_config(settings: Settings) -> NotifierConfig | None:
-    """From the flags (env overrides already applied by `Settings`); None when no URL is set."""
+def global_notifier_config(settings: AlertSettings) -> NotifierConfig | None:
+    """From the flags (env overrides already applied); None when no URL is set."""
     if settings.msteams_url:
         return NotifierConfig(type="msteams", url=settings.msteams_url, proxy=settings.msteams_proxy_url)
     if settings.slack_url:

@@ -22,12 +22,12 @@ from controller.alerts.routing import (
     receives,
     resolve_provider,
 )
+from controller.alerts.settings import AlertSettings
 from controller.alerts.sources import AlertSources
 from controller.alerts.transport import DEFAULT_TIMEOUT_SECONDS, JsonPoster
 from controller.api import Canary
 from controller.api.canary import Alert
 from controller.rollout.ports import AlertMessage
-from controller.settings import Settings
 
 logger = logging.getLogger("controller.alerts")
 
@@ -115,7 +115,7 @@ def _log(canary: Canary) -> dict[str, str]:
     return {"canary": canary.key}
 
 
-def build_global_notifier(settings: Settings, poster: JsonPoster) -> Notifier | None:
+def build_global_notifier(settings: AlertSettings, poster: JsonPoster) -> Notifier | None:
     """The notifier from `-slack-*`/`-msteams-*`; an unusable configuration is logged and disabled."""
     config = global_notifier_config(settings)
     if config is None:
@@ -130,7 +130,7 @@ def build_global_notifier(settings: Settings, poster: JsonPoster) -> Notifier | 
 
 
 def build_alert_sender(
-    settings: Settings,
+    settings: AlertSettings,
     session: aiohttp.ClientSession,
     sources: AlertSources | None,
     *,
@@ -138,7 +138,7 @@ def build_alert_sender(
 ) -> AlertSender | None:
     """The recorder's `alert_sender`; None only when there is nowhere an alert could ever go.
 
-    `session` is the controller's shared aiohttp session (closed by the operator, not here).
+    `session` is the controller's shared aiohttp session (closed by `controller.wiring`, not here).
     """
     poster = JsonPoster(session, timeout_seconds=timeout_seconds)
     global_notifier = build_global_notifier(settings, poster)

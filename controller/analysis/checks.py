@@ -25,16 +25,17 @@ from controller.analysis.builtin import (
     duration_seconds_to_millis,
 )
 from controller.analysis.providers.base import MetricsProvider
+from controller.analysis.providers.kubernetes import ClusterAccess
 from controller.analysis.providers.prometheus import (
     PROMETHEUS_QUERY_TIMEOUT_SECONDS,
     PrometheusConfig,
     PrometheusProvider,
 )
 from controller.analysis.providers.registry import build_provider
-from controller.analysis.sources import SecretSource, TemplateSource
 from controller.analysis.template import DEFAULT_METRIC_INTERVAL, TemplateModel, render_query
 from controller.analysis.thresholds import custom_metric_halt, duration_halt, success_rate_halt
 from controller.api.canary import Canary, Metric
+from controller.api.sources import SecretSource, TemplateSource
 from controller.api.templates import MetricTemplate
 from controller.errors import AnalysisError, FlagmanError, NoValuesError
 from controller.rollout.ports import AnalysisResult, Event
@@ -78,6 +79,7 @@ class MetricAnalysis:
         metrics_server: str = DEFAULT_METRICS_SERVER,
         mesh_provider: str = "kubernetes",
         query_timeout_seconds: float = PROMETHEUS_QUERY_TIMEOUT_SECONDS,
+        cluster: ClusterAccess | None = None,
     ) -> None:
         self._session = session
         self._templates = templates
@@ -85,6 +87,7 @@ class MetricAnalysis:
         self._metrics_server = metrics_server
         self._mesh_provider = mesh_provider
         self._timeout = query_timeout_seconds
+        self._cluster = cluster  # the API server, for the keptn and externalmetrics providers
 
     # -- providers -------------------------------------------------------------------------------
 
@@ -105,7 +108,7 @@ class MetricAnalysis:
         return metric.template_ref.namespace or canary.namespace, metric.template_ref.name
 
     async def _template_provider(
-        self, template: MetricTemplate, namespace: str, name: str, *, for_probe: bool
+        self, template: MetricTemplate, namespace: str, name: str, metric: Metric, *, for_probe: bool
     ) -> MetricsProvider:
         """The template's provider with its secret; failures raise AnalysisError in Flagger's words."""
         secret_data: Mapping[str, str] | None = None
@@ -119,7 +122,12 @@ class MetricAnalysis:
                 ) from error
         try:
             return build_provider(
-                template.provider, secret_data, self._session, timeout_seconds=self._timeout
+                template.provider,
+                secret_data,
+                self._session,
+                timeout_seconds=self._timeout,
+                interval=metric.interval,
+                cluster=self._cluster,
             )
         except FlagmanError as error:
             raise AnalysisError(
@@ -151,7 +159,7 @@ class MetricAnalysis:
                 continue
             namespace, name = self._template_location(canary, metric)
             template = await self._get_template(namespace, name, lead="metric template")
-            provider = await self._template_provider(template, namespace, name, for_probe=True)
+            provider = await self._template_provider(template, namespace, name, metric, for_probe=True)
             try:
                 await provider.check_online()
             except FlagmanError as error:
@@ -247,7 +255,7 @@ class MetricAnalysis:
             namespace, name = self._template_location(canary, metric)
             try:
                 template = await self._get_template(namespace, name, lead="Metric template")
-                provider = await self._template_provider(template, namespace, name, for_probe=False)
+                provider = await self._template_provider(template, namespace, name, metric, for_probe=False)
             except AnalysisError as error:
                 raise _Failed(Event.error(str(error))) from error
             try:

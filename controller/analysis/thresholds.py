@@ -9,6 +9,8 @@ prints them like Go's ``time.Duration`` (``1.515s``); values print with ``%.2f``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from controller.analysis.gofmt import format_go_fixed, format_go_value
 from controller.api.canary import Metric
 from controller.api.durations import format_duration_ns
@@ -18,53 +20,55 @@ _NANOS_PER_MILLI = 1_000_000
 
 def success_rate_halt(canary_key: str, value: float, metric: Metric) -> str | None:
     """``request-success-rate`` (percent): range min/max, else legacy ``threshold`` as a minimum."""
-    shown = format_go_fixed(value)
-    prefix = f"Halt {canary_key} advancement success rate"
-    limits = metric.threshold_range
-    if limits is not None:
-        if limits.min is not None and value < limits.min:
-            return f"{prefix} {shown}% < {format_go_value(limits.min)}%"
-        if limits.max is not None and value > limits.max:
-            return f"{prefix} {shown}% > {format_go_value(limits.max)}%"
+    breach = _breach(value, metric, legacy_is_minimum=True)
+    if breach is None:
         return None
-    legacy = metric.threshold or 0.0
-    if legacy > value:
-        return f"{prefix} {shown}% < {format_go_value(legacy)}%"
-    return None
+    op, limit = breach
+    return (
+        f"Halt {canary_key} advancement success rate {format_go_fixed(value)}% {op} {format_go_value(limit)}%"
+    )
 
 
 def duration_halt(canary_key: str, value_millis: int, metric: Metric) -> str | None:
     """``request-duration``: the P99 in whole ms against limits in whole ms (Go truncation)."""
     value_ns = value_millis * _NANOS_PER_MILLI
-    prefix = f"Halt {canary_key} advancement request duration"
-    limits = metric.threshold_range
-    if limits is not None:
-        if limits.min is not None:
-            minimum_ns = int(limits.min) * _NANOS_PER_MILLI
-            if value_ns < minimum_ns:
-                return f"{prefix} {format_duration_ns(value_ns)} < {format_duration_ns(minimum_ns)}"
-        if limits.max is not None:
-            maximum_ns = int(limits.max) * _NANOS_PER_MILLI
-            if value_ns > maximum_ns:
-                return f"{prefix} {format_duration_ns(value_ns)} > {format_duration_ns(maximum_ns)}"
+    breach = _breach(value_ns, metric, legacy_is_minimum=False, unit=lambda ms: int(ms) * _NANOS_PER_MILLI)
+    if breach is None:
         return None
-    legacy_ns = int(metric.threshold or 0.0) * _NANOS_PER_MILLI
-    if value_ns > legacy_ns:
-        return f"{prefix} {format_duration_ns(value_ns)} > {format_duration_ns(legacy_ns)}"
-    return None
+    op, limit_ns = breach
+    return (
+        f"Halt {canary_key} advancement request duration "
+        f"{format_duration_ns(value_ns)} {op} {format_duration_ns(int(limit_ns))}"
+    )
 
 
 def custom_metric_halt(canary_key: str, value: float, metric: Metric) -> str | None:
     """Inline-query and template metrics: range min/max, else legacy ``threshold`` as a maximum."""
-    prefix = f"Halt {canary_key} advancement {metric.name} {format_go_fixed(value)}"
+    breach = _breach(value, metric, legacy_is_minimum=False)
+    if breach is None:
+        return None
+    op, limit = breach
+    return (
+        f"Halt {canary_key} advancement {metric.name} {format_go_fixed(value)} {op} {format_go_value(limit)}"
+    )
+
+
+def _breach(
+    value: float, metric: Metric, *, legacy_is_minimum: bool, unit: Callable[[float], float] = float
+) -> tuple[str, float] | None:
+    """The limit ``value`` breaks, as ``("<", min)`` or ``(">", max)``; None when it passes.
+
+    ``thresholdRange`` wins; without it the legacy ``threshold`` is a minimum or a maximum. ``unit``
+    converts a limit into the units of ``value``.
+    """
     limits = metric.threshold_range
     if limits is not None:
-        if limits.min is not None and value < limits.min:
-            return f"{prefix} < {format_go_value(limits.min)}"
-        if limits.max is not None and value > limits.max:
-            return f"{prefix} > {format_go_value(limits.max)}"
+        if limits.min is not None and value < (low := unit(limits.min)):
+            return "<", low
+        if limits.max is not None and value > (high := unit(limits.max)):
+            return ">", high
         return None
-    legacy = metric.threshold or 0.0
-    if value > legacy:
-        return f"{prefix} > {format_go_value(legacy)}"
-    return None
+    legacy = unit(metric.threshold or 0.0)
+    if legacy_is_minimum:
+        return ("<", legacy) if value < legacy else None
+    return (">", legacy) if value > legacy else None

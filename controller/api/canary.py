@@ -28,6 +28,17 @@ DEFAULT_ANALYSIS_INTERVAL_SECONDS = 60.0
 DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS = 10.0
 DEFAULT_WEBHOOK_TIMEOUT = "10s"
 
+
+def analysis_interval_seconds(interval: Any, minimum: float = DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS) -> float:
+    """The tick period for an ``analysis.interval`` value: empty or unparsable means 60 s, anything
+    shorter than ``minimum`` is raised to it. Also used for a Canary too invalid to parse as a whole."""
+    try:
+        seconds = parse_duration(str(interval)) if interval else DEFAULT_ANALYSIS_INTERVAL_SECONDS
+    except (DurationError, ValueError):
+        seconds = DEFAULT_ANALYSIS_INTERVAL_SECONDS
+    return max(seconds, minimum)
+
+
 WEBHOOK_TYPES = frozenset(
     {
         "",
@@ -553,11 +564,7 @@ class Analysis:
 
     def interval_seconds(self, minimum: float = DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS) -> float:
         """Tick period: empty or unparsable means 60 s, anything shorter than ``minimum`` is raised to it."""
-        try:
-            seconds = parse_duration(self.interval) if self.interval else DEFAULT_ANALYSIS_INTERVAL_SECONDS
-        except DurationError:
-            seconds = DEFAULT_ANALYSIS_INTERVAL_SECONDS
-        return max(seconds, minimum)
+        return analysis_interval_seconds(self.interval, minimum)
 
     def hooks(self, hook_type: str) -> tuple[Webhook, ...]:
         """Webhooks of one type in spec order (``rollout`` includes untyped hooks)."""

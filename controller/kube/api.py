@@ -24,12 +24,13 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from controller.errors import ConflictError, KubeError, NotFoundError
+from controller.errors import ConflictError, KubeError, NotFoundError, UnavailableError
 from controller.kube.objects import JsonDict
+from controller.version import VERSION
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = "flagman-controller/0.1.0"
+USER_AGENT = f"flagman-controller/{VERSION}"
 # One watch event is one JSON line; a ConfigMap or Secret may hold up to 1 MiB of data (more once encoded).
 MAX_WATCH_EVENT_BYTES = 16 * 1024 * 1024
 JSON = "application/json"
@@ -79,12 +80,16 @@ class GoneError(KubeError):
     """HTTP 410: a watch's resourceVersion is too old; the caller must list again."""
 
 
-def _error_for(status: int, body: str, method: str, path: str) -> KubeError:
+def _error_for(
+    status: int, body: str, method: str, path: str, headers: Mapping[str, str] | None = None
+) -> KubeError:
     message = body
+    retry_after: float | None = None
     try:
         decoded = json.loads(body)
         if isinstance(decoded, dict) and decoded.get("message"):
             message = str(decoded["message"])
+            retry_after = _number((decoded.get("details") or {}).get("retryAfterSeconds"))
     except ValueError:
         message = body.strip() or f"{method} {path}: HTTP {status}"
     if status == 404:
@@ -95,7 +100,18 @@ def _error_for(status: int, body: str, method: str, path: str) -> KubeError:
         return GoneError(message)
     if status == 403:
         return ForbiddenError(message)
-    return KubeError(message or f"{method} {path}: HTTP {status}")
+    message = message or f"{method} {path}: HTTP {status}"
+    if status == 429 or status >= 500:
+        header = _number((headers or {}).get("Retry-After"))
+        return UnavailableError(message, header if header is not None else retry_after)
+    return KubeError(message)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _is_file(path: str) -> bool:
@@ -172,7 +188,9 @@ class KubeApi:
             )
         except ApiException as error:
             raise KubeError(f"{method} {path}: {error.reason}") from error
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except (aiohttp.ClientConnectionError, TimeoutError) as error:  # refused, reset, timed out
+            raise UnavailableError(f"{method} {path}: {error or type(error).__name__}") from error
+        except aiohttp.ClientError as error:
             raise KubeError(f"{method} {path}: {error or type(error).__name__}") from error
         return response
 
@@ -193,7 +211,7 @@ class KubeApi:
         finally:
             response.release()
         if not 200 <= response.status <= 299:
-            raise _error_for(response.status, text, method, path)
+            raise _error_for(response.status, text, method, path, response.headers)
         try:
             decoded = json.loads(text) if text else {}
         except ValueError as error:
@@ -249,7 +267,7 @@ class KubeApi:
         )
         try:
             if response.status != 200:
-                raise _error_for(response.status, await response.text(), "GET", path)
+                raise _error_for(response.status, await response.text(), "GET", path, response.headers)
             while True:
                 try:
                     raw_line = await response.content.readline(max_line_length=MAX_WATCH_EVENT_BYTES)

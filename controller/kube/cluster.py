@@ -16,7 +16,8 @@ from controller.kube.api import (
     KubeApi,
     Resource,
 )
-from controller.kube.watchcache import WatchCache
+from controller.kube.backoff import Backoff
+from controller.kube.watchcache import WaitReporter, WatchCache
 
 
 @dataclass
@@ -62,9 +63,21 @@ class Cluster:
             self.secrets,
         )
 
-    async def start(self) -> None:
-        """List everything (fails loudly when the API is unreachable), then keep watching."""
-        await asyncio.gather(*(cache.start() for cache in self.caches))
+    async def start(self, waiting: WaitReporter | None = None, backoff: Backoff | None = None) -> None:
+        """List everything, then keep watching; waits out an API server that cannot answer yet (see
+        `WatchCache.start`) and fails loudly on anything else (a missing CRD, a forbidden list)."""
+        starts = [
+            asyncio.create_task(cache.start(waiting, backoff), name=f"list {cache.resource.plural}")
+            for cache in self.caches
+        ]
+        try:
+            done, _ = await asyncio.wait(starts, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # the first failure ends the start, and the other lists with it
+        finally:
+            for task in starts:
+                task.cancel()
+            await asyncio.gather(*starts, return_exceptions=True)
 
     async def stop(self) -> None:
         await asyncio.gather(*(cache.stop() for cache in self.caches))

@@ -8,16 +8,11 @@ from controller.api import Canary
 from controller.errors import ConflictError, KubeError
 from controller.kube.api import SERVICES
 from controller.kube.cluster import Cluster
-from controller.kube.objects import JsonDict
 from controller.kube.services import ServiceRole, desired_service, reconcile_service, service_names
 from controller.kube.workloads import owner_of
-from controller.rollout.ports import Role, ServicePort, Target
+from controller.rollout.ports import Role, Target
 
 logger = logging.getLogger(__name__)
-
-
-def _port_dict(port: ServicePort) -> JsonDict:
-    return {"name": port.name, "protocol": port.protocol, "port": port.port, "targetPort": port.target_port}
 
 
 class KubeRouter:
@@ -37,18 +32,18 @@ class KubeRouter:
     async def _reconcile(
         self, canary: Canary, target: Target, role: ServiceRole, selector: dict[str, str]
     ) -> None:
-        service_spec = canary.spec.service.to_dict()
-        names = service_names(service_spec, canary.target_name)
+        service = canary.spec.service
+        names = service_names(service, canary.target_name)
         name = names.of(role)
         ns = canary.namespace
         desired = desired_service(
             role,
             names,
-            service_spec,
+            service,
             selector,
             target.label,
             owner_of(canary),
-            [_port_dict(p) for p in target.ports],
+            target.ports,
         )
         live = self.cluster.services.get(ns, name)
         if live is None:
@@ -64,8 +59,7 @@ class KubeRouter:
             self.cluster.services.remember(written)
             logger.info("Service %s.%s created", name, ns, extra={"canary": canary.key})
             return
-        unmanaged = canary.spec.service.unmanaged_metadata
-        updated = reconcile_service(live, desired, canary.name, unmanaged.to_dict() if unmanaged else None)
+        updated = reconcile_service(live, desired, canary.name, service.unmanaged_metadata)
         if updated is None:
             return
         try:

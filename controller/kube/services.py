@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from controller.api.canary import ServiceSpec, UnmanagedMetadata
 from controller.kube.objects import (
     CANARY_KIND,
     CANARY_SUFFIX,
@@ -19,6 +20,7 @@ from controller.kube.objects import (
     deep_copy,
     owner_reference,
 )
+from controller.rollout.ports import ServicePort
 
 ServiceRole = Literal["apex", "primary", "canary"]
 
@@ -39,36 +41,46 @@ class ServiceNames:
         return {"apex": self.apex, "primary": self.primary, "canary": self.canary}[role]
 
 
-def service_names(service_spec: Mapping[str, Any], target_name: str) -> ServiceNames:
+def service_names(service: ServiceSpec, target_name: str) -> ServiceNames:
     """`{svc}` is `spec.service.name` or the target name; Deployments keep `{target}` names regardless."""
-    apex = str(service_spec.get("name") or target_name)
+    apex = service.name or target_name
     return ServiceNames(apex=apex, primary=f"{apex}{PRIMARY_SUFFIX}", canary=f"{apex}{CANARY_SUFFIX}")
 
 
-def _main_port(service_spec: Mapping[str, Any]) -> JsonDict:
-    port = int(service_spec.get("port") or 0)
-    target_port = service_spec.get("targetPort")
-    main: JsonDict = {
-        "name": service_spec.get("portName") or "http",
-        "protocol": "TCP",
-        "port": port,
-        "targetPort": target_port if target_port not in (None, "", 0) else port,
+def main_port(service: ServiceSpec) -> ServicePort:
+    """`service.port` (named `portName` or `http`), to `targetPort` or else the same port."""
+    target_port = service.target_port
+    return ServicePort(
+        name=service.port_name or "http",
+        port=service.port,
+        target_port=target_port if target_port not in (None, "", 0) else service.port,
+        app_protocol=service.app_protocol,
+    )
+
+
+def port_json(port: ServicePort) -> JsonDict:
+    """A Service port as the API writes it."""
+    written: JsonDict = {
+        "name": port.name,
+        "protocol": port.protocol,
+        "port": port.port,
+        "targetPort": port.target_port,
     }
-    if service_spec.get("appProtocol"):
-        main["appProtocol"] = service_spec["appProtocol"]
-    return main
+    if port.app_protocol:
+        written["appProtocol"] = port.app_protocol
+    return written
 
 
-def discover_ports(target: Mapping[str, Any], service_spec: Mapping[str, Any]) -> list[JsonDict]:
+def discover_ports(target: Mapping[str, Any], service: ServiceSpec) -> tuple[ServicePort, ...]:
     """Extra service ports from the target's containers (`service.portDiscovery: true`).
 
     Flagger's rules (skip mesh sidecars, skip the main port, name `tcp-<container>-<index>` when unnamed,
     later names overwrite earlier ones), except that a port keeps its own protocol: Flagger exposes UDP
     ports as TCP. A discovered port named like the main port is skipped, as the Service would be invalid.
     """
-    main = _main_port(service_spec)
-    target_port = service_spec.get("targetPort")
-    ports: dict[str, JsonDict] = {}
+    main = main_port(service)
+    target_port = service.target_port
+    ports: dict[str, ServicePort] = {}
     pod_spec = ((target.get("spec") or {}).get("template") or {}).get("spec") or {}
     for container in pod_spec.get("containers") or []:
         if container.get("name") in SIDECAR_CONTAINERS:
@@ -77,7 +89,7 @@ def discover_ports(target: Mapping[str, Any], service_spec: Mapping[str, Any]) -
             number = container_port.get("containerPort")
             name = container_port.get("name")
             if target_port in (None, "", 0):
-                if number == main["port"]:
+                if number == main.port:
                     continue
             elif isinstance(target_port, int):
                 if number == target_port:
@@ -85,40 +97,40 @@ def discover_ports(target: Mapping[str, Any], service_spec: Mapping[str, Any]) -
             elif name == target_port:
                 continue
             port_name = name or f"tcp-{container.get('name', '')}-{index}"
-            if port_name == main["name"]:
+            if port_name == main.name:
                 continue
-            ports[port_name] = {
-                "name": port_name,
-                "protocol": container_port.get("protocol") or "TCP",
-                "port": number,
-                "targetPort": number,
-            }
-    return [ports[name] for name in sorted(ports)]
+            ports[port_name] = ServicePort(
+                name=port_name,
+                port=int(number),
+                target_port=int(number),
+                protocol=container_port.get("protocol") or "TCP",
+            )
+    return tuple(ports[name] for name in sorted(ports))
 
 
 def desired_service(
     role: ServiceRole,
     names: ServiceNames,
-    service_spec: Mapping[str, Any],
+    service: ServiceSpec,
     selector: Mapping[str, str],
     label_key: str,
     canary: CanaryOwner,
-    extra_ports: Sequence[Mapping[str, Any]] = (),
+    extra_ports: Sequence[ServicePort] = (),
 ) -> JsonDict:
     """The Service Flagger would create for `role`."""
     name = names.of(role)
-    role_metadata = service_spec.get(role) or {}
-    labels = {**(role_metadata.get("labels") or {}), label_key: name}
-    annotations = {**(role_metadata.get("annotations") or {}), **FLUX_OPT_OUT_ANNOTATIONS}
+    role_metadata = {"apex": service.apex, "primary": service.primary, "canary": service.canary}[role]
+    labels = {**(role_metadata.labels if role_metadata else {}), label_key: name}
+    annotations = {**(role_metadata.annotations if role_metadata else {}), **FLUX_OPT_OUT_ANNOTATIONS}
     spec: JsonDict = {
         "type": "ClusterIP",
         "selector": dict(selector),
-        "ports": [_main_port(service_spec), *(deep_copy(dict(port)) for port in extra_ports)],
+        "ports": [port_json(main_port(service)), *(port_json(port) for port in extra_ports)],
     }
-    if service_spec.get("headless"):
+    if service.headless:
         spec["clusterIP"] = "None"
-    if service_spec.get("trafficDistribution"):
-        spec["trafficDistribution"] = service_spec["trafficDistribution"]
+    if service.traffic_distribution:
+        spec["trafficDistribution"] = service.traffic_distribution
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -155,7 +167,7 @@ def reconcile_service(
     live: Mapping[str, Any],
     desired: Mapping[str, Any],
     canary_name: str,
-    unmanaged_metadata: Mapping[str, Any] | None = None,
+    unmanaged: UnmanagedMetadata | None = None,
 ) -> JsonDict | None:
     """The updated Service to write back, or None when the live one already matches.
 
@@ -187,14 +199,13 @@ def reconcile_service(
     meta = updated.setdefault("metadata", {})
     desired_meta = desired.get("metadata") or {}
     if _is_owned_by(live, canary_name):
-        unmanaged = unmanaged_metadata or {}
         for field, keep_keys in (
-            ("labels", unmanaged.get("labels")),
-            ("annotations", unmanaged.get("annotations")),
+            ("labels", unmanaged.labels if unmanaged else ()),
+            ("annotations", unmanaged.annotations if unmanaged else ()),
         ):
             live_values: dict[str, str] = dict(meta.get(field) or {})
             wanted = dict(desired_meta.get(field) or {})
-            for key in keep_keys or []:
+            for key in keep_keys:
                 if key in live_values:
                     wanted[key] = live_values[key]
                 else:

@@ -1,7 +1,9 @@
-"""What the metric analysis reads from Kubernetes: MetricTemplates and provider Secrets.
+"""What the metric analysis and alert routing read from Kubernetes: MetricTemplates, AlertProviders and
+Secrets.
 
-Implements `controller.analysis.sources.TemplateSource` and `SecretSource` from the watch caches, with a
-GET on a cache miss (a template in a namespace outside `-namespace`, or one created a moment ago).
+Implements the protocols of `controller.api.sources` from the watch caches, with a GET on a cache miss
+(a template in a namespace outside `-namespace`, or one created a moment ago). Alerts are rare (a
+handful per rollout), so AlertProviders are read with a GET unless a cache is passed in.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import binascii
 from collections.abc import Mapping
 
 from controller.api import MetricTemplate
+from controller.api.templates import AlertProvider
 from controller.errors import KubeError
-from controller.kube.api import METRIC_TEMPLATES, SECRETS, KubeApi
+from controller.kube.api import ALERT_PROVIDERS, METRIC_TEMPLATES, SECRETS, KubeApi
 from controller.kube.objects import JsonDict
 from controller.kube.watchcache import WatchCache
 
@@ -49,3 +52,15 @@ class CachedSecrets:
         for key, value in (secret.get("stringData") or {}).items():
             decoded.setdefault(key, str(value))
         return decoded
+
+
+class KubeAlertProviders:
+    def __init__(self, api: KubeApi, cache: WatchCache | None = None) -> None:
+        self.api = api
+        self.cache = cache
+
+    async def get_alert_provider(self, namespace: str, name: str) -> AlertProvider:
+        body = self.cache.get(namespace, name) if self.cache is not None else None
+        if body is None:
+            body = await self.api.get(ALERT_PROVIDERS, namespace, name)  # NotFoundError: Kubernetes' text
+        return AlertProvider.from_dict(body)

@@ -18,13 +18,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from controller.errors import KubeError
+from controller.errors import KubeError, UnavailableError
 from controller.kube.api import GoneError, KubeApi, Resource
+from controller.kube.backoff import Backoff
 from controller.kube.objects import JsonDict
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]
+WaitReporter = Callable[[str, str | None], None]
+"""`(what, reason)`: the start is waiting for `what` because of `reason`; `(what, None)`: no longer."""
 
 
 def _resource_version(obj: JsonDict) -> str:
@@ -95,9 +98,28 @@ class WatchCache:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """List (raises KubeError when that fails, so startup fails loudly), then watch in the background."""
-        await self._relist()
+    async def start(self, waiting: WaitReporter | None = None, backoff: Backoff | None = None) -> None:
+        """List, then watch in the background.
+
+        While the API server cannot answer (429 while it initializes a new resource's storage, 5xx, a
+        refused connection) the list is retried with client-go's back-off, and ``waiting`` hears what is
+        awaited (then None once listed); any other error is raised, so a missing CRD or a forbidden list
+        fails the start loudly.
+        """
+        delays = (backoff or Backoff()).delays()
+        while True:
+            try:
+                await self._relist()
+                break
+            except UnavailableError as error:
+                delay = max(next(delays), error.retry_after or 0.0)
+                what = f"list {self.resource.plural}: {error}"
+                logger.warning("waiting for the API server (%s); retrying in %.1fs", what, delay)
+                if waiting is not None:
+                    waiting(self.resource.plural, f"{what} (retrying in {delay:.1f}s)")
+                await asyncio.sleep(delay)
+        if waiting is not None:
+            waiting(self.resource.plural, None)
         self._task = asyncio.create_task(self._watch_forever(), name=f"watch {self.resource.plural}")
 
     async def stop(self) -> None:

@@ -28,7 +28,7 @@ from controller.kube.objects import CanaryOwner, JsonDict, parse_prefixes
 from controller.kube.primary import build_primary_deployment, primary_name, promoted_primary
 from controller.kube.selectors import DEFAULT_SELECTOR_LABELS, SelectorLabel, find_selector_label
 from controller.kube.services import discover_ports
-from controller.rollout.ports import DeploymentState, Revision, Role, ServicePort, Target
+from controller.rollout.ports import DeploymentState, Revision, Role, Target
 from controller.rollout.revision import template_hash
 
 logger = logging.getLogger(__name__)
@@ -111,17 +111,8 @@ class KubeWorkloads:
     async def discover(self, canary: Canary) -> Target:
         target = self._target(canary)
         label = self._label(canary, target)
-        ports: tuple[ServicePort, ...] = ()
-        if canary.spec.service.port_discovery:
-            ports = tuple(
-                ServicePort(
-                    name=str(port["name"]),
-                    port=int(port["port"]),
-                    target_port=port["targetPort"],
-                    protocol=str(port.get("protocol") or "TCP"),
-                )
-                for port in discover_ports(target, canary.spec.service.to_dict())
-            )
+        service = canary.spec.service
+        ports = discover_ports(target, service) if service.port_discovery else ()
         return Target(label=label.key, value=label.value, ports=ports)
 
     async def revision(self, canary: Canary) -> Revision:

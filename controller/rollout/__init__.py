@@ -3,6 +3,6 @@
 Imports no Kubernetes or HTTP library; see :mod:`controller.rollout.ports` for the interfaces.
 """
 
-from controller.rollout.tick import RolloutSettings, TickMemory, advance
+from controller.rollout.tick import RolloutSettings, TickMemory, TickOutcome, advance
 
-__all__ = ["RolloutSettings", "TickMemory", "advance"]
+__all__ = ["RolloutSettings", "TickMemory", "TickOutcome", "advance"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from controller.api import Canary, CanaryStatus, Phase
+from controller.api.canary import DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS
 from controller.errors import FlagmanError, NotReadyError
 from controller.rollout import transitions
 from controller.rollout.ports import (
@@ -31,11 +32,12 @@ class RolloutSettings:
     """Controller-wide settings the tick needs (a subset of ``controller.settings.Settings``)."""
 
     mesh_provider: str = "kubernetes"
+    min_analysis_interval: float = DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS  # `-min-analysis-interval`
 
 
 @dataclass
 class TickMemory:
-    """Per-canary memory the operator keeps between ticks (in process only, never persisted).
+    """Per-canary memory the scheduler keeps between ticks (in process only, never persisted).
 
     Used to write events that Flagger repeats every tick (suspend, ``not signaling a rollback``,
     provider and validation warnings) once per state change instead.

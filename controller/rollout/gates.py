@@ -10,39 +10,46 @@ from controller.rollout.ports import AlertSeverity, Event
 
 async def confirm_rollout(ctx: TickContext) -> bool:
     """All confirm-rollout hooks approve; the first denial parks the canary in Waiting."""
-    for hook in ctx.canary.analysis.hooks("confirm-rollout"):
-        try:
-            await ctx.ports.webhooks.call(ctx.canary, hook, ctx.phase)
-        except WebhookError:
-            if ctx.phase != Phase.WAITING:
-                await ctx.set_phase(Phase.WAITING)
-                await ctx.emit(
-                    Event.warning(f"Halt {ctx.canary.key} advancement waiting for approval {hook.name}")
-                )
-                if not hook.mute_alert:
-                    await ctx.alert("Canary is waiting for approval.", AlertSeverity.WARN)
-            return False
-        await ctx.emit(Event.normal(f"Confirm-rollout check {hook.name} passed"))
-    return True
+    return await _confirm(
+        ctx,
+        "confirm-rollout",
+        ctx.phase,
+        Phase.WAITING,
+        waiting_for="approval",
+        alert="Canary is waiting for approval.",
+    )
 
 
 async def confirm_promotion(ctx: TickContext) -> bool:
     """All confirm-promotion hooks approve. FIX: a denial keeps ``iterations`` (Flagger resets to N-1)."""
-    for hook in ctx.canary.analysis.hooks("confirm-promotion"):
+    return await _confirm(
+        ctx,
+        "confirm-promotion",
+        Phase.PROGRESSING,
+        Phase.WAITING_PROMOTION,
+        waiting_for="promotion approval",
+        alert="Canary promotion is waiting for approval.",
+    )
+
+
+async def _confirm(
+    ctx: TickContext, hook_type: str, call_phase: Phase, waiting: Phase, *, waiting_for: str, alert: str
+) -> bool:
+    """Call the ``hook_type`` gates with ``call_phase``; the first denial parks the canary in ``waiting``
+    (one event and alert on entering it), each approval is an event."""
+    for hook in ctx.canary.analysis.hooks(hook_type):
         try:
-            await ctx.ports.webhooks.call(ctx.canary, hook, Phase.PROGRESSING)
+            await ctx.ports.webhooks.call(ctx.canary, hook, call_phase)
         except WebhookError:
-            if ctx.phase != Phase.WAITING_PROMOTION:
-                await ctx.set_phase(Phase.WAITING_PROMOTION)
+            if ctx.phase != waiting:
+                await ctx.set_phase(waiting)
                 await ctx.emit(
-                    Event.warning(
-                        f"Halt {ctx.canary.key} advancement waiting for promotion approval {hook.name}"
-                    )
+                    Event.warning(f"Halt {ctx.canary.key} advancement waiting for {waiting_for} {hook.name}")
                 )
                 if not hook.mute_alert:
-                    await ctx.alert("Canary promotion is waiting for approval.", AlertSeverity.WARN)
+                    await ctx.alert(alert, AlertSeverity.WARN)
             return False
-        await ctx.emit(Event.normal(f"Confirm-promotion check {hook.name} passed"))
+        await ctx.emit(Event.normal(f"{hook_type.capitalize()} check {hook.name} passed"))
     return True
 
 

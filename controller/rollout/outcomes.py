@@ -42,12 +42,12 @@ async def finalise(ctx: TickContext) -> None:
         await ctx.ports.workloads.scale_to_zero(canary)
     except FlagmanError as error:
         await ctx.warn_and_stop(error)
-    await ctx.set_phase(Phase.SUCCEEDED)
-    ctx.ports.telemetry.canary_status(ctx.canary, Phase.SUCCEEDED)
-    ctx.ports.telemetry.promotion(ctx.canary, skipped=False)
-    await post_rollout(ctx)
-    await ctx.emit(Event.normal(f"Promotion completed! Scaling down {canary.target_key}"))
-    await ctx.alert("Canary analysis completed successfully, promotion finished.", AlertSeverity.INFO)
+    await _succeeded(
+        ctx,
+        skipped=False,
+        message=f"Promotion completed! Scaling down {canary.target_key}",
+        alert="Canary analysis completed successfully, promotion finished.",
+    )
 
 
 async def skip_analysis_promotion(ctx: TickContext) -> None:
@@ -62,12 +62,22 @@ async def skip_analysis_promotion(ctx: TickContext) -> None:
         await ctx.ports.workloads.scale_to_zero(canary)
     except FlagmanError as error:
         await ctx.warn_and_stop(error)
+    await _succeeded(
+        ctx,
+        skipped=True,
+        message=f"Promotion completed! Canary analysis was skipped for {canary.target_key}",
+        alert="Canary analysis was skipped, promotion finished.",
+    )
+
+
+async def _succeeded(ctx: TickContext, *, skipped: bool, message: str, alert: str) -> None:
+    """The end of every promotion: Succeeded, its metrics, the post-rollout hooks, the event and alert."""
     await ctx.set_phase(Phase.SUCCEEDED)
     ctx.ports.telemetry.canary_status(ctx.canary, Phase.SUCCEEDED)
-    ctx.ports.telemetry.promotion(ctx.canary, skipped=True)
+    ctx.ports.telemetry.promotion(ctx.canary, skipped=skipped)
     await post_rollout(ctx)
-    await ctx.emit(Event.normal(f"Promotion completed! Canary analysis was skipped for {canary.target_key}"))
-    await ctx.alert("Canary analysis was skipped, promotion finished.", AlertSeverity.INFO)
+    await ctx.emit(Event.normal(message))
+    await ctx.alert(alert, AlertSeverity.INFO)
 
 
 async def manual_rollback(ctx: TickContext, hook: Webhook) -> None:

@@ -8,7 +8,7 @@ status), ``controller/analysis`` (metrics), ``controller/webhooks.py`` (webhooks
 Error contract: every method raises only :mod:`controller.errors` types. ``str(error)`` must be the
 message Flagger would record (the tick records it verbatim as a Warning event), e.g.
 ``deployment podinfo.test get query error: ...``. Anything else that escapes is a bug and propagates
-to the operator, which logs it and retries on the next tick.
+to the scheduler, which logs it and retries on the next tick.
 """
 
 from __future__ import annotations
@@ -62,12 +62,13 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class ServicePort:
-    """A port of the generated Services, as found by ``service.portDiscovery``."""
+    """A port of the generated Services: the main one (``spec.service``) or one ``portDiscovery`` found."""
 
     name: str
     port: int
     target_port: int | str
     protocol: str = "TCP"
+    app_protocol: str = ""
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ class Webhooks(Protocol):
 
 
 class Recorder(Protocol):
-    """Events, logs and the alerts seam (``controller/kube``; alerts arrive with a later issue)."""
+    """Events, logs and alerts (``controller/kube/recorder.py``; it hands alerts to ``controller/alerts``)."""
 
     async def event(self, canary: Canary | CanaryRef, event: Event) -> None:
         """Record a Kubernetes event (reason ``Synced``), log it with ``canary={name}.{ns}`` and forward
@@ -346,7 +347,7 @@ class NullTelemetry:
 
 @dataclass(frozen=True)
 class Ports:
-    """Everything one tick needs, bundled so the operator builds it once per controller."""
+    """Everything one tick needs, bundled so the composition root (`controller.wiring`) builds it once."""
 
     workloads: Workloads
     router: Router

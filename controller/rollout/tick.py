@@ -16,13 +16,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.api import VALID_CONDITION, Canary, CanaryRef, CanaryStatus, Phase
+from controller.api.canary import analysis_interval_seconds
 from controller.errors import CanaryValidationError, FlagmanError, NotFoundError, NotReadyError
-from controller.rollout import gates, outcomes, transitions
+from controller.rollout import gates, outcomes, schedule, transitions
 from controller.rollout.context import RolloutSettings, StopTick, TickContext, TickMemory
 from controller.rollout.ports import AlertSeverity, Event, LogLevel, Ports, Role
 from controller.rollout.revision import has_target_changed, have_configs_changed, is_foreign_hash
+from controller.rollout.schedule import TickOutcome
 
-__all__ = ["RolloutSettings", "TickMemory", "advance"]
+__all__ = ["RolloutSettings", "TickMemory", "TickOutcome", "advance"]
 
 SUPPORTED_PROVIDERS = frozenset({"", "kubernetes"})
 KUBERNETES_DEFAULT_ITERATIONS = 10
@@ -40,33 +42,47 @@ async def advance(
     ports: Ports,
     settings: RolloutSettings | None = None,
     memory: TickMemory | None = None,
-) -> Canary | None:
-    """Run one tick for the Canary ``ref``; return the Canary as it is after the tick.
+) -> TickOutcome:
+    """Run one tick for the Canary ``ref``; return the Canary as it is after the tick and when the next
+    tick is due (:mod:`controller.rollout.schedule`).
 
-    Returns None when the Canary is gone or invalid. Never raises :class:`FlagmanError`: every failure
+    The Canary is None when it is gone or invalid. Never raises :class:`FlagmanError`: every failure
     becomes an event or a log line. ``memory`` should be kept per canary between ticks.
     """
     settings = settings or RolloutSettings()
     memory = memory if memory is not None else TickMemory()
+    minimum = settings.min_analysis_interval
     # 0. Read the Canary (the status port may serve it from a watch cache).
     try:
         body = await ports.status.get(ref)
     except NotFoundError:
         ports.recorder.log(ref, LogLevel.INFO, f"Canary {ref.key} not found")
-        return None
+        return TickOutcome(None, analysis_interval_seconds(None, minimum))
     except FlagmanError as error:
         ports.recorder.log(ref, LogLevel.ERROR, f"Canary {ref.key} get query error: {error}")
-        return None
+        return TickOutcome(None, analysis_interval_seconds(None, minimum))
     try:
         canary = Canary.from_dict(body)
     except CanaryValidationError as error:
         await _report_invalid(ports, memory, ref, body, error)
-        return None
+        # An invalid Canary is re-read at its own interval, so that a fix is picked up as usual.
+        raw_interval = ((body.get("spec") or {}).get("analysis") or {}).get("interval")
+        return TickOutcome(None, analysis_interval_seconds(raw_interval, minimum))
     memory.forget("invalid")
     ctx = TickContext(ports, settings, memory, canary)
     with contextlib.suppress(StopTick):
         await _tick(ctx)
-    return ctx.canary
+    return TickOutcome(
+        ctx.canary, ctx.canary.analysis.interval_seconds(minimum), await _next_tick_due_now(ctx.canary, ports)
+    )
+
+
+async def _next_tick_due_now(canary: Canary, ports: Ports) -> bool:
+    primary = None
+    if schedule.needs_primary(canary):
+        with contextlib.suppress(FlagmanError):
+            primary = await ports.workloads.deployment(canary, Role.PRIMARY)
+    return schedule.next_tick_due_now(canary, primary, ports.clock.now())
 
 
 async def _report_invalid(

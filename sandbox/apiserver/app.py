@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from .cluster import Cluster
+from .external_metrics import add_external_metrics
 from .faults import Faults, RequestLog
 from .keys import CLUSTER, CONFIG, FAULTS, POD_LOGS, REQUEST_LOG, RUNTIME_HOOKS, PodRuntimeHooks, ServerConfig
 from .lifecycle import run_collector
@@ -64,6 +65,7 @@ def make_app(config: ServerConfig | None = None, state_file: str | None = None) 
     app[REQUEST_LOG] = RequestLog()
     app[POD_LOGS] = None
     app[RUNTIME_HOOKS] = PodRuntimeHooks()  # mutable: a runtime attaches after the server has started
+    add_external_metrics(app)  # before add_routes: its generic /apis/... route would take these paths
     add_routes(app)
     app.cleanup_ctx.append(_background)
     app.on_shutdown.append(_end_watches)

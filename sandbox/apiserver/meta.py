@@ -8,10 +8,10 @@ import secrets
 import string
 from typing import Any
 
-from .errors import ApiError
+from goconv.strconv import FALSE_SPELLINGS as _GO_FALSE
+from goconv.strconv import TRUE_SPELLINGS as _GO_TRUE
 
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+from .errors import ApiError
 
 
 def parse_bool(value: str | None, name: str = "") -> bool:

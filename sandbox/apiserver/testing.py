@@ -27,6 +27,7 @@ from aiohttp import web
 
 from .app import make_app
 from .cluster import Cluster
+from .external_metrics import EXTERNAL_METRICS, ExternalMetrics
 from .faults import Faults, RequestLog
 from .keys import (
     CLUSTER,
@@ -115,6 +116,12 @@ class ApiServer:
     def faults(self) -> Faults:
         assert self._app is not None, "server not started"
         return self._app[FAULTS]
+
+    @property
+    def external_metrics(self) -> ExternalMetrics:
+        """Values of ``external.metrics.k8s.io`` (``.set(namespace, name, value, labels)``, any thread)."""
+        assert self._app is not None, "server not started"
+        return self._app[EXTERNAL_METRICS]
 
     @property
     def cluster(self) -> Cluster:

@@ -56,7 +56,7 @@ def test_defaults_follow_flaggers_binary_except_the_mesh_provider() -> None:
 
 def test_every_flag_has_a_settings_field() -> None:
     fields = {field.name for field in dataclasses.fields(Settings)}
-    assert {flag.field for flag in FLAGS.values()} == fields
+    assert {flag.target for flag in FLAGS.flags} == fields
 
 
 def test_the_flagger_chart_command_line_parses() -> None:
@@ -159,9 +159,16 @@ def test_log_format_text_is_zaps_console_encoding() -> None:
     [
         (["-no-such-flag=1"], "flag provided but not defined: -no-such-flag"),
         (["-enable-leader-election", "false"], "unexpected argument 'false'"),
-        (["-threadiness=two"], "invalid integer value 'two' for flag -threadiness"),
-        (["-enable-config-tracking=yes"], "invalid boolean value 'yes' for flag -enable-config-tracking"),
-        (["-control-loop-interval=10"], "invalid duration '10' for flag -control-loop-interval"),
+        (["-threadiness=two"], 'invalid value "two" for flag -threadiness: parse error'),
+        (
+            ["-enable-config-tracking=yes"],
+            'invalid value "yes" for flag -enable-config-tracking: '
+            'strconv.ParseBool: parsing "yes": invalid syntax',
+        ),
+        (
+            ["-control-loop-interval=10"],
+            'invalid value "10" for flag -control-loop-interval: time: invalid duration "10"',
+        ),
         (["-mesh-provider=istio"], "'istio' is a Flagger provider that Flagman does not implement"),
         (["-mesh-provider=kubernets"], "unknown mesh provider 'kubernets'"),
         (["-log-level=verbose"], "invalid -log-level 'verbose'"),

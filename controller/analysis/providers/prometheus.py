@@ -22,7 +22,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from controller.analysis.providers.base import ProviderConfigError, QueryError
+from controller.analysis.providers.base import ProviderConfigError, ProviderContext, QueryError
 from controller.analysis.template import collapse_whitespace
 from controller.errors import AnalysisError, NoValuesError
 
@@ -185,3 +185,18 @@ class PrometheusProvider:
             raise AnalysisError(f"running query failed: {error}") from error
         if value != 1:
             raise AnalysisError(f"value is not 1 for query: {AVAILABILITY_PROBE_QUERY}")
+
+
+def build(context: ProviderContext) -> PrometheusProvider:
+    """The template's Prometheus: ``address``, ``headers``, ``insecureSkipVerify`` and the secret's auth."""
+    secret = context.credentials
+    credentials = credentials_config(context.provider_type, secret) if secret is not None else {}
+    config = PrometheusConfig(
+        address=context.spec.address,
+        headers=context.spec.headers,
+        insecure_skip_verify=context.spec.insecure_skip_verify,
+        timeout_seconds=context.timeout_seconds,
+        provider_type=context.provider_type,
+        **credentials,
+    )
+    return PrometheusProvider(config, context.session)

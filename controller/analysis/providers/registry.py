@@ -1,21 +1,48 @@
-"""Builds the provider a MetricTemplate names. New providers register here."""
+"""Builds the provider a MetricTemplate names: one module per ``provider.type``, each with ``build()``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import aiohttp
 
-from controller.analysis.providers.base import MetricsProvider, ProviderConfigError
-from controller.analysis.providers.prometheus import (
-    PROMETHEUS_QUERY_TIMEOUT_SECONDS,
-    PrometheusConfig,
-    PrometheusProvider,
-    credentials_config,
+from controller.analysis.providers import (
+    cloudwatch,
+    datadog,
+    dynatrace,
+    externalmetrics,
+    graphite,
+    influxdb,
+    keptn,
+    newrelic,
+    prometheus,
+    splunk,
+    stackdriver,
 )
+from controller.analysis.providers.base import (
+    DEFAULT_TIMEOUT_SECONDS,
+    MetricsProvider,
+    ProviderConfigError,
+    ProviderContext,
+)
+from controller.analysis.providers.kubernetes import ClusterAccess
+from controller.analysis.template import DEFAULT_METRIC_INTERVAL
 from controller.api.templates import MetricProvider
 
-SUPPORTED_PROVIDER_TYPES = ("prometheus",)
+BUILDERS: dict[str, Callable[[ProviderContext], MetricsProvider]] = {
+    "prometheus": prometheus.build,
+    "datadog": datadog.build,
+    "cloudwatch": cloudwatch.build,
+    "newrelic": newrelic.build,
+    "graphite": graphite.build,
+    "influxdb": influxdb.build,
+    "dynatrace": dynatrace.build,
+    "stackdriver": stackdriver.build,
+    "keptn": keptn.build,
+    "splunk": splunk.build,
+    "externalmetrics": externalmetrics.build,
+}
+SUPPORTED_PROVIDER_TYPES = tuple(sorted(BUILDERS))
 
 
 def build_provider(
@@ -23,22 +50,28 @@ def build_provider(
     secret_data: Mapping[str, str] | None,
     session: aiohttp.ClientSession,
     *,
-    timeout_seconds: float = PROMETHEUS_QUERY_TIMEOUT_SECONDS,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    interval: str = "",
+    cluster: ClusterAccess | None = None,
 ) -> MetricsProvider:
-    """A provider for ``spec`` with the credentials of its ``secretRef`` (None when it has none)."""
+    """A provider for ``spec`` with the credentials of its ``secretRef`` (None when it has none).
+
+    ``interval`` is the metric's interval (``1m`` when empty: Flagger fails to parse an empty one).
+    An unknown type is an error naming the supported ones (Flagger silently falls back to Prometheus).
+    """
     provider_type = spec.type or "prometheus"
-    if provider_type != "prometheus":
+    builder = BUILDERS.get(provider_type)
+    if builder is None:
         raise ProviderConfigError(
-            f"provider type {provider_type} is not supported by Flagman yet "
+            f"provider type {provider_type} is not supported "
             f"(supported: {', '.join(SUPPORTED_PROVIDER_TYPES)})"
         )
-    credentials = credentials_config(provider_type, secret_data) if secret_data is not None else {}
-    config = PrometheusConfig(
-        address=spec.address,
-        headers=spec.headers,
-        insecure_skip_verify=spec.insecure_skip_verify,
+    context = ProviderContext(
+        spec=spec,
+        credentials=secret_data,
+        session=session,
+        interval=interval or DEFAULT_METRIC_INTERVAL,
         timeout_seconds=timeout_seconds,
-        provider_type=provider_type,
-        **credentials,
+        cluster=cluster,
     )
-    return PrometheusProvider(config, session)
+    return builder(context)

@@ -11,15 +11,14 @@ import aiohttp
 import pytest
 
 from controller.alerts import AlertSources, build_alert_sender
-from controller.alerts.kube_source import KubeAlertProviders
+from controller.alerts.settings import AlertSettings
 from controller.api import Phase
 from controller.errors import NotFoundError
 from controller.kube.api import ALERT_PROVIDERS, EVENTS, SECRETS, KubeApi
 from controller.kube.recorder import KubeRecorder
-from controller.kube.sources import CachedSecrets
+from controller.kube.sources import CachedSecrets, KubeAlertProviders
 from controller.kube.watchcache import WatchCache
 from controller.rollout.ports import AnalysisResult, Event
-from controller.settings import Settings
 from sandbox.apiserver.testing import ApiServer
 from tests.controller.alerts.conftest import ChatServer
 from tests.controller.alerts.helpers import provider_body
@@ -123,7 +122,7 @@ async def test_failed_canary_alert_end_to_end(
     world = World(body)
     harness = Harness(world)
     sender = build_alert_sender(
-        Settings(cluster_name="prod-eu"),
+        AlertSettings(cluster_name="prod-eu"),
         session,
         AlertSources(KubeAlertProviders(api), CachedSecrets(api, secrets_cache)),
     )

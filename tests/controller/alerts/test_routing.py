@@ -11,10 +11,12 @@ import pytest
 from controller.alerts import AlertSources, build_alert_sender
 from controller.alerts.message import metadata_fields, notification_for
 from controller.alerts.sender import AlertDispatcher
+from controller.alerts.settings import AlertSettings
 from controller.alerts.slack import SlackNotifier
 from controller.api.templates import AlertProvider
 from controller.rollout.ports import AlertMessage, AlertSeverity
-from controller.settings import Settings, parse_settings
+from controller.settings import parse_settings
+from controller.wiring import alert_settings
 from tests.controller.alerts.conftest import ChatServer
 from tests.controller.alerts.helpers import MemorySources, canary
 
@@ -28,7 +30,9 @@ TUTORIAL_FLAGS = [
 ]
 
 
-def sender_for(settings: Settings, session: aiohttp.ClientSession, sources: MemorySources) -> AlertDispatcher:
+def sender_for(
+    settings: AlertSettings, session: aiohttp.ClientSession, sources: MemorySources
+) -> AlertDispatcher:
     sender = build_alert_sender(settings, session, AlertSources(sources, sources))
     assert isinstance(sender, AlertDispatcher)
     return sender
@@ -55,7 +59,7 @@ async def test_severity_filter(chat: ChatServer, session: aiohttp.ClientSession)
         {"name": "c", "severity": "error", "providerRef": {"name": "errors"}},
         {"name": "d", "providerRef": {"name": "unset"}},  # FIX: Flagger sends nothing here
     ]
-    sender = sender_for(Settings(), session, sources)
+    sender = sender_for(AlertSettings(), session, sources)
     subject = canary(alerts=subscriptions)
     for alert in (INFO, WARN, ERROR):
         await sender(subject, alert)
@@ -83,7 +87,7 @@ async def test_provider_from_secret_ref(
         secretRef={"name": "slack-bot"},
     )
     sources.secrets[("test", "slack-bot")] = {"address": remote, "token": "xoxb-42", "proxy": proxy.url()}
-    sender = sender_for(Settings(), session, sources)
+    sender = sender_for(AlertSettings(), session, sources)
 
     await sender(
         canary(alerts=[{"name": "x", "severity": "error", "providerRef": {"name": "on-call"}}]), ERROR
@@ -102,7 +106,7 @@ async def test_token_is_slack_only(chat: ChatServer, session: aiohttp.ClientSess
     sources = MemorySources()
     sources.add_provider("teams", type="msteams", secretRef={"name": "teams"})
     sources.secrets[("test", "teams")] = {"address": chat.url("/teams"), "token": "not-for-teams"}
-    await sender_for(Settings(), session, sources)(
+    await sender_for(AlertSettings(), session, sources)(
         canary(alerts=[{"name": "t", "severity": "info", "providerRef": {"name": "teams"}}]), INFO
     )
     [request] = chat.requests
@@ -131,7 +135,7 @@ async def test_broken_providers_are_logged_and_the_others_still_receive(
     alerts = [{"name": name, "severity": "info", "providerRef": {"name": name}} for name in names]
 
     with caplog.at_level(logging.ERROR, logger="controller.alerts"):
-        await sender_for(Settings(), session, sources)(canary(alerts=alerts), ERROR)  # never raises
+        await sender_for(AlertSettings(), session, sources)(canary(alerts=alerts), ERROR)  # never raises
 
     assert texts_by_path(chat) == {"/api/webhooks/1/t/slack": [ERROR.message], "/down": [ERROR.message]}
     assert sorted(errors(caplog)) == sorted(
@@ -164,11 +168,11 @@ async def test_provider_namespace_and_cross_namespace_refs(
             }
         ]
     )
-    await sender_for(Settings(), session, sources)(subject, INFO)
+    await sender_for(AlertSettings(), session, sources)(subject, INFO)
     assert texts_by_path(chat) == {"/shared": [INFO.message]}
 
     with caplog.at_level(logging.ERROR, logger="controller.alerts"):
-        await sender_for(Settings(no_cross_namespace_refs=True), session, sources)(subject, INFO)
+        await sender_for(AlertSettings(no_cross_namespace_refs=True), session, sources)(subject, INFO)
     assert len(chat.requests) == 1
     assert errors(caplog) == [
         "alert provider shared.flagger-system error: cross-namespace references are not allowed"
@@ -179,7 +183,7 @@ async def test_provider_namespace_and_cross_namespace_refs(
 async def test_global_slack_notifier_from_the_tutorial_flags(
     chat: ChatServer, session: aiohttp.ClientSession
 ) -> None:
-    tutorial = sender_for(parse_settings(TUTORIAL_FLAGS, {}), session, MemorySources())
+    tutorial = sender_for(alert_settings(parse_settings(TUTORIAL_FLAGS, {})), session, MemorySources())
     assert isinstance(tutorial.global_notifier, SlackNotifier)
     assert tutorial.global_notifier.url == "https://hooks.slack.com/services/YOUR/SLACK/WEBHOOK"
     assert (tutorial.global_notifier.channel, tutorial.global_notifier.username) == ("general", "flagger")
@@ -190,7 +194,7 @@ async def test_global_slack_notifier_from_the_tutorial_flags(
         *TUTORIAL_FLAGS[1:],
         "-cluster-name=prod-eu",
     ]
-    sender = sender_for(parse_settings(flags, {}), session, MemorySources())
+    sender = sender_for(alert_settings(parse_settings(flags, {})), session, MemorySources())
     await sender(canary(), ERROR)
     [payload] = chat.payloads()
     assert payload["channel"] == "general"
@@ -205,7 +209,7 @@ async def test_global_notifier_environment_and_msteams_precedence(
 ) -> None:
     environ = {"SLACK_URL": chat.url("/from-env"), "SLACK_TOKEN": "xoxb-env"}
     await sender_for(
-        parse_settings(["-slack-url=http://127.0.0.1:1/flag", "-slack-channel=ops"], environ),
+        alert_settings(parse_settings(["-slack-url=http://127.0.0.1:1/flag", "-slack-channel=ops"], environ)),
         session,
         MemorySources(),
     )(canary(), INFO)
@@ -214,7 +218,9 @@ async def test_global_notifier_environment_and_msteams_precedence(
     assert request.headers["Authorization"] == "Bearer xoxb-env"
 
     environ = {"MSTEAMS_URL": chat.url("/teams")}
-    await sender_for(parse_settings(TUTORIAL_FLAGS, environ), session, MemorySources())(canary(), INFO)
+    await sender_for(alert_settings(parse_settings(TUTORIAL_FLAGS, environ)), session, MemorySources())(
+        canary(), INFO
+    )
     assert chat.requests[1].path == "/teams"
     assert chat.requests[1].json()["@type"] == "MessageCard"
 
@@ -225,7 +231,7 @@ async def test_global_slack_proxy(proxy: ChatServer, session: aiohttp.ClientSess
         "-slack-channel=general",
         f"-slack-proxy-url={proxy.url()}",
     ]
-    await sender_for(parse_settings(flags, {}), session, MemorySources())(canary(), WARN)
+    await sender_for(alert_settings(parse_settings(flags, {})), session, MemorySources())(canary(), WARN)
     assert [request.raw_path for request in proxy.requests] == ["http://hooks.chat.invalid/services/x"]
 
 
@@ -234,7 +240,7 @@ async def test_global_notifier_only_without_canary_alerts(
 ) -> None:
     sources = MemorySources()
     sources.add_provider("errors-only", type="slack", address=chat.url("/provider"))
-    settings = Settings(slack_url=chat.url("/global"), slack_channel="general")
+    settings = AlertSettings(slack_url=chat.url("/global"), slack_channel="general")
     sender = sender_for(settings, session, sources)
     await sender(
         canary(alerts=[{"name": "e", "severity": "error", "providerRef": {"name": "errors-only"}}]), INFO
@@ -248,12 +254,14 @@ async def test_unusable_global_configuration_is_logged_and_disabled(
     chat: ChatServer, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="controller.alerts"):
-        sender = build_alert_sender(Settings(slack_url=chat.url("/hook")), session, None)  # no -slack-channel
+        sender = build_alert_sender(
+            AlertSettings(slack_url=chat.url("/hook")), session, None
+        )  # no -slack-channel
     assert sender is None
     assert errors(caplog) == ["Notifier empty Slack channel: global slack notifications are disabled"]
-    assert build_alert_sender(Settings(), session, None) is None
+    assert build_alert_sender(AlertSettings(), session, None) is None
 
-    sender = sender_for(Settings(slack_url=chat.url("/hook")), session, MemorySources())
+    sender = sender_for(AlertSettings(slack_url=chat.url("/hook")), session, MemorySources())
     await sender(canary(), ERROR)
     assert chat.requests == []
 
@@ -263,7 +271,7 @@ async def test_global_delivery_failure_is_logged_not_raised(
 ) -> None:
     chat.status, chat.body = 410, "channel_is_archived"
     sender = sender_for(
-        Settings(slack_url=chat.url("/hook"), slack_channel="general"), session, MemorySources()
+        AlertSettings(slack_url=chat.url("/hook"), slack_channel="general"), session, MemorySources()
     )
     with caplog.at_level(logging.ERROR, logger="controller.alerts"):
         await sender(canary(), ERROR)
@@ -314,7 +322,7 @@ async def test_an_unexpected_failure_is_contained(
     sources = ExplodingSources()
     sources.add_provider("fine", type="slack", address=chat.url("/fine"))
     alerts = [{"name": n, "severity": "info", "providerRef": {"name": n}} for n in ("exploding", "fine")]
-    sender = build_alert_sender(Settings(), session, AlertSources(sources, sources))
+    sender = build_alert_sender(AlertSettings(), session, AlertSources(sources, sources))
     assert sender is not None
     with caplog.at_level(logging.ERROR, logger="controller.alerts"):
         await sender(canary(alerts=alerts), ERROR)

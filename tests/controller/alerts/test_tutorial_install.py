@@ -15,6 +15,7 @@ from controller.alerts.sender import AlertDispatcher
 from controller.alerts.slack import SlackNotifier
 from controller.rollout.ports import AlertMessage, AlertSeverity
 from controller.settings import parse_settings
+from controller.wiring import alert_settings
 from tests.controller.alerts.conftest import ChatServer
 from tests.controller.alerts.helpers import MemorySources, canary
 
@@ -45,7 +46,9 @@ def rendered_controller_flags(values: dict[str, str]) -> list[str]:
 
 async def dispatcher(flags: list[str], session: aiohttp.ClientSession) -> AlertDispatcher:
     sources = MemorySources()
-    sender = build_alert_sender(parse_settings(flags, {}), session, AlertSources(sources, sources))
+    sender = build_alert_sender(
+        alert_settings(parse_settings(flags, {})), session, AlertSources(sources, sources)
+    )
     assert isinstance(sender, AlertDispatcher)
     return sender
 

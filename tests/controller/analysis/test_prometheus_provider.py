@@ -105,8 +105,9 @@ def test_invalid_address_is_rejected(address: str) -> None:
 
 
 def test_unsupported_provider_type_is_a_clear_error() -> None:
-    with pytest.raises(ProviderConfigError, match="provider type datadog is not supported by Flagman yet"):
-        build_provider(MetricProvider(type="datadog", address="https://api.datadoghq.com"), None, None)  # type: ignore[arg-type]
+    message = r"provider type opentsdb is not supported \(supported: cloudwatch, datadog, "
+    with pytest.raises(ProviderConfigError, match=message):
+        build_provider(MetricProvider(type="opentsdb", address="http://127.0.0.1:9"), None, None)  # type: ignore[arg-type]
 
 
 async def test_prometheus_error_body_is_reported_with_status_and_parse_error(

@@ -1,20 +1,17 @@
 """The controller process itself: health and metrics endpoints, SIGTERM, a missing CRD, deletion (no
-finalizer; the old one removed at startup), the per-Canary loops, and a failed promotion (the apex
-Service then selects the canary pods that passed the analysis)."""
+finalizer), the per-Canary loops, and a failed promotion (the apex Service then selects the canary pods
+that passed the analysis)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import aiohttp
 import pytest
 
-from controller.api import CanaryRef
 from controller.errors import NotFoundError
 from controller.kube.api import CANARIES, DEPLOYMENTS, SERVICES
-from controller.operator import OLD_DAEMON_FINALIZER, CanaryLoops, LoopStop
 from sandbox.apiserver.testing import ApiServer
 from tests.controller.integration.conftest import Bench
 from tests.controller.integration.harness import ControllerProcess
@@ -42,7 +39,7 @@ async def test_health_metrics_and_graceful_sigterm(bench: Bench) -> None:
     await bench.wait_phase("Initialized")
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     await bench.wait_phase("Succeeded")
-    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
+    await bench.wait_message(f"Promotion completed! Scaling down podinfo.{bench.ns}")
 
     async def counted() -> str | None:
         status, text = await _get(f"{base}/metrics")
@@ -51,11 +48,11 @@ async def test_health_metrics_and_graceful_sigterm(bench: Bench) -> None:
     text = await eventually(counted, what="the success counter")
     lines = set(text.splitlines())
     assert 'flagger_info{mesh_provider="kubernetes",version="0.1.0"} 1.0' in lines
-    assert 'flagger_canary_total{namespace="test"} 1.0' in lines
-    assert 'flagger_canary_status{name="podinfo",namespace="test"} 1.0' in lines
+    assert f'flagger_canary_total{{namespace="{bench.ns}"}} 1.0' in lines
+    assert f'flagger_canary_status{{name="podinfo",namespace="{bench.ns}"}} 1.0' in lines
     success = (
         'flagger_canary_successes_total{analysis_status="completed",deployment_strategy="blue-green",'
-        'name="podinfo",namespace="test"} 1.0'
+        f'name="podinfo",namespace="{bench.ns}"}} 1.0'
     )
     assert success in lines
     assert any(line.startswith("flagger_canary_duration_seconds_count{") for line in lines)
@@ -85,7 +82,7 @@ async def test_deleting_a_canary_stops_its_loop(bench: Bench) -> None:
     await apply_canary(bench)
     bench.controller.start()
     await bench.wait_phase("Initialized")
-    await bench.api.request("DELETE", CANARIES.path("test", "podinfo"))
+    await bench.api.request("DELETE", CANARIES.path(bench.ns, "podinfo"))
 
     async def gone() -> bool:
         try:
@@ -103,7 +100,7 @@ async def test_deleting_a_canary_stops_its_loop(bench: Bench) -> None:
 def _controller_requests(bench: Bench, since: int, name: str = "podinfo") -> list[str]:
     """`METHOD path` of the controller's requests (its own client, not kopf's) about Canary `name`, and
     of all its writes."""
-    path = CANARIES.path("test", name)
+    path = CANARIES.path(bench.ns, name)
     return [
         f"{record.method} {record.path}"
         for record in list(bench.server.request_log)[since:]
@@ -112,14 +109,15 @@ def _controller_requests(bench: Bench, since: int, name: str = "podinfo") -> lis
     ]
 
 
+@pytest.mark.emulator_only  # the emulator's request log
 async def test_a_deleted_canarys_loop_stops_and_writes_nothing_more(bench: Bench) -> None:
     await deploy_podinfo(bench)
     await apply_canary(bench)
     bench.controller.start()
     await bench.wait_phase("Initialized")
-    assert f"PUT {CANARIES.path('test', 'podinfo')}/status" in _controller_requests(bench, 0)
+    assert f"PUT {CANARIES.path(bench.ns, 'podinfo')}/status" in _controller_requests(bench, 0)
 
-    await bench.api.request("DELETE", CANARIES.path("test", "podinfo"))
+    await bench.api.request("DELETE", CANARIES.path(bench.ns, "podinfo"))
     with pytest.raises(NotFoundError):  # no finalizer: gone as soon as the DELETE answers
         await bench.canary()
     await asyncio.sleep(0.5)  # a tick that was running when the Canary went may still finish
@@ -129,8 +127,8 @@ async def test_a_deleted_canarys_loop_stops_and_writes_nothing_more(bench: Bench
     await asyncio.sleep(1.5)
     assert _controller_requests(bench, stopped_since) == []
     log = bench.controller.log_tail(400)
-    assert "Deleting podinfo.test from cache" in log
-    assert any("canary loop stopped" in line and "podinfo.test" in line for line in log.splitlines())
+    assert f"Deleting podinfo.{bench.ns} from cache" in log
+    assert any("canary loop stopped" in line and f"podinfo.{bench.ns}" in line for line in log.splitlines())
     assert "canary loop did not stop" not in log
 
 
@@ -151,59 +149,16 @@ async def test_deleting_a_canary_while_the_controller_is_stopped_completes_at_on
     bench.controller.start()
     await bench.wait_phase("Initialized")
     assert bench.controller.stop() == 0  # as after `helm uninstall`
-    await bench.api.request("DELETE", CANARIES.path("test", "podinfo"))
+    await bench.api.request("DELETE", CANARIES.path(bench.ns, "podinfo"))
     with pytest.raises(NotFoundError):
         await bench.canary()
 
 
-async def test_the_finalizer_of_earlier_versions_is_removed_at_startup(bench: Bench) -> None:
-    await deploy_podinfo(bench)
-    await apply_canary(bench)
-    await apply_canary(bench, name="stuck")
-    # What an earlier Flagman version left: its finalizer, next to someone else's, and a Canary deleted
-    # while no controller ran, hanging in Terminating.
-    for name, finalizers in (
-        ("podinfo", ["example.com/keep", OLD_DAEMON_FINALIZER, "example.com/also-keep"]),
-        ("stuck", [OLD_DAEMON_FINALIZER]),
-    ):
-        await bench.api.merge_patch(CANARIES, "test", name, {"metadata": {"finalizers": finalizers}})
-    await bench.api.request("DELETE", CANARIES.path("test", "stuck"))
-    assert (await bench.canary("stuck"))["metadata"]["deletionTimestamp"]
-
-    bench.controller.start()
-
-    async def stuck_gone() -> bool:
-        with contextlib.suppress(NotFoundError):
-            await bench.canary("stuck")
-            return False
-        return True
-
-    await eventually(stuck_gone, within=30, what="the Terminating Canary to be deleted")
-
-    async def released() -> list[str] | None:
-        finalizers = list((await bench.canary())["metadata"].get("finalizers") or [])
-        return finalizers if OLD_DAEMON_FINALIZER not in finalizers else None
-
-    assert await eventually(released, within=30, what="the old finalizer to be removed") == [
-        "example.com/keep",
-        "example.com/also-keep",
-    ]
-    await bench.wait_phase("Initialized")  # the Canary itself is handled as usual
-    canary_patches = [
-        line for line in _controller_requests(bench, 0) if line.startswith(f"PATCH {CANARIES.path('test')}")
-    ]
-    assert sorted(canary_patches) == [  # one JSON patch each, no retries
-        f"PATCH {CANARIES.path('test', 'podinfo')}",
-        f"PATCH {CANARIES.path('test', 'stuck')}",
-    ]
-    # Let the sandbox's per-test teardown delete it.
-    await bench.api.merge_patch(CANARIES, "test", "podinfo", {"metadata": {"finalizers": None}})
-
-
+@pytest.mark.emulator_only  # a Deployment stuck past its progress deadline
 async def test_failed_promotion_routes_the_apex_to_the_canary(bench: Bench) -> None:
     await deploy_podinfo(bench)
     await apply_canary(bench)
-    bench.controller.extra_args.append("-namespace=test")  # also covers the namespaced watches
+    bench.controller.extra_args.append(f"-namespace={bench.ns}")  # also covers the namespaced watches
     bench.controller.start()
     await bench.wait_phase("Initialized")
     bench.rollouts.stuck.add("podinfo-primary")  # the promoted primary will never become ready
@@ -214,67 +169,17 @@ async def test_failed_promotion_routes_the_apex_to_the_canary(bench: Bench) -> N
     assert_in_order(
         messages,
         [
-            "Copying podinfo.test template spec to podinfo-primary.test",
-            "Promotion of podinfo.test failed, primary not ready: "
-            'podinfo-primary.test not ready: deployment "podinfo-primary" exceeded its progress deadline',
+            f"Copying podinfo.{bench.ns} template spec to podinfo-primary.{bench.ns}",
+            f"Promotion of podinfo.{bench.ns} failed, primary not ready: "
+            f"podinfo-primary.{bench.ns} not ready: "
+            'deployment "podinfo-primary" exceeded its progress deadline',
         ],
     )
-    assert "Canary failed! Scaling down podinfo.test" not in messages
+    assert f"Canary failed! Scaling down podinfo.{bench.ns}" not in messages
 
     async def apex_on_canary() -> bool:
-        apex = await bench.api.get(SERVICES, "test", "podinfo")
+        apex = await bench.api.get(SERVICES, bench.ns, "podinfo")
         return bool(apex["spec"]["selector"] == {"app": "podinfo"})
 
     await eventually(apex_on_canary, what="the apex Service selecting the canary pods")
-    assert (await bench.api.get(DEPLOYMENTS, "test", "podinfo"))["spec"]["replicas"] > 0
-
-
-# --- the loop bookkeeping behind the event handler (no API server needed) ------------------------------
-
-
-async def test_a_recreated_canarys_loop_starts_after_the_old_one_ended() -> None:
-    timeline: list[str] = []
-
-    async def run(ref: CanaryRef, stop: LoopStop) -> None:
-        timeline.append(f"start {ref.uid}")
-        await stop.wait()
-        await asyncio.sleep(0.05)  # finishing a tick
-        timeline.append(f"end {ref.uid}")
-
-    loops = CanaryLoops(run, grace_seconds=5.0)
-    loops.ensure(CanaryRef("podinfo", "test", uid="old"))
-    loops.ensure(CanaryRef("podinfo", "test", uid="old"))  # MODIFIED: the same loop keeps running
-    await asyncio.sleep(0.01)
-    loops.ensure(CanaryRef("podinfo", "test", uid="new"))  # deleted and re-created under the same name
-    loops.retire("podinfo.test", "old")  # the old object's late DELETED event changes nothing
-    await asyncio.sleep(0.2)
-    assert timeline == ["start old", "end old", "start new"]
-    assert loops.running() == {"podinfo.test": "new"}
-    await loops.stop_all()
-    assert timeline[-1] == "end new" and loops.running() == {}
-
-
-async def test_a_loop_that_ignores_its_stop_flag_is_cancelled_after_the_grace() -> None:
-    cancelled = asyncio.Event()
-
-    async def stubborn(ref: CanaryRef, stop: LoopStop) -> None:
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    loops = CanaryLoops(stubborn, grace_seconds=0.1)
-    loops.ensure(CanaryRef("podinfo", "test", uid="u1"))
-    await asyncio.sleep(0.01)
-    started = time.monotonic()
-    await asyncio.wait_for(loops.stop_all(), timeout=5)
-    assert cancelled.is_set() and 0.1 <= time.monotonic() - started < 2
-
-
-async def test_loop_stop_waits_with_a_timeout_like_kopfs_flag() -> None:
-    stop = LoopStop()
-    assert not stop and not stop.is_set()
-    assert await stop.wait(0.01) is False
-    asyncio.get_running_loop().call_later(0.01, stop.set)
-    assert await stop.wait(5) is True and stop and stop.is_set()
+    assert (await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo"))["spec"]["replicas"] > 0

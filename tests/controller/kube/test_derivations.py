@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from controller.api.canary import ServiceSpec, UnmanagedMetadata
+from controller.api.fields import FieldReader
 from controller.errors import TargetError
 from controller.kube.autoscalers import build_primary_hpa, primary_hpa_update
 from controller.kube.configs import (
@@ -27,6 +29,7 @@ from controller.kube.services import (
     reconcile_service,
     service_names,
 )
+from controller.rollout.ports import ServicePort
 from tests.controller.kube.fixtures import CANARY, podinfo_deployment
 
 LABEL = SelectorLabel("app", "podinfo")
@@ -281,19 +284,30 @@ def test_reference_rewrite_touches_only_tracked_configs() -> None:
 # --- 1.5 services -------------------------------------------------------------------------------------
 
 
-def _ports(ports: list[dict[str, object]]) -> set[tuple[object, object]]:
-    return {(port["name"], port["port"]) for port in ports}
+def _service(**fields: Any) -> ServiceSpec:
+    """`spec.service` as the Canary's JSON writes it."""
+    problems: list[str] = []
+    service = ServiceSpec.from_reader(FieldReader(fields, "spec.service", problems))
+    assert not problems, problems
+    return service
+
+
+def _ports(ports: tuple[ServicePort, ...]) -> set[tuple[str, int]]:
+    return {(port.name, port.port) for port in ports}
 
 
 def test_port_discovery_matches_flaggers_tests() -> None:
     target = podinfo_deployment()
-    assert _ports(discover_ports(target, {"port": 9898})) == {("http-metrics", 8080), ("tcp-podinfo-2", 8888)}
-    assert _ports(discover_ports(target, {"port": 80, "targetPort": 9898})) == {
+    assert _ports(discover_ports(target, _service(port=9898))) == {
+        ("http-metrics", 8080),
+        ("tcp-podinfo-2", 8888),
+    }
+    assert _ports(discover_ports(target, _service(port=80, targetPort=9898))) == {
         ("http-metrics", 8080),
         ("tcp-podinfo-2", 8888),
     }
     # targetPort by name: the container port named "http" is the main port.
-    assert _ports(discover_ports(target, {"port": 8080, "targetPort": "http"})) == {
+    assert _ports(discover_ports(target, _service(port=8080, targetPort="http"))) == {
         ("http-metrics", 8080),
         ("tcp-podinfo-2", 8888),
     }
@@ -304,21 +318,21 @@ def test_port_discovery_keeps_udp() -> None:
     target["spec"]["template"]["spec"]["containers"][0]["ports"].append(
         {"name": "dns", "containerPort": 53, "protocol": "UDP"}
     )
-    by_name = {port["name"]: port for port in discover_ports(target, {"port": 9898})}
-    assert by_name["dns"]["protocol"] == "UDP"
-    assert by_name["http-metrics"]["protocol"] == "TCP"
+    by_name = {port.name: port for port in discover_ports(target, _service(port=9898))}
+    assert by_name["dns"].protocol == "UDP"
+    assert by_name["http-metrics"].protocol == "TCP"
 
 
 def test_desired_services() -> None:
-    spec = {
-        "port": 9898,
-        "portDiscovery": True,
-        "appProtocol": "http",
-        "canary": {"labels": {"role": "canary"}, "annotations": {"note": "c"}},
-    }
+    spec = _service(
+        port=9898,
+        portDiscovery=True,
+        appProtocol="http",
+        canary={"labels": {"role": "canary"}, "annotations": {"note": "c"}},
+    )
     names = service_names(spec, "podinfo")
     assert (names.apex, names.primary, names.canary) == ("podinfo", "podinfo-primary", "podinfo-canary")
-    assert service_names({"name": "web"}, "podinfo").canary == "web-canary"
+    assert service_names(_service(name="web", port=80), "podinfo").canary == "web-canary"
     canary_svc = desired_service(
         "canary", names, spec, {"app": "podinfo"}, "app", CANARY, discover_ports(podinfo_deployment(), spec)
     )
@@ -338,14 +352,14 @@ def test_desired_services() -> None:
         "appProtocol": "http",
     }
     headless = desired_service(
-        "apex", names, {"port": 80, "headless": True}, {"app": "podinfo-primary"}, "app", CANARY
+        "apex", names, _service(port=80, headless=True), {"app": "podinfo-primary"}, "app", CANARY
     )
     assert headless["spec"]["clusterIP"] == "None"
 
 
 def test_apex_adoption_switches_selector_and_ports_but_not_foreign_metadata() -> None:
-    names = service_names({}, "podinfo")
-    desired = desired_service("apex", names, {"port": 9898}, {"app": "podinfo-primary"}, "app", CANARY)
+    names = service_names(_service(port=9898), "podinfo")
+    desired = desired_service("apex", names, _service(port=9898), {"app": "podinfo-primary"}, "app", CANARY)
     user_service = {
         "metadata": {
             "name": "podinfo",
@@ -373,8 +387,8 @@ def test_apex_adoption_switches_selector_and_ports_but_not_foreign_metadata() ->
 
 
 def test_owned_service_metadata_is_enforced_except_unmanaged_keys() -> None:
-    names = service_names({}, "podinfo")
-    desired = desired_service("canary", names, {"port": 9898}, {"app": "podinfo"}, "app", CANARY)
+    names = service_names(_service(port=9898), "podinfo")
+    desired = desired_service("canary", names, _service(port=9898), {"app": "podinfo"}, "app", CANARY)
     live = {
         **desired,
         "metadata": {
@@ -383,7 +397,8 @@ def test_owned_service_metadata_is_enforced_except_unmanaged_keys() -> None:
             "annotations": {**desired["metadata"]["annotations"], "keep-ann": "1", "drop-ann": "2"},
         },
     }
-    updated = reconcile_service(live, desired, "podinfo", {"labels": ["keep"], "annotations": ["keep-ann"]})
+    unmanaged = UnmanagedMetadata(labels=("keep",), annotations=("keep-ann",))
+    updated = reconcile_service(live, desired, "podinfo", unmanaged)
     assert updated is not None
     assert updated["metadata"]["labels"] == {"app": "podinfo-canary", "keep": "me"}
     assert "drop-ann" not in updated["metadata"]["annotations"]

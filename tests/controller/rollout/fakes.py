@@ -365,9 +365,9 @@ class Harness:
         return CanaryRef.from_body(self.world.body)
 
     async def tick(self, seconds: float = 30.0) -> Canary | None:
-        result = await advance(self.ref, self.ports, self.settings, self.memory)
+        outcome = await advance(self.ref, self.ports, self.settings, self.memory)
         self.clock.advance(seconds)
-        return result
+        return outcome.canary
 
     async def ticks(self, count: int) -> None:
         for _ in range(count):

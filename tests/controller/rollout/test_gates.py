@@ -218,8 +218,8 @@ async def test_missing_canary_is_a_log_line() -> None:
     from controller.api import CanaryRef
     from controller.rollout import advance
 
-    result = await advance(CanaryRef("podinfo", "default"), harness.ports)
-    assert result is None
+    outcome = await advance(CanaryRef("podinfo", "default"), harness.ports)
+    assert outcome.canary is None and outcome.interval == 60
     assert world.logs[-1][1] == "Canary podinfo.default not found"
 
 

@@ -1,0 +1,376 @@
+"""The scheduler: one asyncio task per Canary runs its tick every `analysis.interval` (Flagger's
+`scheduler.go` and `job.go`), plus the periodic sweep and the liveness checks of those loops.
+
+* `CanaryLoops` starts and stops the per-Canary tasks; kopf's event handler (`controller.operator`)
+  calls `ensure` and `retire`. Not kopf daemons: kopf puts a finalizer on every object that has one,
+  so deleting a Canary would hang whenever the controller is not running (Flagger adds a finalizer
+  only for `revertOnDeletion`).
+* `Scheduler.run_canary` is one loop: tick, then sleep what the tick says (`TickOutcome`: the
+  interval, or at once), or less when a Deployment change makes waiting pointless
+  (`controller.rollout.schedule`). Flagger restarts its ticker job when the interval changes; here
+  every tick reports the interval anew.
+* Deployment events reach the loops through an index from Deployment to the Canaries that watch it
+  (target and `{target}-primary`), kept from the Canaries the ticks return, so an event costs a dict
+  lookup rather than a scan of every Canary.
+* `sweep_forever`, every `-control-loop-interval`: `flagger_canary_total`, the duplicate-target
+  warning, and the retirement of loops whose Canary vanished unseen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from controller.api import Canary, CanaryRef
+from controller.api.canary import DEFAULT_ANALYSIS_INTERVAL_SECONDS, analysis_interval_seconds
+from controller.errors import KubeError, NotFoundError
+from controller.rollout import schedule
+from controller.rollout.ports import Ports
+from controller.rollout.readiness import DeploymentState, parse_time
+from controller.rollout.revision import template_hash
+from controller.rollout.tick import RolloutSettings, TickMemory, TickOutcome, advance
+
+logger = logging.getLogger("controller")
+
+LOOP_STALL_GRACE_SECONDS = 600.0
+LOOP_STOP_GRACE_SECONDS = 5.0  # a tick may finish its writes before its task is cancelled
+ORPHAN_GRACE_SECONDS = 120.0
+
+
+class LoopStop:
+    """The stop flag of one canary loop."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 (a bounded wait is the point)
+        """Wait until set or `timeout` seconds passed; True when set."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        return self._event.is_set()
+
+
+@dataclass
+class _Loop:
+    ref: CanaryRef
+    stop: LoopStop
+    task: asyncio.Task[None]
+
+
+class CanaryLoops:
+    """One asyncio task per Canary (keyed by `name.namespace`, remembering the uid it runs for).
+
+    Bookkeeping is synchronous, so kopf's concurrent per-object handlers need no locks. A Canary
+    re-created under the same name gets a new loop that starts only once the old one has ended: both
+    share per-key state in the `Scheduler`.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[CanaryRef, LoopStop], Awaitable[None]],
+        grace_seconds: float = LOOP_STOP_GRACE_SECONDS,
+    ) -> None:
+        self._run = run
+        self._grace = grace_seconds
+        self._loops: dict[str, _Loop] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    def running(self) -> dict[str, str]:
+        """`name.namespace` -> uid of the loops not asked to stop."""
+        return {key: loop.ref.uid for key, loop in self._loops.items()}
+
+    def ensure(self, ref: CanaryRef) -> None:
+        """Start the loop of `ref` unless it runs (a loop that ended on its own is started again)."""
+        current = self._loops.get(ref.key)
+        if current is not None and current.ref.uid == ref.uid and not current.task.done():
+            return
+        previous = self._loops.pop(ref.key, None)
+        if previous is not None:
+            self._stop(previous)
+        stop = LoopStop()
+        task = asyncio.create_task(
+            self._run_after(previous.task if previous else None, ref, stop), name=f"canary {ref.key}"
+        )
+        task.add_done_callback(_log_loop_crash)
+        self._loops[ref.key] = _Loop(ref, stop, task)
+
+    def retire(self, key: str, uid: str) -> None:
+        """Stop the loop of `key` if it runs for `uid` (a late event of a deleted twin is ignored)."""
+        current = self._loops.get(key)
+        if current is not None and current.ref.uid == uid:
+            logger.info("Deleting %s from cache", key, extra={"canary": key})  # Flagger's words
+            self._stop(self._loops.pop(key))
+
+    async def stop_all(self) -> None:
+        """Stop every loop; return once all have ended (each within the grace, then cancelled)."""
+        for key in list(self._loops):
+            self._stop(self._loops.pop(key))
+        while self._stopping:
+            await asyncio.gather(*list(self._stopping), return_exceptions=True)
+
+    def _stop(self, loop: _Loop) -> None:
+        loop.stop.set()
+        stopper = asyncio.create_task(self._cancel_after_grace(loop), name=f"stop canary {loop.ref.key}")
+        self._stopping.add(stopper)
+        stopper.add_done_callback(self._stopping.discard)
+
+    async def _cancel_after_grace(self, loop: _Loop) -> None:
+        done, _ = await asyncio.wait({loop.task}, timeout=self._grace)
+        if not done:
+            logger.warning(
+                "canary loop did not stop within %.1fs: cancelling it",
+                self._grace,
+                extra={"canary": loop.ref.key},
+            )
+            loop.task.cancel()
+            await asyncio.gather(loop.task, return_exceptions=True)
+
+    async def _run_after(self, previous: asyncio.Task[None] | None, ref: CanaryRef, stop: LoopStop) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        if not stop:
+            await self._run(ref, stop)
+        logger.info("canary loop stopped", extra={"canary": ref.key})
+
+
+def _log_loop_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("canary loop crashed", exc_info=task.exception())
+
+
+class CanaryCache(Protocol):
+    """The Canaries the controller watches, as raw bodies (`controller.kube.watchcache.WatchCache`)."""
+
+    def items(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class CanaryTotals(Protocol):
+    """Where `flagger_canary_total` goes (`controller.telemetry.ControllerMetrics`)."""
+
+    def set_total(self, namespace: str, count: int) -> None: ...
+
+
+ReadCanary = Callable[[str, str], Awaitable[object]]
+"""`(namespace, name)` -> the Canary from the API server itself; raises NotFoundError when it is gone."""
+
+
+class Scheduler:
+    """The canary loops, the Deployment index that wakes them, the sweep, and their liveness checks."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        settings: RolloutSettings,
+        *,
+        canaries: CanaryCache,
+        read_canary: ReadCanary,
+        totals: CanaryTotals,
+        control_loop_interval: float,
+    ) -> None:
+        self._ports = ports
+        self._settings = settings
+        self._canaries = canaries
+        self._read_canary = read_canary
+        self._totals = totals
+        self._control_loop_interval = control_loop_interval
+        self.loops = CanaryLoops(self.run_canary)
+        self._started_at = math.inf  # when the operator started; a follower runs no canary loops
+        self._last_tick: dict[str, float] = {}
+        self._intervals: dict[str, float] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._latest: dict[str, Canary] = {}  # the Canary as its last tick left it
+        self._watchers: dict[tuple[str, str], dict[str, schedule.Watched]] = {}  # Deployment -> canaries
+
+    def operator_started(self) -> None:
+        """The operator runs from now on: Canaries without a loop count as a liveness problem soon."""
+        self._started_at = self._ports.clock.monotonic()
+
+    # --- the per-canary loop ---------------------------------------------------------------------
+
+    async def run_canary(self, ref: CanaryRef, stopped: LoopStop) -> None:
+        """Tick now, then every interval (ticks never overlap; a slow tick delays the next one).
+
+        Between analysis ticks the loop may be woken early (`on_deployment_change`), and a tick may
+        say the next one is due at once: neither runs an analysis early, so the analysis cadence stays
+        one interval while detection and promotion lose their idle waits.
+        """
+        key = ref.key
+        memory = TickMemory()
+        loop = asyncio.get_running_loop()
+        wake = self._wakeups.setdefault(key, asyncio.Event())
+        self._last_tick[key] = self._ports.clock.monotonic()  # the loop exists from now on (liveness checks)
+        try:
+            while not stopped:
+                started = loop.time()
+                outcome: TickOutcome | None = None
+                try:
+                    outcome = await advance(ref, self._ports, self._settings, memory)
+                except Exception:  # a bug in one tick must not kill the canary's loop
+                    logger.exception("tick failed", extra={"canary": key})
+                # Changes the tick itself caused (scaling the target, promoting the primary) must not
+                # wake the loop: that would run the next analysis early.
+                wake.clear()
+                self._last_tick[key] = self._ports.clock.monotonic()
+                if outcome is not None:
+                    self._remember(key, outcome.canary)
+                    self._intervals[key] = outcome.interval
+                    if outcome.due_now:
+                        continue
+                interval = self._intervals.get(key) or analysis_interval_seconds(
+                    None, self._settings.min_analysis_interval
+                )
+                await _sleep_or_wake(stopped, wake, max(0.0, interval - (loop.time() - started)))
+        finally:
+            self._last_tick.pop(key, None)
+            self._intervals.pop(key, None)
+            self._wakeups.pop(key, None)
+            self._remember(key, None)
+
+    def _remember(self, key: str, canary: Canary | None) -> None:
+        """Keep the Deployment index in step with the Canary's latest target."""
+        previous = self._latest.pop(key, None)
+        if previous is not None:
+            for name in schedule.watched_deployments(previous):
+                watchers = self._watchers.get((previous.namespace, name), {})
+                watchers.pop(key, None)
+                if not watchers:
+                    self._watchers.pop((previous.namespace, name), None)
+        if canary is None:
+            return
+        self._latest[key] = canary
+        for name, role in schedule.watched_deployments(canary).items():
+            self._watchers.setdefault((canary.namespace, name), {})[key] = role
+
+    def on_deployment_change(self, event_type: str, deployment: dict[str, Any]) -> None:
+        """Wake the loops for which this change makes waiting for the next tick pointless."""
+        if event_type == "DELETED":
+            return
+        meta = deployment.get("metadata") or {}
+        watchers = self._watchers.get((str(meta.get("namespace") or ""), str(meta.get("name") or "")))
+        if not watchers:
+            return
+        spec_hash: str | None = None
+        state: DeploymentState | None = None
+        now = self._ports.clock.now()
+        for key, role in list(watchers.items()):
+            canary, wake = self._latest.get(key), self._wakeups.get(key)
+            if canary is None or wake is None:
+                continue
+            if role is schedule.Watched.TARGET:
+                if spec_hash is None:
+                    spec_hash = template_hash((deployment.get("spec") or {}).get("template") or {})
+                due = schedule.wakes_on_target(canary, spec_hash)
+            else:
+                state = state or DeploymentState.from_dict(deployment)
+                due = schedule.wakes_on_primary(canary, state, now)
+            if due:
+                wake.set()
+
+    # --- liveness --------------------------------------------------------------------------------
+
+    def canaries_without_loop(self) -> str | None:
+        """Liveness: Canaries that kopf never gave a loop (its Canary watch may be a zombie).
+
+        Checked once the controller has run for a while, for Canaries that are not being deleted.
+        """
+        if self._ports.clock.monotonic() - self._started_at < ORPHAN_GRACE_SECONDS:
+            return None
+        orphans = []
+        now = self._ports.clock.now()
+        for body in self._canaries.items():
+            meta = body.get("metadata") or {}
+            key = f"{meta.get('name')}.{meta.get('namespace')}"
+            if meta.get("deletionTimestamp") or key in self._last_tick:
+                continue
+            created = parse_time(meta.get("creationTimestamp"))
+            if created is not None and (now - created).total_seconds() > ORPHAN_GRACE_SECONDS:
+                orphans.append(key)
+        return f"canaries without a loop: {', '.join(sorted(orphans))}" if orphans else None
+
+    def stalled_loops(self) -> str | None:
+        """Liveness: a loop that has not finished a tick for far longer than its interval."""
+        now = self._ports.clock.monotonic()
+        stalled = [
+            key
+            for key, last in self._last_tick.items()
+            if now - last
+            > max(3 * self._intervals.get(key, DEFAULT_ANALYSIS_INTERVAL_SECONDS), LOOP_STALL_GRACE_SECONDS)
+        ]
+        return f"canary loops stalled: {', '.join(sorted(stalled))}" if stalled else None
+
+    # --- the sweep -------------------------------------------------------------------------------
+
+    async def sweep_forever(self) -> None:
+        """`flagger_canary_total` per namespace and the duplicate-target warning, every control loop."""
+        while True:
+            await self.sweep()
+            await asyncio.sleep(self._control_loop_interval)
+
+    async def sweep(self) -> None:
+        counts: Counter[str] = Counter()
+        targets: Counter[tuple[str, str]] = Counter()
+        for body in self._canaries.items():
+            namespace = str((body.get("metadata") or {}).get("namespace") or "")
+            counts[namespace] += 1
+            target = str(((body.get("spec") or {}).get("targetRef") or {}).get("name") or "")
+            targets[(namespace, target)] += 1
+        for namespace, count in counts.items():
+            self._totals.set_total(namespace, count)
+        for (namespace, target), count in targets.items():
+            if count > 1:
+                logger.error(
+                    "Bad things will happen! Found more than one canary with the same target %s.%s",
+                    target,
+                    namespace,
+                )
+        await self.retire_vanished_loops()
+
+    async def retire_vanished_loops(self) -> None:
+        """End the loops of Canaries that are gone although no DELETED event said so.
+
+        kopf relists after a 410 without replaying the deletions it missed; a loop whose Canary is absent
+        from the watch cache is retired once a GET confirms the 404 (the cache may lag a brand-new Canary).
+        """
+        cached = {
+            f"{meta.get('name')}.{meta.get('namespace')}"
+            for meta in ((body.get("metadata") or {}) for body in self._canaries.items())
+        }
+        for key, uid in self.loops.running().items():
+            if key in cached:
+                continue
+            name, _, namespace = key.rpartition(".")  # namespaces have no dots; names may
+            try:
+                await self._read_canary(namespace, name)
+            except NotFoundError:
+                self.loops.retire(key, uid)
+            except KubeError as error:
+                logger.debug("checking whether %s still exists failed: %s", key, error)
+
+
+async def _sleep_or_wake(stopped: LoopStop, wake: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less when the canary is woken or its loop stopped."""
+    if seconds <= 0:
+        return
+    sleeper = asyncio.ensure_future(stopped.wait(seconds))
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sleeper, waker):
+            task.cancel()
+        await asyncio.gather(sleeper, waker, return_exceptions=True)
