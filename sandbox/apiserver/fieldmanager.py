@@ -606,6 +606,8 @@ def server_side_apply(
         for path in sorted(previous.fields - applied_set, key=len):
             if path in owned_by_others or any(o[: len(path)] == path for o in owned_by_others):
                 continue
+            if any(a[: len(path)] == path for a in applied_set):
+                continue  # a container the apply still sets fields in (kubectl's migrated entries mark it)
             _remove_path(merged, path)
 
     comparison = compare(_strip_meta(live), merged, shape)

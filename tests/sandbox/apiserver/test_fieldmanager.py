@@ -437,3 +437,16 @@ class TestFieldsV1:
     )
     def test_path_strings(self, path: tuple[str, ...], text: str) -> None:
         assert path_string(path) == text
+
+
+def test_reapply_keeps_containers_an_entry_marks_with_a_dot() -> None:
+    """kubectl's client-side -> server-side migration writes entries with "." on containers (``f:spec``).
+    Re-applying the same configuration must not remove those containers: the conformance replay caught the
+    emulator answering 422 ``spec.selector: Invalid value: null`` there, where kube-apiserver answers 200."""
+    live = server_side_apply(None, deployment(), "kubectl", False, now=at(T0))
+    entry = live["metadata"]["managedFields"][0]
+    entry["fieldsV1"]["f:spec"]["."] = {}
+    entry["fieldsV1"]["f:spec"]["f:template"]["."] = {}
+    again = server_side_apply(live, deployment(), "kubectl", False, now=at(T1))
+    assert again["spec"]["selector"] == {"matchLabels": {"app": "podinfo"}}
+    assert again["spec"]["template"]["spec"]["containers"][0]["name"] == "podinfod"
