@@ -7,7 +7,7 @@ TOOLS_BIN := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup tools test test-fast lint fmt demo demo-real bench clean control-plane
+.PHONY: setup tools test test-fast lint fmt demo demo-real bench clean control-plane conformance
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ bench: setup tools
 # The real Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler) from Go modules.
 control-plane:
 	bash scripts/build-control-plane.sh
+
+# The emulator measured against the real control plane: record the API requests of a set of test modules,
+# replay them on kube-apiserver, print the share with identical outcome (bench/README.md, Conformance).
+CONFORMANCE_ARGS ?=
+conformance: setup tools
+	$(PY) -m bench.conformance.run $(CONFORMANCE_ARGS)
 
 # --- install paths: CRDs from their single source, chart lint, container images ---
 .PHONY: crds charts-lint images checkov

@@ -34,7 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.apiserver.app import make_app
-from sandbox.apiserver.routes import POD_LOGS, RUNTIME_HOOKS, ServerConfig
+from sandbox.apiserver.keys import POD_LOGS, RUNTIME_HOOKS, ServerConfig
 from sandbox.apiserver.testing import kubeconfig_text
 from sandbox.prometheus import Prometheus, PrometheusSettings, register_service
 from sandbox.runtime import Runtime, RuntimeSettings

@@ -17,19 +17,9 @@ from aiohttp import web
 from .cluster import Cluster
 from .external_metrics import add_external_metrics
 from .faults import Faults, RequestLog
+from .keys import CLUSTER, CONFIG, FAULTS, POD_LOGS, REQUEST_LOG, RUNTIME_HOOKS, PodRuntimeHooks, ServerConfig
 from .lifecycle import run_collector
-from .routes import (
-    CLUSTER,
-    CONFIG,
-    FAULTS,
-    POD_LOGS,
-    REQUEST_LOG,
-    RUNTIME_HOOKS,
-    PodRuntimeHooks,
-    ServerConfig,
-    add_routes,
-    observe,
-)
+from .routes import add_routes, observe
 
 log = logging.getLogger(__name__)
 STATE_FILE = web.AppKey("state_file", str)
@@ -70,6 +60,7 @@ def make_app(config: ServerConfig | None = None, state_file: str | None = None) 
     cluster.bootstrap()
     app[CLUSTER] = cluster
     app[CONFIG] = config or ServerConfig()
+    cluster.allow_loopback_endpoints = app[CONFIG].allow_loopback_endpoints
     app[FAULTS] = Faults()
     app[REQUEST_LOG] = RequestLog()
     app[POD_LOGS] = None

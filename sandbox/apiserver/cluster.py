@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import crds, defaults
+from . import crds, defaults, serviceaccounts
 from .errors import ApiError
 from .events_view import from_events_v1, to_events_v1
 from .fieldmanager import record_write
@@ -26,7 +26,16 @@ from .schema import invalid as schema_invalid
 from .schema import strict_decoding_error
 from .selectors import Selection
 from .store import Store
-from .validation import check_immutable, check_shape, conflict, invalid, name_problem, not_found
+from .validation import (
+    check_create,
+    check_loopback,
+    check_object_meta,
+    check_shape,
+    check_update,
+    conflict,
+    invalid,
+    not_found,
+)
 
 # Kinds whose DELETE answers with the object rather than a Status (kube-apiserver's per-kind choice).
 DELETE_RETURNS_OBJECT = {"Pod", "Service", "Namespace", "CustomResourceDefinition"}
@@ -107,6 +116,7 @@ class Cluster:
     registry: Registry = field(default_factory=Registry.with_builtins)
     store: Store = field(default_factory=Store)
     gc_wakeup: asyncio.Event | None = None
+    allow_loopback_endpoints: bool = True  # ServerConfig.allow_loopback_endpoints
 
     def bootstrap(self) -> None:
         """The namespaces every cluster has, and CRDs already stored (after a state restore)."""
@@ -207,9 +217,7 @@ class Cluster:
                     "FieldValueRequired",
                 )
         name = metadata["name"]
-        problem = name_problem(rt, name)
-        if problem:
-            raise invalid(rt, name, "metadata.name", f'Invalid value: "{name}": {problem}')
+        check_object_meta(rt, metadata)
         if self.find(rt, metadata.get("namespace"), name) is not None:
             raise ApiError(
                 409,
@@ -239,6 +247,12 @@ class Cluster:
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
             crds.validate(obj)
             obj["status"] = crds.established_status(obj)
+            options.warnings.extend(crds.format_warnings(obj))
+        check_create(rt, obj)
+        if rt.kind == "Pod" and rt.group == "":
+            serviceaccounts.admit_pod(self, obj)
+        if not self.allow_loopback_endpoints:
+            check_loopback(rt, obj)
         if operation != "Apply":  # an apply arrives with its managedFields already computed
             obj = self._record(None, obj, options.manager, operation, "")
         if options.dry_run:
@@ -248,6 +262,8 @@ class Cluster:
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
             for served in crds.resource_types(stored):
                 self.registry.add(served)
+        if rt.kind == "Namespace" and rt.group == "":
+            serviceaccounts.populate_namespace(self, stored["metadata"]["name"], options)
         return stored
 
     def _check_kind(self, rt: ResourceType, body: dict[str, Any]) -> None:
@@ -356,13 +372,19 @@ class Cluster:
         if rt.kind == "Namespace" and subresource != "finalize":
             new["spec"] = clone_json(old.get("spec", {}))
         defaults.apply_builtin_defaults(rt, new)
-        check_immutable(rt, old, new)
+        if not self.allow_loopback_endpoints:
+            check_loopback(rt, new)
+        if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io" and not subresource:
+            options.warnings.extend(crds.format_warnings(new, old))
+        check_update(rt, old, new)
         self._admit_custom(rt, new, options)
         metadata = new["metadata"]  # admission may have replaced the dict
         if rt.has_generation:
             generation = int(old_meta.get("generation", 1))
             if _spec_part(new, rt.has_status) != _spec_part(old, rt.has_status):
                 generation += 1
+            elif rt.kind == "Deployment" and metadata.get("annotations") != old_meta.get("annotations"):
+                generation += 1  # the Deployment strategy counts annotation changes too (rollback legacy)
             metadata["generation"] = generation
         # A client may replace managedFields wholesale (kubectl's client-side -> server-side apply
         # migration does, by JSON patch); such a write is taken as given, not recorded on top.
@@ -485,6 +507,8 @@ class Cluster:
             new = clone_json(old)
             new["metadata"]["deletionTimestamp"] = rfc3339()
             new["metadata"]["deletionGracePeriodSeconds"] = 0
+            if rt.has_generation:  # the generic registry's BeforeDelete: a deletion is a change of intent
+                new["metadata"]["generation"] = int(new["metadata"].get("generation") or 1) + 1
             new["metadata"]["finalizers"] = finalizers
             if not finalizers:
                 new["metadata"].pop("finalizers", None)

@@ -69,6 +69,49 @@ def resource_types(crd: dict[str, Any]) -> list[ResourceType]:
     return types
 
 
+# The schema formats kube-apiserver knows (apiextensions' supported formats); others draw a warning.
+KNOWN_FORMATS = frozenset(
+    {
+        "bsonobjectid",
+        "uri",
+        "email",
+        "hostname",
+        "ipv4",
+        "ipv6",
+        "cidr",
+        "mac",
+        "uuid",
+        "uuid3",
+        "uuid4",
+        "uuid5",
+    }
+    | {"isbn", "isbn10", "isbn13", "creditcard", "ssn", "hexcolor", "rgbcolor", "byte", "password", "date"}
+    | {"duration", "datetime", "date-time"}
+)
+
+
+def _formats(node: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        value = node.get("format")
+        if isinstance(value, str) and value:
+            found.append(value)
+        for child in node.values():
+            found += _formats(child)
+    elif isinstance(node, list):
+        for child in node:
+            found += _formats(child)
+    return found
+
+
+def format_warnings(crd: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
+    """``unrecognized format "url"``: what kube-apiserver warns for unknown formats a write introduces."""
+    versions = (crd.get("spec") or {}).get("versions") or []
+    before = set(_formats(((old or {}).get("spec") or {}).get("versions") or []))
+    unknown = [f for f in _formats(versions) if f not in KNOWN_FORMATS and f not in before]
+    return [f'unrecognized format "{f}"' for f in dict.fromkeys(unknown)]
+
+
 def validate(crd: dict[str, Any]) -> None:
     """The few checks that stop a broken CRD from being registered (422 like kube-apiserver)."""
     spec = crd.get("spec") or {}

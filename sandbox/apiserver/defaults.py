@@ -48,6 +48,51 @@ def _pod_spec_defaults(spec: dict[str, Any]) -> None:
                     port.setdefault("protocol", "TCP")
 
 
+# What the DefaultTolerationSeconds admission plugin adds to every Pod.
+DEFAULT_TOLERATIONS = (
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+)
+
+
+def _pod_admission_defaults(spec: dict[str, Any]) -> None:
+    """Pod-only defaults: SetDefaults_Pod and the ServiceAccount, Priority and DefaultTolerationSeconds
+    admission plugins. The ServiceAccount plugin's projected token volume is left out: nothing reads it."""
+    spec.setdefault("enableServiceLinks", True)
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    spec["serviceAccountName"] = spec["serviceAccount"] = account
+    spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    tolerations = spec.get("tolerations")
+    if tolerations is None or isinstance(tolerations, list):
+        tolerations = list(tolerations or [])
+        for default in DEFAULT_TOLERATIONS:
+            if not any(isinstance(t, dict) and t.get("key") == default["key"] for t in tolerations):
+                tolerations.append(dict(default))
+        spec["tolerations"] = tolerations
+
+
+def _crd_defaults(obj: dict[str, Any]) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("conversion", {"strategy": "None"})
+    names = spec.get("names")
+    if isinstance(names, dict) and names.get("kind"):
+        names.setdefault("singular", str(names["kind"]).lower())
+        names.setdefault("listKind", f"{names['kind']}List")
+
+
 def _deployment_defaults(obj: dict[str, Any]) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -59,7 +104,10 @@ def _deployment_defaults(obj: dict[str, Any]) -> None:
     if isinstance(strategy, dict):
         strategy.setdefault("type", "RollingUpdate")
         if strategy["type"] == "RollingUpdate":
-            strategy.setdefault("rollingUpdate", {"maxUnavailable": "25%", "maxSurge": "25%"})
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                rolling.setdefault("maxUnavailable", "25%")
+                rolling.setdefault("maxSurge", "25%")
     template = spec.get("template")
     if isinstance(template, dict) and isinstance(template.get("spec"), dict):
         _pod_spec_defaults(template["spec"])
@@ -71,6 +119,8 @@ def _service_defaults(obj: dict[str, Any]) -> None:
         return
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
+    if spec["type"] != "ExternalName":
+        spec.setdefault("internalTrafficPolicy", "Cluster")
     for port in spec.get("ports") or []:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
@@ -96,6 +146,13 @@ def apply_builtin_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
             _pod_spec_defaults(template["spec"])
     elif rt.kind == "Pod" and isinstance(obj.get("spec"), dict):
         _pod_spec_defaults(obj["spec"])
+        _pod_admission_defaults(obj["spec"])
         obj.setdefault("status", {"phase": "Pending"})
     elif rt.kind == "Service":
         _service_defaults(obj)
+    elif rt.kind == "CustomResourceDefinition":
+        _crd_defaults(obj)
+    elif rt.kind == "Event":  # stored as core/v1, whose struct fields are not omitempty
+        obj.setdefault("source", {})
+        obj.setdefault("reportingComponent", "")
+        obj.setdefault("reportingInstance", "")

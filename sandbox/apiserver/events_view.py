@@ -29,7 +29,7 @@ def to_events_v1(core: dict[str, Any]) -> dict[str, Any]:
         if name in core:
             result[name] = core[name]
     for new_name, core_name in _RENAMES:
-        if core_name in core:
+        if core_name in core and core[core_name] not in ("", None):  # omitempty strings in events.k8s.io/v1
             result[new_name] = core[core_name]
     if not result.get("eventTime"):
         # events.k8s.io requires eventTime; core events written by old clients only have lastTimestamp.
@@ -50,6 +50,4 @@ def from_events_v1(event: dict[str, Any]) -> dict[str, Any]:
         if new_name in event:
             result[core_name] = event[new_name]
     result.setdefault("eventTime", micro_time())
-    if "source" not in result and result.get("reportingComponent"):
-        result["source"] = {"component": result["reportingComponent"]}
     return result

@@ -114,6 +114,8 @@ class Faults:
 
 @dataclass(frozen=True)
 class RequestRecord:
+    """One answered request. Bodies are kept only while the log records them (``capture_bodies``)."""
+
     method: str
     path: str
     query: str
@@ -122,10 +124,23 @@ class RequestRecord:
     verb: str = ""
     resource: str = ""
     user_agent: str = ""
+    content_type: str = ""
+    accept: str = ""
+    body: bytes | None = None
+    response_content_type: str = ""
+    response_body: bytes | None = None
+    warnings: tuple[str, ...] = ()
+    fault: bool = False  # answered by fault injection, not by the API semantics
 
 
 class RequestLog(list[RequestRecord]):
-    """Every request the server answered, in order (append is atomic under the GIL)."""
+    """Every request the server answered, in order (append is atomic under the GIL).
+
+    ``capture_bodies`` adds request and response bodies to the records: the conformance corpus needs them,
+    a long-running sandbox does not (they would only grow its memory).
+    """
+
+    capture_bodies: bool = False
 
     def matching(
         self, method: str | None = None, path_prefix: str = "", verb: str | None = None

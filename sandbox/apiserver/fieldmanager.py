@@ -362,6 +362,22 @@ def merge_applied(live: JSON, applied: JSON, shape: Shape) -> JSON:
     return clone_json(applied)
 
 
+def _names_applied_item(path: Path, applied: FieldSet) -> bool:
+    """Whether ``path`` goes through a list item the apply still sets under a fuller key: kubectl's migrated
+    entries key container ports by ``containerPort`` alone, the applied set by ``containerPort`` and
+    ``protocol``; structured-merge-diff sees two different items and removes neither."""
+    for i, element in enumerate(path):
+        if not element.startswith("k:"):
+            continue
+        wanted = json.loads(element[2:])
+        for other in applied:
+            if len(other) > i and other[:i] == path[:i] and other[i].startswith("k:") and other[i] != element:
+                keys = json.loads(other[i][2:])
+                if all(keys.get(k) == v for k, v in wanted.items()):
+                    return True
+    return False
+
+
 def _remove_path(obj: JSON, path: Path) -> None:
     if not path:
         return
@@ -606,6 +622,8 @@ def server_side_apply(
         for path in sorted(previous.fields - applied_set, key=len):
             if path in owned_by_others or any(o[: len(path)] == path for o in owned_by_others):
                 continue
+            if any(a[: len(path)] == path for a in applied_set) or _names_applied_item(path, applied_set):
+                continue  # a container the apply still sets fields in (kubectl's migrated entries mark it)
             _remove_path(merged, path)
 
     comparison = compare(_strip_meta(live), merged, shape)

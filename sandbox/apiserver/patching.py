@@ -94,7 +94,23 @@ def apply_object(
 ) -> tuple[dict[str, Any], bool]:
     """Server-side apply: create if absent, otherwise merge with field ownership (fieldmanager.py)."""
     if not options.manager_given or not options.manager:
-        raise ApiError(400, "BadRequest", "PATCH, application/apply-patch+yaml requires a fieldManager")
+        raise ApiError(
+            422,
+            "Invalid",
+            'PatchOptions.meta.k8s.io "" is invalid: '
+            "fieldManager: Required value: is required for apply patch",
+            {
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                ],
+            },
+        )
     if not isinstance(body, dict):
         raise ApiError(400, "BadRequest", "error decoding YAML: the applied configuration must be an object")
     cluster._check_kind(rt, body)

@@ -158,7 +158,17 @@ def _builtin(
 
 ALL = ("all",)
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
-    _builtin("", "v1", "namespaces", "Namespace", False, ("ns",), status=True, extra=("finalize",)),
+    _builtin(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        False,
+        ("ns",),
+        status=True,
+        extra=("finalize",),
+        verbs=tuple(v for v in ALL_VERBS if v != "deletecollection"),  # as kube-apiserver's discovery says
+    ),
     _builtin(
         "", "v1", "pods", "Pod", short=("po",), categories=ALL, status=True, generation=True, extra=("log",)
     ),
@@ -217,8 +227,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "HorizontalPodAutoscaler",
         short=("hpa",),
         categories=ALL,
-        status=True,
-        generation=True,
+        status=True,  # kube-apiserver keeps no metadata.generation on HPAs
     ),
     _builtin(
         "autoscaling",
@@ -227,8 +236,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         "HorizontalPodAutoscaler",
         short=("hpa",),
         categories=ALL,
-        status=True,
-        generation=True,
+        status=True,  # kube-apiserver keeps no metadata.generation on HPAs
     ),
     _builtin("networking.k8s.io", "v1", "ingresses", "Ingress", short=("ing",), status=True, generation=True),
     _builtin(

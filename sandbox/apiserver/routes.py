@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
@@ -28,54 +28,29 @@ from .cluster import (
     encode_continue,
 )
 from .errors import ApiError
-from .exec import ExecBackend, ExecOptions, refuse_other_protocols, serve_exec
-from .faults import Faults, RequestLog, RequestRecord
+from .exec import ExecOptions, refuse_other_protocols, serve_exec
+from .faults import RequestRecord
+from .keys import (
+    CLUSTER,
+    CONFIG,
+    FAULT,
+    FAULTS,
+    POD_LOGS,
+    REQUEST_LOG,
+    RESOURCE,
+    RUNTIME_HOOKS,
+    VERB,
+    WRITE_OPTIONS,
+    LogFollower,
+)
 from .meta import parse_bool
 from .patching import APPLY_PATCH, patch_object
 from .registry import ResourceType, not_found_path
 from .selectors import FieldSelector, LabelSelector, Selection
 from .watch import serve_watch
 
-PodLogs = Callable[[dict[str, Any], str, dict[str, str]], Awaitable[str]]
-
-
-class LogFollower(Protocol):
-    """One ``kubectl logs -f``: the log as the query selects it on the first call, then what was appended."""
-
-    async def read_new(self) -> bytes: ...
-
-
-PodLogFollow = Callable[[dict[str, Any], str, dict[str, str]], LogFollower]
 #: How often a followed log is checked for new lines, for the client's disconnect and for the pod's end.
 LOG_FOLLOW_POLL_SECONDS = 0.2
-
-
-@dataclass
-class PodRuntimeHooks:
-    """What the API server asks of a pod runtime (the sandbox's kubelet); attached after the server starts."""
-
-    exec: ExecBackend | None = None
-    log_follow: PodLogFollow | None = None
-
-
-@dataclass
-class ServerConfig:
-    """Knobs of one server instance."""
-
-    minor: int = 31
-    bookmark_interval: float = 60.0
-    default_watch_timeout: float = 1800.0
-
-
-CLUSTER = web.AppKey("cluster", Cluster)
-CONFIG = web.AppKey("config", ServerConfig)
-FAULTS = web.AppKey("faults", Faults)
-REQUEST_LOG = web.AppKey("request_log", RequestLog)
-POD_LOGS: web.AppKey[PodLogs | None] = web.AppKey("pod_logs")
-RUNTIME_HOOKS = web.AppKey("runtime_hooks", PodRuntimeHooks)
-VERB = web.RequestKey("verb", str)
-WRITE_OPTIONS = web.RequestKey("write_options", WriteOptions)
-RESOURCE = web.RequestKey("resource", str)
 
 
 def dumps(data: Any) -> bytes:
@@ -93,10 +68,32 @@ async def observe(
 ) -> web.StreamResponse:
     """Status errors, the request log, and the 500 safety net, for every request."""
     started = time.perf_counter()
+    log = request.app[REQUEST_LOG]
+    # Read up front only when recording: the handler's own read() then returns the cached bytes.
+    body = await request.read() if log.capture_bodies and request.body_exists else None
+    response: web.StreamResponse | None = None
     status = 500
     try:
-        response = await handler(request)
+        response = await _answer(request, handler)
         status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except (ConnectionResetError, asyncio.CancelledError):
+        status = 499
+        raise
+    finally:
+        duration = time.perf_counter() - started
+        log.append(_record(request, response, status, duration, body, log.capture_bodies))
+
+
+async def _answer(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The handler's response, or the Status kube-apiserver would answer for what it raised."""
+    try:
+        response = await handler(request)
         options = request.get(WRITE_OPTIONS)
         if options is not None and options.warnings and not response.prepared:
             for warning in dict.fromkeys(options.warnings):
@@ -104,10 +101,8 @@ async def observe(
                 response.headers.add("Warning", f'299 - "{escaped}"')
         return response
     except ApiError as error:
-        status = error.code
         return json_response(error.to_status(), error.code)
     except web.HTTPException as exc:
-        status = exc.status
         if exc.status == 404:
             return json_response(not_found_path().to_status(), 404)
         if exc.status == 405:
@@ -117,26 +112,42 @@ async def observe(
             return json_response(refused.to_status(), 405)
         raise
     except (ConnectionResetError, asyncio.CancelledError):
-        status = 499
         raise
     except Exception as exc:  # a bug must still answer a Status, not a traceback page
-        status = 500
         request.app.logger.exception("internal error on %s %s", request.method, request.path_qs)
         internal = ApiError(500, "InternalError", f"Internal error occurred: {type(exc).__name__}: {exc}")
         return json_response(internal.to_status(), 500)
-    finally:
-        request.app[REQUEST_LOG].append(
-            RequestRecord(
-                request.method,
-                request.path,
-                request.query_string,
-                status,
-                time.perf_counter() - started,
-                request.get(VERB, ""),
-                request.get(RESOURCE, ""),
-                request.headers.get("User-Agent", ""),
-            )
-        )
+
+
+def _record(
+    request: web.Request,
+    response: web.StreamResponse | None,
+    status: int,
+    duration: float,
+    body: bytes | None,
+    with_bodies: bool,
+) -> RequestRecord:
+    headers = request.headers
+    answer: bytes | None = None
+    if with_bodies and isinstance(response, web.Response) and isinstance(response.body, bytes):
+        answer = response.body  # streamed answers (watch, logs -f, exec) keep none
+    return RequestRecord(
+        request.method,
+        request.path,
+        request.query_string,
+        status,
+        duration,
+        request.get(VERB, ""),
+        request.get(RESOURCE, ""),
+        headers.get("User-Agent", ""),
+        content_type=headers.get("Content-Type", ""),
+        accept=headers.get("Accept", ""),
+        body=body,
+        response_content_type=response.headers.get("Content-Type", "") if response is not None else "",
+        response_body=answer,
+        warnings=tuple(response.headers.getall("Warning", ())) if response is not None else (),
+        fault=request.get(FAULT, False),
+    )
 
 
 # -- discovery -------------------------------------------------------------------------------
@@ -318,6 +329,7 @@ async def handle_resource(request: web.Request) -> web.StreamResponse:
     if latency:
         await asyncio.sleep(latency)
     if error is not None:
+        request[FAULT] = True
         if verb == "watch" and error.code == 410:
             return await expired_watch(request, error)  # a real 410 arrives inside a 200 watch stream
         raise error

@@ -8,7 +8,7 @@ import sys
 from aiohttp import web
 
 from .app import make_app
-from .routes import ServerConfig
+from .keys import ServerConfig
 
 
 def serve(

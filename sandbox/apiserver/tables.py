@@ -1,7 +1,8 @@
 """``meta.k8s.io/v1 Table`` responses for ``kubectl get``.
 
-Generic resources get Name + Age; CRDs their ``additionalPrinterColumns`` between the two; a few
-built-ins the columns kubectl users know (namespaces, pods, deployments, services, events).
+Generic resources get Name + Age; CRDs their ``additionalPrinterColumns`` (Name + Age only when they declare
+none, as kube-apiserver); a few built-ins the columns kube-apiserver gives them (namespaces, pods, configmaps,
+deployments, services, events).
 """
 
 from __future__ import annotations
@@ -60,7 +61,22 @@ def _pod_row(obj: dict[str, Any]) -> list[Any]:
         age(obj),
         status.get("podIP") or "<none>",
         spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        _readiness_gates(spec, status),
     ]
+
+
+def _readiness_gates(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """kubectl's READINESS GATES: how many of the pod's gates have a True condition."""
+    gates = [g.get("conditionType") for g in spec.get("readinessGates") or [] if isinstance(g, dict)]
+    if not gates:
+        return "<none>"
+    true = {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"}
+    return f"{sum(1 for g in gates if g in true)}/{len(gates)}"
+
+
+def _configmap_row(obj: dict[str, Any]) -> list[Any]:
+    return [obj["metadata"]["name"], len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), age(obj)]
 
 
 def _deployment_row(obj: dict[str, Any]) -> list[Any]:
@@ -127,9 +143,12 @@ BUILTIN_COLUMNS: dict[str, tuple[list[dict[str, Any]], Row]] = {
             AGE,
             _column("IP", priority=1),
             _column("Node", priority=1),
+            _column("Nominated Node", priority=1),
+            _column("Readiness Gates", priority=1),
         ],
         _pod_row,
     ),
+    "ConfigMap": ([NAME, _column("Data", "integer"), AGE], _configmap_row),
     "Deployment": (
         [
             NAME,
@@ -169,14 +188,12 @@ def _cell(obj: dict[str, Any], column: PrinterColumn) -> Any:
 def columns_and_row(rt: ResourceType) -> tuple[list[dict[str, Any]], Row]:
     if rt.custom:
         custom = list(rt.printer_columns)
+        if not custom:  # kube-apiserver adds Age only to a CRD that declares no printer columns
+            return [NAME, AGE], lambda obj: [obj["metadata"]["name"], age(obj)]
         definitions = [NAME] + [_column(c.name, c.type, c.description, c.priority, c.format) for c in custom]
-        has_age = any(c.name.lower() == "age" for c in custom)
-        if not has_age:
-            definitions.append(AGE)
 
         def custom_row(obj: dict[str, Any]) -> list[Any]:
-            cells = [obj["metadata"]["name"]] + [_cell(obj, c) for c in custom]
-            return cells if has_age else [*cells, age(obj)]
+            return [obj["metadata"]["name"]] + [_cell(obj, c) for c in custom]
 
         return definitions, custom_row
     if rt.kind in BUILTIN_COLUMNS and not rt.view:

@@ -18,6 +18,7 @@ import pathlib
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ from .app import make_app
 from .cluster import Cluster
 from .external_metrics import EXTERNAL_METRICS, ExternalMetrics
 from .faults import Faults, RequestLog
-from .routes import (
+from .keys import (
     CLUSTER,
     FAULTS,
     POD_LOGS,
@@ -38,6 +39,7 @@ from .routes import (
     PodRuntimeHooks,
     ServerConfig,
 )
+from .recording import append_session, corpus_path, current_test
 
 T = TypeVar("T")
 
@@ -68,9 +70,14 @@ class ApiServer:
         bookmark_interval: float = 60.0,
         state_file: str | None = None,
         workdir: str | pathlib.Path | None = None,
+        allow_loopback_endpoints: bool = True,
     ) -> None:
         self.host, self.port = host, port
-        self.config = ServerConfig(minor=minor, bookmark_interval=bookmark_interval)
+        self.config = ServerConfig(
+            minor=minor,
+            bookmark_interval=bookmark_interval,
+            allow_loopback_endpoints=allow_loopback_endpoints,
+        )
         self.state_file = state_file
         self._own_workdir = workdir is None
         self.workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="flagman-apiserver-"))
@@ -80,6 +87,10 @@ class ApiServer:
         self._app: web.Application | None = None
         self._stopped: asyncio.Event | None = None
         self._pod_logs: PodLogs | None = None
+        # FLAGMAN_APISERVER_CORPUS: record this server's requests for the conformance replay (recording.py).
+        self._corpus = corpus_path()
+        self._session = uuid.uuid4().hex[:12]
+        self._test = current_test()
 
     # -- what tests use ----------------------------------------------------------------------
     @property
@@ -176,6 +187,10 @@ class ApiServer:
         if self._loop is not None and self._stopped is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._stopped.set)
             self._thread.join(timeout=30)
+            if self._corpus is not None and self._app is not None:
+                append_session(
+                    self._corpus, self._app[REQUEST_LOG], self._session, self._test, self.config.minor
+                )
         self._loop = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -194,6 +209,7 @@ class ApiServer:
     async def _serve(self, ready: concurrent.futures.Future[None]) -> None:
         self._stopped = asyncio.Event()
         self._app = make_app(self.config, self.state_file)
+        self._app[REQUEST_LOG].capture_bodies = self._corpus is not None
         self._app[POD_LOGS] = self._read_pod_logs  # set before start; set_pod_logs swaps the source later
         self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=2)
         await self._runner.setup()

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from . import tables
 from .errors import ApiError
+from .keys import ServerConfig
 from .meta import parse_bool
 from .registry import ResourceType
 from .selectors import Selection
@@ -27,7 +28,6 @@ from .store import WatchEvent
 
 if TYPE_CHECKING:
     from .cluster import Cluster
-    from .routes import ServerConfig
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 

@@ -437,3 +437,32 @@ class TestFieldsV1:
     )
     def test_path_strings(self, path: tuple[str, ...], text: str) -> None:
         assert path_string(path) == text
+
+
+def test_reapply_keeps_containers_an_entry_marks_with_a_dot() -> None:
+    """kubectl's client-side -> server-side migration writes entries with "." on containers (``f:spec``).
+    Re-applying the same configuration must not remove those containers: the conformance replay caught the
+    emulator answering 422 ``spec.selector: Invalid value: null`` there, where kube-apiserver answers 200."""
+    live = server_side_apply(None, deployment(), "kubectl", False, now=at(T0))
+    entry = live["metadata"]["managedFields"][0]
+    entry["fieldsV1"]["f:spec"]["."] = {}
+    entry["fieldsV1"]["f:spec"]["f:template"]["."] = {}
+    again = server_side_apply(live, deployment(), "kubectl", False, now=at(T1))
+    assert again["spec"]["selector"] == {"matchLabels": {"app": "podinfo"}}
+    assert again["spec"]["template"]["spec"]["containers"][0]["name"] == "podinfod"
+
+
+def test_reapply_keeps_a_port_an_old_entry_keys_by_container_port_alone() -> None:
+    """kubectl's migrated entry names ``k:{"containerPort":9898}``; the apply sets the port under
+    ``k:{"containerPort":9898,"protocol":"TCP"}``. kube-apiserver keeps the port (replay of kubectl's
+    client-side -> server-side apply); the emulator removed it."""
+    live = server_side_apply(None, deployment(), "kubectl", False, now=at(T0))
+    containers = live["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:template"]["f:spec"][
+        "f:containers"
+    ]
+    ports = containers['k:{"name":"podinfod"}']["f:ports"]
+    ports['k:{"containerPort":9898}'] = {".": {}, "f:containerPort": {}}
+    again = server_side_apply(live, deployment(), "kubectl", False, now=at(T1))
+    assert again["spec"]["template"]["spec"]["containers"][0]["ports"] == [
+        {"containerPort": 9898, "protocol": "TCP"}
+    ]

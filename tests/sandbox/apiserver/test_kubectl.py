@@ -115,7 +115,8 @@ def test_flagger_crds_canary_columns_and_describe(kubectl: Kubectl) -> None:
     )
     assert code == 200
     lines = kubectl("get", "canaries", "-A").splitlines()
-    assert lines[0].split() == ["NAMESPACE", "NAME", "STATUS", "WEIGHT", "LASTTRANSITIONTIME", "AGE"]
+    # No AGE: kube-apiserver adds it only to CRDs without printer columns (the tutorial's output has none).
+    assert lines[0].split() == ["NAMESPACE", "NAME", "STATUS", "WEIGHT", "LASTTRANSITIONTIME"]
     assert lines[1].split()[:5] == ["test", "podinfo", "Progressing", "100", "2019-06-16T14:05:07Z"]
 
     canary = json.loads(kubectl("-n", "test", "get", "canary", "podinfo", "-o", "json"))
@@ -131,7 +132,7 @@ def test_flagger_crds_canary_columns_and_describe(kubectl: Kubectl) -> None:
         "POST",
         "/api/v1/namespaces/test/events",
         {
-            "metadata": {"generateName": "podinfo."},
+            "metadata": {"name": "podinfo.1889e5a2c0f0a001"},
             "involvedObject": involved,
             "type": "Normal",
             "reason": "Synced",
@@ -148,7 +149,7 @@ def test_flagger_crds_canary_columns_and_describe(kubectl: Kubectl) -> None:
         "POST",
         "/apis/events.k8s.io/v1/namespaces/test/events",
         {
-            "metadata": {"generateName": "podinfo."},
+            "metadata": {"name": "podinfo.1889e5a2c0f0a002"},
             "regarding": involved,
             "type": "Normal",
             "reason": "Synced",
@@ -253,7 +254,10 @@ def test_wide_columns_auth_and_pod_commands(kubectl: Kubectl) -> None:
     assert kubectl("auth", "can-i", "get", "pods").strip() == "yes"  # no authorization in the sandbox
     kubectl("run", "tmp", "--image=busybox", "--restart=Never")
     header = kubectl("get", "pods", "-o", "wide").splitlines()[0].split()
-    assert header == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert header == [
+        *("NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"),
+        *("NOMINATED", "NODE", "READINESS", "GATES"),
+    ]
     assert kubectl("logs", "tmp") == ""  # without a runtime a pod has no output
     assert 'pod "tmp" deleted' in kubectl("delete", "pod", "tmp")
     kubectl("wait", "--for=delete", "pod/tmp", "--timeout=5s")
