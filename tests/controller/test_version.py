@@ -48,4 +48,5 @@ def test_the_makefile_tags_images_with_the_same_version() -> None:
         ["make", "-s", "-n", "images"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout
     # `make images` hands both image references (registry/name:tag) to scripts/images/build.sh
-    assert re.findall(r"ghcr\.io/flagman/(?:controller|loadtester):(\S+)", shown) == [_pyproject_version()] * 2
+    tags = re.findall(r"ghcr\.io/flagman/(?:controller|loadtester):(\S+)", shown)
+    assert tags == [_pyproject_version()] * 2
