@@ -1,7 +1,8 @@
 """Log lines as Flagger's zap production logger writes them, so log queries written for Flagger work.
 
-One JSON object per line: ``level`` (``debug info warn error fatal``), ``ts`` (seconds since the epoch as
-a float, zap's default ``EpochTimeEncoder``: ``1733149000.123456``), ``caller`` (``file.py:line``),
+One JSON object per line: ``level`` (``debug info warn error fatal``), ``ts`` (UTC ISO-8601 with
+milliseconds, ``2025-01-13T12:01:25.594Z``: Flagger's ``pkg/logger`` configures zap with
+``ISO8601TimeEncoder``), ``caller`` (``file.py:line``),
 ``msg``, then every ``extra=`` field of the record (``canary``), and ``stacktrace`` for an exception.
 
 Written by hand with ``json.dumps`` rather than with python-json-logger: the load tester logs two lines
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Final
 
 LEVELS: Final = {
@@ -40,6 +42,12 @@ _STANDARD_ATTRIBUTES: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "",
 }
 
 
+def iso8601(created: float) -> str:
+    """zap's ISO8601TimeEncoder in UTC: ``2025-01-13T12:01:25.594Z``."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    return f"{stamp}.{int(created % 1 * 1000):03d}Z"
+
+
 def level_name(levelno: int) -> str:
     """zap's name for a logging level (``WARNING`` -> ``warn``, ``CRITICAL`` -> ``fatal``)."""
     return _ZAP_NAMES.get(levelno) or logging.getLevelName(levelno).lower()
@@ -51,7 +59,7 @@ class ZapJsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "level": level_name(record.levelno),
-            "ts": record.created,
+            "ts": iso8601(record.created),
             "caller": f"{record.module}.py:{record.lineno}",
             "msg": record.getMessage(),
         }

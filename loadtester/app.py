@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import posixpath
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -20,7 +20,7 @@ from loadtester.auth import BearerToken, NamespaceAuthorizer
 from loadtester.gates import GateStore, GateStoreError, InMemoryGateStore, gate_key, rollback_key
 from loadtester.metrics import LoadTesterMetrics
 from loadtester.payload import Payload, PayloadError, decode_payload, go_bool
-from loadtester.process import ProcessGroups
+from loadtester.process import Spawner
 from loadtester.runner import TaskRunner
 from loadtester.settings import Settings
 from loadtester.tasks import Task, TaskContext, TaskRequestError, new_task
@@ -29,6 +29,7 @@ RUNNER = web.AppKey("runner", TaskRunner)
 METRICS = web.AppKey("metrics", LoadTesterMetrics)
 GATES = web.AppKey("gates", GateStore)
 SETTINGS = web.AppKey("settings", Settings)
+SPAWNER = web.AppKey("spawner", Spawner)
 AUTHORIZER = web.AppKey("authorizer", NamespaceAuthorizer)
 
 UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/metrics"})
@@ -225,7 +226,10 @@ def bearer_token_middleware(token: BearerToken) -> Middleware:
 
 
 def create_app(settings: Settings, *, gates: GateStore | None = None) -> web.Application:
-    """The load tester as an aiohttp application; the runner starts and stops with the app."""
+    """The load tester as an aiohttp application; the runner starts and stops with the app.
+
+    Nothing is started or opened here: the runner starts and the gate store, the spawner's threads and
+    the HTTP session are released through the app's lifecycle (`cleanup_ctx`)."""
     middlewares: list[Middleware] = [redirect_unclean_paths]
     if settings.auth_token:
         middlewares.append(bearer_token_middleware(BearerToken(settings.auth_token)))
@@ -234,7 +238,8 @@ def create_app(settings: Settings, *, gates: GateStore | None = None) -> web.App
     app[METRICS] = LoadTesterMetrics()
     app[GATES] = gates if gates is not None else _gate_store(settings)
     app[AUTHORIZER] = NamespaceAuthorizer(settings.namespace_regexp)
-    context = TaskContext(timeout=settings.timeout, groups=ProcessGroups(), logger=logs.logger())
+    app[SPAWNER] = Spawner()
+    context = TaskContext(timeout=settings.timeout, spawner=app[SPAWNER], logger=logs.logger())
     app[RUNNER] = TaskRunner(context, app[METRICS], tick=settings.runner_tick)
 
     app.router.add_route("*", "/healthz", healthz)
@@ -250,9 +255,11 @@ def create_app(settings: Settings, *, gates: GateStore | None = None) -> web.App
     app.router.add_route("*", "/rollback/close", _set("rollback", rollback_key, False))
     app.router.add_route("*", "/{tail:.*}", task_route)
 
-    app.on_startup.append(_start_runner)
-    app.on_shutdown.append(_stop_runner)
-    app.on_cleanup.append(_kill_leftovers)
+    app.cleanup_ctx.append(_gate_store_lifetime)
+    app.cleanup_ctx.append(_runner_lifetime)
+    # on_shutdown runs when the server stops listening, *before* in-flight requests get their grace
+    # period (cleanup_ctx only after it): from then on no pending task may start, as in Flagger.
+    app.on_shutdown.append(_stop_scheduling)
     return app
 
 
@@ -264,19 +271,22 @@ def _gate_store(settings: Settings) -> GateStore:
     return ConfigMapGateStore.from_reference(settings.gates_configmap)
 
 
-async def _start_runner(app: web.Application) -> None:
-    app[RUNNER].start()
+async def _gate_store_lifetime(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[GATES].close()
 
 
-async def _stop_runner(app: web.Application) -> None:
-    logs.logger().info("shutting down the task runner")
-    await app[RUNNER].stop_scheduling()
-
-
-async def _kill_leftovers(app: web.Application) -> None:
-    close = getattr(app[GATES], "close", None)
-    if close is not None:
-        await close()
-    killed = await app[RUNNER].kill_all()
+async def _runner_lifetime(app: web.Application) -> AsyncIterator[None]:
+    runner = app[RUNNER]
+    runner.start()
+    yield
+    await runner.stop_scheduling()  # already stopped at shutdown, unless the app was never served
+    killed = await runner.kill_all()
     if killed:
         logs.logger().warning("killed %d process group(s) still running at shutdown", killed)
+    app[SPAWNER].close()
+
+
+async def _stop_scheduling(app: web.Application) -> None:
+    logs.logger().info("shutting down the task runner")
+    await app[RUNNER].stop_scheduling()

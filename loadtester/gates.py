@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from loadtester.errors import LoadtesterError
+
 
 def gate_key(name: str, namespace: str) -> str:
     return f"{name}.{namespace}"
@@ -18,7 +20,7 @@ def rollback_key(name: str, namespace: str) -> str:
     return f"rollback.{name}.{namespace}"
 
 
-class GateStoreError(Exception):
+class GateStoreError(LoadtesterError):
     """The store cannot be read or written (a shared store's backend is down); answered with 503."""
 
 
@@ -26,6 +28,9 @@ class GateStore(Protocol):
     async def is_open(self, key: str) -> bool: ...
 
     async def set_open(self, key: str, is_open: bool) -> None: ...
+
+    async def close(self) -> None:
+        """Release connections (called once, when the app is cleaned up)."""
 
 
 class InMemoryGateStore:
@@ -40,3 +45,6 @@ class InMemoryGateStore:
 
     def snapshot(self) -> dict[str, bool]:
         return dict(self._gates)
+
+    async def close(self) -> None:
+        pass  # nothing to release: the gates live and die with the process

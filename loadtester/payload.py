@@ -3,19 +3,37 @@
 The rules that matter (spec §4.1): unknown top-level fields are ignored, top-level names match
 case-insensitively, `null` for a field (or for the whole body) leaves it empty, and anything of the
 wrong type — a non-string metadata value, a non-object body, trailing garbage — is a decode error.
+Text that is not valid Unicode decodes as Go decodes it: every byte of invalid UTF-8 and every unpaired
+UTF-16 surrogate escape (`"\\ud800"`) becomes U+FFFD. Python would keep the surrogate in the string, and
+no UTF-8 encoder (argv, logs, the answer) accepts it.
 """
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from goconv.strconv import TRUE_SPELLINGS
+from loadtester.errors import LoadtesterError
+
 _STRING_FIELDS = ("name", "namespace", "phase", "checksum")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads has already joined the valid pairs
 
 
-class PayloadError(ValueError):
+def _replace_one_byte(error: UnicodeError) -> tuple[str, int]:
+    """Go's rule for invalid UTF-8: one U+FFFD per byte that does not start a valid sequence."""
+    assert isinstance(error, UnicodeDecodeError)
+    return "\ufffd", error.start + 1
+
+
+codecs.register_error("loadtester-go-utf8", _replace_one_byte)
+
+
+class PayloadError(LoadtesterError, ValueError):
     """The body is not a webhook payload; Flagger answers these with 400 and an empty body."""
 
 
@@ -37,12 +55,16 @@ def _reject_constant(name: str) -> Any:
     raise PayloadError(f"invalid JSON literal {name}")
 
 
+def _go_string(text: str) -> str:
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def _decode_string(field: str, value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise PayloadError(f"json: cannot unmarshal {type(value).__name__} into field {field} of type string")
-    return value
+    return _go_string(value)
 
 
 def _decode_metadata(value: Any) -> dict[str, str] | None:
@@ -53,9 +75,9 @@ def _decode_metadata(value: Any) -> dict[str, str] | None:
     metadata: dict[str, str] = {}
     for key, item in value.items():
         if item is None:  # Go stores the zero value for a null map element
-            metadata[key] = ""
+            metadata[_go_string(key)] = ""
         elif isinstance(item, str):
-            metadata[key] = item
+            metadata[_go_string(key)] = _go_string(item)
         else:
             raise PayloadError(f"json: cannot unmarshal metadata value of key {key!r} into string")
     return metadata
@@ -64,8 +86,9 @@ def _decode_metadata(value: Any) -> dict[str, str] | None:
 def decode_payload(body: bytes) -> Payload:
     """Decode a request body; raise PayloadError for everything Go would refuse."""
     try:
-        document = json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        # Decoded here rather than by json.loads, which would also guess UTF-16/32 (Go reads UTF-8 only).
+        document = json.loads(body.decode("utf-8", "loadtester-go-utf8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
         raise PayloadError(str(error)) from None
     if document is None:
         return Payload()
@@ -88,5 +111,8 @@ def decode_payload(body: bytes) -> Payload:
 
 
 def go_bool(text: str | None) -> bool:
-    """`strconv.ParseBool`, with a parse error meaning false (how Flagger reads its boolean metadata)."""
-    return text in ("1", "t", "T", "TRUE", "true", "True")
+    """`strconv.ParseBool`, with a parse error meaning false (how Flagger reads its boolean metadata).
+
+    A set lookup rather than `parse_bool` in a try: the key is usually absent, and this runs per request.
+    """
+    return text in TRUE_SPELLINGS

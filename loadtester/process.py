@@ -104,15 +104,6 @@ def _start_error_text(program: str, error: OSError) -> str:
     return f"fork/exec {program}: {reason}"
 
 
-# Spawning blocks the calling thread until the child has exec'ed (vfork). With nothing else running that
-# is a fraction of a millisecond and cheapest inline; while other commands compete for the CPU it can take
-# milliseconds, so then the spawn moves to a thread and the event loop keeps serving requests.
-_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="loadtester-spawn")
-_live_commands = 0
-# Every command's stdin. Opened once: subprocess.DEVNULL opens (and closes) /dev/null on every spawn.
-_DEVNULL = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-
-
 class _Command(subprocess.Popen[bytes]):
     """A command started with stdout and stderr on one pipe whose read end stays a bare fd.
 
@@ -120,11 +111,11 @@ class _Command(subprocess.Popen[bytes]):
     for us to read the fd directly; these per-request syscalls showed in the latency of a `bash true`.
     """
 
-    def __init__(self, argv: Sequence[str]) -> None:
+    def __init__(self, argv: Sequence[str], stdin: int) -> None:
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)  # the child gets its dup2 copies of write_fd
         try:
             super().__init__(
-                list(argv), stdin=_DEVNULL, stdout=write_fd, stderr=write_fd, start_new_session=True
+                list(argv), stdin=stdin, stdout=write_fd, stderr=write_fd, start_new_session=True
             )
         except BaseException:
             os.close(read_fd)
@@ -156,32 +147,87 @@ def _discard(
     _release(process)
 
 
-async def _spawn(loop: asyncio.AbstractEventLoop, argv: Sequence[str]) -> _Command:
-    if _live_commands == 0:
-        return _Command(argv)  # inline: the fast path when idle (see above)
-    spawning = loop.run_in_executor(_SPAWNER, _Command, argv)
-    try:
-        return await asyncio.shield(spawning)
-    except asyncio.CancelledError:
-        spawning.add_done_callback(_discard)
-        raise
+class Spawner:
+    """Starts and watches the commands of one load tester, and knows their process groups.
+
+    The application owns it (created with the app, closed at its cleanup), so importing this module starts
+    no thread and opens no file. Spawning blocks the calling thread until the child has exec'ed (vfork).
+    With nothing else running that is a fraction of a millisecond and cheapest inline; while other
+    commands compete for the CPU it can take milliseconds, so then the spawn moves to a thread and the
+    event loop keeps serving requests.
+    """
+
+    def __init__(self, *, spawn_threads: int = 8) -> None:
+        self.groups = ProcessGroups()
+        self._spawn_threads = spawn_threads
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        # Every command's stdin, opened once: subprocess.DEVNULL opens (and closes) /dev/null per spawn.
+        self._devnull: int | None = None
+        self._live_commands = 0
+
+    def _stdin(self) -> int:
+        if self._devnull is None:
+            self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        return self._devnull
+
+    async def _spawn(self, loop: asyncio.AbstractEventLoop, argv: Sequence[str]) -> _Command:
+        stdin = self._stdin()
+        if self._live_commands == 0:
+            return _Command(argv, stdin)  # inline: the fast path when idle (see above)
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self._spawn_threads, thread_name_prefix="loadtester-spawn"
+            )
+        spawning = loop.run_in_executor(self._pool, _Command, argv, stdin)
+        try:
+            return await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            spawning.add_done_callback(_discard)
+            raise
+
+    def kill_all(self) -> int:
+        """SIGKILL the process group of every running command; return how many there were."""
+        return self.groups.kill_all()
+
+    def close(self) -> None:
+        """Release the spawn threads and /dev/null (after `kill_all`); a later `run` takes them anew."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)  # a spawn in flight takes milliseconds
+            self._pool = None
+        if self._devnull is not None:
+            os.close(self._devnull)
+            self._devnull = None
+
+    async def run(
+        self, argv: Sequence[str], *, time_limit: float, max_output: int = MAX_OUTPUT_BYTES
+    ) -> CommandResult:
+        """Run `argv` (no shell of its own), stdin from /dev/null, until it exits or `time_limit` seconds
+        pass."""
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        try:
+            process = await self._spawn(loop, argv)
+        except OSError as error:
+            return CommandResult(None, b"", _start_error_text(argv[0], error), time.monotonic() - started)
+        self._live_commands += 1
+        self.groups.add(process.pid)
+        try:
+            return await _watch(loop, process, argv[0], time_limit, max_output, started)
+        finally:
+            self.groups.discard(process.pid)
+            self._live_commands -= 1
 
 
-async def run_command(
-    argv: Sequence[str],
-    *,
+async def _watch(
+    loop: asyncio.AbstractEventLoop,
+    process: _Command,
+    program: str,
     time_limit: float,
-    groups: ProcessGroups | None = None,
-    max_output: int = MAX_OUTPUT_BYTES,
+    max_output: int,
+    started: float,
 ) -> CommandResult:
-    """Run `argv` (no shell of its own), stdin from /dev/null, until it exits or `time_limit` seconds pass."""
-    global _live_commands
-    loop = asyncio.get_running_loop()
-    started = time.monotonic()
-    try:
-        process = await _spawn(loop, argv)
-    except OSError as error:
-        return CommandResult(None, b"", _start_error_text(argv[0], error), time.monotonic() - started)
+    """Collect the output of a started command until its leader exits or the deadline kills the group;
+    the group is always killed and the leader reaped before this returns."""
     pgid = process.pid
     pipe_fd = process.output_fd
     try:
@@ -190,10 +236,7 @@ async def run_command(
     except OSError as error:  # e.g. out of file descriptors: do not leave the command running
         kill_group(pgid)
         _release(process)
-        return CommandResult(None, b"", f"watching {argv[0]}: {error}", time.monotonic() - started)
-    _live_commands += 1
-    if groups is not None:
-        groups.add(pgid)
+        return CommandResult(None, b"", f"watching {program}: {error}", time.monotonic() - started)
     output = _TailBuffer(max_output)
     pipe_closed: asyncio.Future[None] = loop.create_future()
     leader_exited: asyncio.Future[None] = loop.create_future()
@@ -252,8 +295,5 @@ async def run_command(
             loop.remove_reader(pidfd)
         os.close(pidfd)
         returncode = _release(process)
-        if groups is not None:
-            groups.discard(pgid)
-        _live_commands -= 1
     duration = time.monotonic() - started
     return CommandResult(returncode, output.getvalue(), exec_error_text(returncode), duration, timed_out)

@@ -10,18 +10,17 @@ a second copy). Commands are not bound to the HTTP request: a client that gives 
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import time
 from typing import Any
 
+from goconv.zap import iso8601
+from loadtester.history import MAX_REMEMBERED_RESULTS, TaskHistory, shorten
 from loadtester.metrics import LoadTesterMetrics, TypeMetrics
 from loadtester.tasks import Task, TaskContext, TaskResult
 
-OUTPUT_TAIL_BYTES = 4096
 # Flagger names the binary in its log lines for these types (and says helmv3 for both helm types).
 _LOG_LABELS = {"helm": "helmv3", "helmv3": "helmv3", "kubectl": "kubectl"}
-MAX_REMEMBERED_RESULTS = 1000
 
 
 @dataclasses.dataclass
@@ -31,22 +30,22 @@ class _Running:
     future: asyncio.Future[TaskResult]
 
 
-@dataclasses.dataclass(frozen=True)
-class LastResult:
-    task: Task
-    result: TaskResult
-    finished_at: float
-
-
 class TaskRunner:
-    def __init__(self, context: TaskContext, metrics: LoadTesterMetrics, *, tick: float = 0.1) -> None:
+    def __init__(
+        self,
+        context: TaskContext,
+        metrics: LoadTesterMetrics,
+        *,
+        tick: float = 0.1,
+        remembered_results: int = MAX_REMEMBERED_RESULTS,
+    ) -> None:
         self._context = context
         self._metrics = metrics
         self._tick = tick
         self._log = context.logger
         self._pending: dict[str, Task] = {}
         self._running: dict[str, _Running] = {}
-        self._results: collections.OrderedDict[str, LastResult] = collections.OrderedDict()
+        self._history = TaskHistory(remembered_results)
         self._wakeup = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._accepting = True
@@ -69,11 +68,11 @@ class TaskRunner:
 
     def kill_process_groups(self) -> int:
         """SIGKILL every running command's process group, synchronously (for an immediate exit)."""
-        return self._context.groups.kill_all()
+        return self._context.spawner.kill_all()
 
     async def kill_all(self) -> int:
         """Kill every running command's process group and wait for the tasks to wind up."""
-        killed = self._context.groups.kill_all()
+        killed = self._context.spawner.kill_all()
         futures = [entry.future for entry in self._running.values()]
         for future in futures:
             future.cancel()
@@ -153,7 +152,7 @@ class TaskRunner:
             report = True
         finally:
             self._running.pop(task.key, None)
-            self._remember(task, result)
+            self._history.record(task, result, time.time())
             # Metrics and the log line go to the next event-loop pass: a blocking request's answer is
             # written first (nothing between here and the write suspends). Every request handled after
             # that answer still sees them, and call_soon is FIFO, so the lines keep their order.
@@ -182,12 +181,6 @@ class TaskRunner:
             fields["output"] = text
             self._log.error("command failed %s %s", label, result.error, extra=fields)
 
-    def _remember(self, task: Task, result: TaskResult) -> None:
-        self._results[task.key] = LastResult(task, result, time.time())
-        self._results.move_to_end(task.key)
-        while len(self._results) > MAX_REMEMBERED_RESULTS:
-            self._results.popitem(last=False)
-
     # -- introspection (GET /tasks) ----------------------------------------------------------------
 
     def is_running(self, key: str) -> bool:
@@ -197,20 +190,24 @@ class TaskRunner:
         return {
             "pending": [_describe(task) for task in self._pending.values()],
             "running": [
-                {**_describe(entry.task), "started_at": _iso(entry.started_at)}
+                {**_describe(entry.task), "started_at": iso8601(entry.started_at)}
                 for entry in self._running.values()
             ],
             "results": {
-                key: {
-                    **_describe(last.task),
-                    "ok": last.result.ok,
-                    "exit_code": last.result.exit_code,
-                    "error": last.result.error,
-                    "duration_seconds": round(last.result.duration, 6),
-                    "output_tail": last.result.output[-OUTPUT_TAIL_BYTES:].decode(errors="replace"),
-                    "finished_at": _iso(last.finished_at),
+                last.key: {
+                    "key": last.key,
+                    "type": last.type,
+                    "mode": last.mode,
+                    "canary": last.canary,
+                    "command": last.command,
+                    "ok": last.ok,
+                    "exit_code": last.exit_code,
+                    "error": last.error,
+                    "duration_seconds": round(last.duration, 6),
+                    "output_tail": last.output_tail.decode(errors="replace"),
+                    "finished_at": iso8601(last.finished_at),
                 }
-                for key, last in self._results.items()
+                for last in self._history
             },
         }
 
@@ -220,14 +217,12 @@ def _fields(task: Task) -> dict[str, Any]:
 
 
 def _describe(task: Task) -> dict[str, Any]:
+    """A pending or running task as /tasks shows it: long parts shortened as in the results."""
+    canary, command = shorten(task.canary), shorten(task.command)
     return {
-        "key": task.key,
+        "key": f"{task.type}:{canary}:{command}",
         "type": task.type,
         "mode": task.mode,
-        "canary": task.canary,
-        "command": task.command,
+        "canary": canary,
+        "command": command,
     }
-
-
-def _iso(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp)) + f".{int(timestamp % 1 * 1000):03d}Z"

@@ -15,13 +15,16 @@ from aiohttp import web
 
 from loadtester import logs
 from loadtester.app import RUNNER, create_app
+from loadtester.half_close import LoadTesterRunner
 from loadtester.settings import VERSION, Settings
 
 
 async def serve(settings: Settings) -> int:
     log = logs.logger()
     app = create_app(settings)
-    runner = web.AppRunner(app, shutdown_timeout=settings.grace_period, access_log=None, handle_signals=False)
+    runner = LoadTesterRunner(
+        app, shutdown_timeout=settings.grace_period, access_log=None, handle_signals=False
+    )
     await runner.setup()
     site = web.TCPSite(runner, host=settings.host or None, port=settings.port, reuse_address=True)
     try:

@@ -6,7 +6,8 @@
    (identical concurrent requests would share one run and flatter the numbers). Floor and load
    tester are measured in alternating rounds, so drifting load on the shared machine hits both.
 3. `/gate/check` with `hey` (an open gate, so every answer is 200 Approved).
-4. Resident memory of the idle load tester process.
+4. Resident memory of the idle load tester process, and after many chatty blocking tasks (1 MiB of
+   output each, each its own canary): finished tasks keep only the 4 KiB tail /tasks shows.
 
 Every phase is bounded by a request count. Prints one results table (markdown).
 """
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 HOST = "127.0.0.77"
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -179,7 +181,29 @@ def gate_row(url: str, requests: int, concurrency: int) -> Row:
     return Row("load tester: /gate/check (hey)", concurrency, len(latencies), seconds, latencies)
 
 
-def _table(rows: list[Row], memory: float, log_level: str) -> str:
+CHATTY_COMMAND = "head -c 1048576 /dev/zero | tr '\\0' x"
+
+
+def chatty_memory(url: str, pid: int, tasks: int) -> float:
+    """Resident memory (MiB) after `tasks` blocking tasks of 1 MiB output each, 4 at a time."""
+
+    def one(number: int) -> None:
+        body = {
+            "name": f"chatty-{number}",
+            "namespace": "bench",
+            "metadata": {"type": "bash", "cmd": CHATTY_COMMAND},
+        }
+        request = urllib.request.Request(url + "/", data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            if response.status != 200:
+                raise SystemExit(f"chatty task answered {response.status}")
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(tasks)))
+    return _rss_mib(pid)
+
+
+def _table(rows: list[Row], memory: float, log_level: str, chatty: tuple[int, float]) -> str:
     lines = [
         f"| benchmark (log level {log_level}) | concurrency | requests/s | p50 ms | p99 ms |",
         "|---|---:|---:|---:|---:|",
@@ -189,6 +213,10 @@ def _table(rows: list[Row], memory: float, log_level: str) -> str:
             f"| {row.what} | {row.concurrency} | {row.rate:,.0f} | {row.p50_ms:.2f} | {row.p99_ms:.2f} |"
         )
     lines.append(f"| idle resident memory of the load tester | | | {memory:.1f} MiB | |")
+    tasks, chatty_memory = chatty
+    lines.append(
+        f"| resident memory after {tasks} chatty tasks (1 MiB output each) | | | {chatty_memory:.1f} MiB | |"
+    )
     return "\n".join(lines)
 
 
@@ -198,6 +226,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=4, help="alternating floor/load tester rounds")
     parser.add_argument("--gate-requests", type=int, default=20000)
     parser.add_argument("--log-level", default="info", help="the load tester's -log-level (chart: info)")
+    parser.add_argument("--chatty-tasks", type=int, default=300, help="tasks of 1 MiB output each")
+    parser.add_argument("--memory-only", action="store_true", help="only the two memory figures (no hey)")
     args = parser.parse_args(argv)
 
     port = _free_port()
@@ -206,19 +236,30 @@ def main(argv: list[str]) -> int:
     try:
         time.sleep(1.0)
         idle_memory = _rss_mib(process.pid)
-        floor, tester = spawn_rows(url, args.requests, args.rounds)
-        gate = gate_row(url, args.gate_requests, 32)
+        if not args.memory_only:
+            floor, tester = spawn_rows(url, args.requests, args.rounds)
+            gate = gate_row(url, args.gate_requests, 32)
+        chatty = (args.chatty_tasks, chatty_memory(url, process.pid, args.chatty_tasks))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+    if args.memory_only:
+        print(
+            f"idle resident memory: {idle_memory:.1f} MiB; "
+            f"after {chatty[0]} chatty tasks: {chatty[1]:.1f} MiB"
+        )
+        return 0
     rows = [*floor, *tester, gate]
-    print(_table(rows, idle_memory, args.log_level))
+    print(_table(rows, idle_memory, args.log_level, chatty))
     overhead = tester[0].p50_ms / floor[0].p50_ms
     print()
     print(f"p50 overhead over the floor at concurrency 1: {overhead:.2f}x (target <= 1.5x)")
     print(f"blocking bash at concurrency 8: {tester[1].rate:,.0f} requests/s (target >= 200)")
     print(f"/gate/check: {gate.rate:,.0f} requests/s (target >= 3,000)")
     print(f"idle resident memory: {idle_memory:.1f} MiB (target <= 60)")
+    print(
+        f"after {chatty[0]} chatty tasks: {chatty[1]:.1f} MiB (target <= 100: a finished task keeps ~8 KiB)"
+    )
     return 0
 
 

@@ -9,12 +9,13 @@ from typing import Literal
 
 import aiohttp
 
-from loadtester.process import ProcessGroups
+from loadtester.errors import LoadtesterError
+from loadtester.process import Spawner
 
 Mode = Literal["queued", "blocking"]
 
 
-class TaskRequestError(Exception):
+class TaskRequestError(LoadtesterError):
     """The payload cannot become a task; `status` and `message` are the HTTP answer."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -42,10 +43,10 @@ class TaskResult:
 
 @dataclasses.dataclass
 class TaskContext:
-    """What a running task may use: the deadline, the process-group registry, an HTTP session."""
+    """What a running task may use: the deadline, the app's command spawner, an HTTP session."""
 
     timeout: float
-    groups: ProcessGroups
+    spawner: Spawner
     logger: logging.Logger
     _session: aiohttp.ClientSession | None = None
 
@@ -59,8 +60,9 @@ class TaskContext:
             await self._session.close()
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class Task(abc.ABC):
-    """One accepted webhook payload, ready to run."""
+    """One accepted webhook payload, ready to run; each kind adds the fields its work needs."""
 
     type: str  # the payload's metadata.type (cmd, bash, helm, ...)
     mode: Mode

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
 
-from loadtester.process import run_command
-from loadtester.tasks.base import Mode, Task, TaskContext, TaskResult
+from loadtester.tasks.base import Task, TaskContext, TaskResult
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class ProgramTask(Task):
     """A task whose work is one argv."""
 
-    def __init__(
-        self,
-        *,
-        type_: str,
-        mode: Mode,
-        name: str,
-        namespace: str,
-        command: str,
-        argv: Sequence[str],
-        log_output: bool,
-    ) -> None:
-        self.type = type_
-        self.mode = mode
-        self.name = name
-        self.namespace = namespace
-        self.command = command
-        self.argv = list(argv)
-        self.log_output = log_output
+    argv: tuple[str, ...]
 
     async def run(self, context: TaskContext) -> TaskResult:
-        result = await run_command(self.argv, time_limit=context.timeout, groups=context.groups)
+        result = await context.spawner.run(self.argv, time_limit=context.timeout)
         return TaskResult(
             ok=result.ok,
             output=result.output,

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from loadtester.payload import Payload
-from loadtester.tasks.base import Task, TaskContext, TaskRequestError, TaskResult
+from loadtester.tasks.base import Mode, Task, TaskContext, TaskRequestError, TaskResult
+from loadtester.tasks.polling import poll_until_done
 
 _ARGUMENT_PREFIX = "arguments."
 _REQUIRED = ("org", "project", "repo", "entrypoint", "apiKeyPath")
@@ -39,10 +40,8 @@ def _seconds(metadata: Mapping[str, str], key: str, default: int) -> int:
         raise TaskRequestError(500, f"unable to convert `{key}` to int") from None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class ConcordTask(Task):
-    name: str
-    namespace: str
     server: str  # scheme://host[:port], the path of `server` is ignored as in Flagger
     org: str
     project: str
@@ -52,14 +51,9 @@ class ConcordTask(Task):
     endpoint: str
     poll_interval: float
     poll_timeout: float
-    arguments: dict[str, str]
+    arguments: Mapping[str, str]
     type: str = "concord"
-    mode: str = "blocking"  # type: ignore[assignment]
-    log_output: bool = False
-
-    @property
-    def command(self) -> str:  # type: ignore[override]
-        return f"{self.org}/{self.project}/{self.repo}:{self.entrypoint}"
+    mode: Mode = "blocking"
 
     def form_fields(self) -> list[tuple[str, str]]:
         """The multipart fields, in the order Flagger sends them."""
@@ -108,13 +102,8 @@ class ConcordTask(Task):
             instance_id = str(started["instanceId"])
         except (aiohttp.ClientError, OSError, ValueError, KeyError, TypeError) as error:
             return f"failed to start concord process: {error}"
-        deadline = time.monotonic() + self.poll_timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining < self.poll_interval:
-                await asyncio.sleep(max(remaining, 0))
-                return f"concord process timed out, after {self.poll_timeout:g} seconds"
-            await asyncio.sleep(self.poll_interval)
+
+        async def check() -> str | None:
             try:
                 async with http.get(
                     f"{self.server}/api/v1/process/{instance_id}",
@@ -130,6 +119,14 @@ class ConcordTask(Task):
                 return ""
             if status == "FAILED":
                 return f"concord instanceID: {instance_id} failed"
+            return None
+
+        return await poll_until_done(
+            check,
+            interval=self.poll_interval,
+            give_up_after=self.poll_timeout,
+            give_up_message=f"concord process timed out, after {self.poll_timeout:g} seconds",
+        )
 
 
 def new_concord_task(payload: Payload, metadata: Mapping[str, str]) -> ConcordTask:
@@ -160,6 +157,7 @@ def new_concord_task(payload: Payload, metadata: Mapping[str, str]) -> ConcordTa
     return ConcordTask(
         name=payload.name,
         namespace=payload.namespace,
+        command=f"{org}/{project}/{repo}:{entrypoint}",
         server=base,
         org=org,
         project=project,

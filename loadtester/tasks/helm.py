@@ -12,11 +12,11 @@ from loadtester.tasks.command import ProgramTask
 def new_helm_task(payload: Payload, metadata: Mapping[str, str]) -> ProgramTask:
     command = metadata.get("cmd", "")
     return ProgramTask(
-        type_=metadata.get("type", "helm"),
+        type=metadata.get("type", "helm"),
         mode="blocking",
         name=payload.name,
         namespace=payload.namespace,
         command=command,
-        argv=["helm", *split_arguments(command)],
+        argv=("helm", *split_arguments(command)),
         log_output=True,
     )

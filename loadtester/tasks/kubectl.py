@@ -12,11 +12,11 @@ from loadtester.tasks.command import ProgramTask
 def new_kubectl_task(payload: Payload, metadata: Mapping[str, str]) -> ProgramTask:
     command = metadata.get("cmd", "")
     return ProgramTask(
-        type_="kubectl",
+        type="kubectl",
         mode="blocking",
         name=payload.name,
         namespace=payload.namespace,
         command=command,
-        argv=["kubectl", *split_arguments(command)],
+        argv=("kubectl", *split_arguments(command)),
         log_output=True,
     )

@@ -19,29 +19,24 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from goconv.durations import DurationError, parse_duration
+from loadtester.errors import LoadtesterError
 from loadtester.payload import Payload
-from loadtester.tasks.base import Task, TaskContext, TaskRequestError, TaskResult
+from loadtester.tasks.base import Mode, Task, TaskContext, TaskRequestError, TaskResult
+from loadtester.tasks.polling import poll_until_done
 
 _DEFAULT_POLL_INTERVAL = 1.0
 _FAILED_STATUSES = ("STOP_BY_ERROR", "CANCELED", "UNKNOWN")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
 class NGrinderTask(Task):
-    name: str
-    namespace: str
     server: str
     clone: int
     username: str
     password: str
     poll_interval: float
     type: str = "ngrinder"
-    mode: str = "queued"  # type: ignore[assignment]
-    log_output: bool = False
-
-    @property
-    def command(self) -> str:  # type: ignore[override]
-        return f"clone {self.clone}"
+    mode: Mode = "queued"
 
     def url(self, path: str) -> str:
         return urljoin(self.server, path)
@@ -75,18 +70,21 @@ class NGrinderTask(Task):
     async def _poll(
         self, http: aiohttp.ClientSession, auth: dict[str, str], test_id: int, context: TaskContext
     ) -> str:
-        while True:
-            await asyncio.sleep(self.poll_interval)
+
+        async def check() -> str | None:
             try:
                 body = await self._json(http, "GET", f"perftest/api/{test_id}/status", auth)
                 status = body["status"][0]["status_id"]
             except (_NGrinderError, KeyError, IndexError, TypeError) as error:
                 context.logger.debug("ngrinder status of test %s: %s", test_id, error)
-                continue
+                return None
             if status == "FINISHED":
                 return ""
             if status in _FAILED_STATUSES:
                 return f"ngrinder test {test_id} ended with status {status}"
+            return None
+
+        return await poll_until_done(check, interval=self.poll_interval)
 
     async def _json(self, http: aiohttp.ClientSession, method: str, path: str, auth: dict[str, str]) -> Any:
         try:
@@ -98,7 +96,7 @@ class NGrinderTask(Task):
             raise _NGrinderError(f"{method} {path}: {error}") from None
 
 
-class _NGrinderError(Exception):
+class _NGrinderError(LoadtesterError):
     pass
 
 
@@ -130,6 +128,7 @@ def new_ngrinder_task(payload: Payload, metadata: Mapping[str, str]) -> NGrinder
     return NGrinderTask(
         name=payload.name,
         namespace=payload.namespace,
+        command=f"clone {clone_id}",
         server=server,
         clone=clone_id,
         username=username,

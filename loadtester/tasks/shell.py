@@ -15,12 +15,12 @@ def new_cmd_task(payload: Payload, metadata: Mapping[str, str]) -> ProgramTask:
         raise TaskRequestError(400, "cmd not found in metadata")
     command = metadata["cmd"]
     return ProgramTask(
-        type_="cmd",
+        type="cmd",
         mode="queued",
         name=payload.name,
         namespace=payload.namespace,
         command=command,
-        argv=["sh", "-c", command],
+        argv=("sh", "-c", command),
         log_output=go_bool(metadata.get("logCmdOutput")),
     )
 
@@ -29,11 +29,11 @@ def new_bash_task(payload: Payload, metadata: Mapping[str, str]) -> ProgramTask:
     """A blocking test whose exit status is the verdict; a missing cmd runs `bash -c ""` (success)."""
     command = metadata.get("cmd", "")
     return ProgramTask(
-        type_="bash",
+        type="bash",
         mode="blocking",
         name=payload.name,
         namespace=payload.namespace,
         command=command,
-        argv=["bash", "-c", command],
+        argv=("bash", "-c", command),
         log_output=True,
     )

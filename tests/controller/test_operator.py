@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -37,7 +38,8 @@ def test_json_log_lines_have_zaps_keys_and_the_canary() -> None:
     record.canary = "podinfo.test"
     line = json.loads(formatter.format(record))
     assert line["level"] == "warn" and line["msg"] == "Halt now" and line["canary"] == "podinfo.test"
-    assert isinstance(line["ts"], float) and line["caller"].endswith(":7")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["ts"])
+    assert line["caller"].endswith(":7")
 
 
 def test_user_agent_identifies_the_controller() -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 
 import pytest
 
 from goconv.strconv import BoolSyntaxError, go_quote, parse_bool
-from goconv.zap import LEVELS, ZapJsonFormatter, level_name
+from goconv.zap import LEVELS, ZapJsonFormatter, iso8601, level_name
 
 
 @pytest.mark.parametrize("text", ["1", "t", "T", "TRUE", "true", "True"])
@@ -40,18 +41,19 @@ def _record(level: int, message: str, *args: object, **extra: object) -> logging
     return record
 
 
-def test_a_zap_line_has_level_epoch_ts_caller_msg_and_extra_fields() -> None:
+def test_a_zap_line_has_level_iso8601_ts_caller_msg_and_extra_fields() -> None:
     record = _record(logging.WARNING, "Halt %s", "now", canary="podinfo.test")
     line = json.loads(ZapJsonFormatter().format(record))
     assert list(line)[:4] == ["level", "ts", "caller", "msg"]
     assert line == {
         "level": "warn",
-        "ts": record.created,  # zap's EpochTimeEncoder: float seconds
+        "ts": iso8601(record.created),  # Flagger's ISO8601TimeEncoder
         "caller": "scheduler.py:7",
         "msg": "Halt now",
         "canary": "podinfo.test",
     }
-    assert isinstance(line["ts"], float)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["ts"])
+    assert iso8601(0.5) == "1970-01-01T00:00:00.500Z"
 
 
 def test_an_exception_becomes_the_stacktrace_field() -> None:

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from loadtester.app import create_app
+from loadtester.half_close import LoadTesterRunner
 from loadtester.settings import Settings
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ async def start_loadtester() -> AsyncIterator[StartLoadTester]:
     async def start(**overrides: Any) -> LoadTester:
         overrides.setdefault("runner_tick", 0.01)
         app = create_app(Settings(**overrides))
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
+        runner = LoadTesterRunner(app, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -167,6 +167,22 @@ async def test_grace_period_expiry_kills_remaining_process_groups(
     await asyncio.gather(blocking, return_exceptions=True)
 
 
+def test_the_process_answers_a_client_that_half_closes(servers: list[Server]) -> None:
+    server = _start(_python_m("-log-level=error"))
+    servers.append(server)
+    body = json.dumps({"metadata": {"type": "bash", "cmd": "printf ok", "returnCmdOutput": "true"}}).encode()
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        client.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := client.recv(65536):  # to the end: the server closes after answering
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert received.endswith(b"\r\n\r\nok")
+    assert server.stop()[0] == 0
+
+
 def test_help_exits_zero() -> None:
     result = subprocess.run(_python_m("-h"), capture_output=True, text=True, timeout=30, cwd=REPO)
     assert result.returncode == 0

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from loadtester.payload import Payload
-from loadtester.process import ProcessGroups
+from loadtester.process import Spawner
 from loadtester.tasks import FACTORIES, TaskContext, TaskRequestError
 from loadtester.tasks.ngrinder import NGrinderTask, new_ngrinder_task
 from tests.loadtester.conftest import LoadTester
@@ -47,7 +47,7 @@ async def test_task_ngrinder(ngrinder: RecordingServer) -> None:
     ngrinder.on("PUT", "/perftest/api/961", lambda request: {"success": True})
     task = _task(_metadata(ngrinder.url + "/", pollInterval="100ms"))
     assert task.poll_interval == 0.1  # Flagger: 100ms x 1s, i.e. weeks
-    context = TaskContext(timeout=3, groups=ProcessGroups(), logger=logging.getLogger("test"))
+    context = TaskContext(timeout=3, spawner=Spawner(), logger=logging.getLogger("test"))
     try:
         result = await task.run(context)
     finally:
@@ -63,7 +63,7 @@ async def test_deadline_stops_the_test(ngrinder: RecordingServer) -> None:
     ngrinder.on("POST", "/perftest/api/960/clone_and_start", lambda request: {"id": 961})
     ngrinder.on("GET", "/perftest/api/961/status", lambda request: {"status": [{"status_id": "TESTING"}]})
     ngrinder.on("PUT", "/perftest/api/961", lambda request: {"success": True})
-    context = TaskContext(timeout=0.5, groups=ProcessGroups(), logger=logging.getLogger("test"))
+    context = TaskContext(timeout=0.5, spawner=Spawner(), logger=logging.getLogger("test"))
     try:
         result = await _task(_metadata(ngrinder.url, pollInterval="50ms")).run(context)
     finally:
@@ -77,7 +77,7 @@ async def test_deadline_stops_the_test(ngrinder: RecordingServer) -> None:
 async def test_failed_statuses(ngrinder: RecordingServer, status: str) -> None:
     ngrinder.on("POST", "/perftest/api/960/clone_and_start", lambda request: {"id": 5})
     ngrinder.on("GET", "/perftest/api/5/status", lambda request: {"status": [{"status_id": status}]})
-    context = TaskContext(timeout=3, groups=ProcessGroups(), logger=logging.getLogger("test"))
+    context = TaskContext(timeout=3, spawner=Spawner(), logger=logging.getLogger("test"))
     try:
         result = await _task(_metadata(ngrinder.url, pollInterval="10ms")).run(context)
     finally:
@@ -87,7 +87,7 @@ async def test_failed_statuses(ngrinder: RecordingServer, status: str) -> None:
 
 async def test_missing_test_id_fails_instead_of_crashing(ngrinder: RecordingServer) -> None:
     ngrinder.on("POST", "/perftest/api/960/clone_and_start", lambda request: {"status": "READY"})
-    context = TaskContext(timeout=3, groups=ProcessGroups(), logger=logging.getLogger("test"))
+    context = TaskContext(timeout=3, spawner=Spawner(), logger=logging.getLogger("test"))
     try:
         result = await _task(_metadata(ngrinder.url)).run(context)
     finally:

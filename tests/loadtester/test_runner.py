@@ -8,14 +8,14 @@ import logging
 
 from loadtester.metrics import LoadTesterMetrics
 from loadtester.payload import Payload
-from loadtester.process import ProcessGroups
+from loadtester.process import Spawner
 from loadtester.runner import TaskRunner
 from loadtester.tasks import TaskContext, new_task
 from tests.loadtester.conftest import LoadTester
 
 
 def _runner(tick: float = 0.01) -> TaskRunner:
-    context = TaskContext(timeout=3600, groups=ProcessGroups(), logger=logging.getLogger("test"))
+    context = TaskContext(timeout=3600, spawner=Spawner(), logger=logging.getLogger("test"))
     return TaskRunner(context, LoadTesterMetrics(), tick=tick)
 
 

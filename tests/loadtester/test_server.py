@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.loadtester.conftest import LoadTester, StartLoadTester
+from loadtester.app import RUNNER
+from tests.loadtester.conftest import LoadTester, StartLoadTester, eventually
 
 # -- server_test.go ---------------------------------------------------------------------------------
 
@@ -177,3 +178,30 @@ async def test_unclean_paths_redirect_like_servemux(loadtester: LoadTester) -> N
     assert (reply.status, reply.headers["Location"]) == (301, "/healthz")
     reply = await loadtester.request("POST", "/gate//check/?x=1")
     assert (reply.status, reply.headers["Location"]) == (301, "/gate/check/?x=1")
+
+
+# -- text that is not valid Unicode (found by fuzzing) ----------------------------------------------
+
+
+async def test_unpaired_surrogate_in_cmd_runs_with_a_replacement_character(loadtester: LoadTester) -> None:
+    reply = await loadtester.post(
+        "/", data=rb'{"metadata": {"type": "bash", "cmd": "echo \ud800", "returnCmdOutput": "true"}}'
+    )
+    assert (reply.status, reply.body) == (200, "\ufffd\n".encode())
+
+
+async def test_unpaired_surrogate_in_a_failing_cmd_is_in_the_failure_body(loadtester: LoadTester) -> None:
+    reply = await loadtester.post("/", data=rb'{"metadata": {"type": "bash", "cmd": "echo \ud800; exit 4"}}')
+    assert reply.status == 500
+    assert reply.text == "command echo \ufffd; exit 4 failed: \ufffd\n: exit status 4"
+
+
+async def test_unpaired_surrogate_in_a_queued_cmd_runs(loadtester: LoadTester) -> None:
+    reply = await loadtester.post(
+        "/", data=rb'{"name": "p\udfff", "namespace": "t", "metadata": {"cmd": "echo \ud800"}}'
+    )
+    assert reply.status == 202
+    runner = loadtester.app[RUNNER]
+    key = "cmd:p\ufffd.t:echo \ufffd"
+    assert await eventually(lambda: key in runner.snapshot()["results"])
+    assert runner.snapshot()["results"][key]["output_tail"] == "\ufffd\n"
