@@ -169,7 +169,7 @@ async def request_counts(session: aiohttp.ClientSession, url: str, since: int) -
     return int(data["next"]), {key: int(value) for key, value in data["counts"].items()}
 
 
-async def run(canaries: int, interval: float, window: float, workdir: pathlib.Path) -> Result:
+async def run(canaries: int, interval: float, window: float, workdir: pathlib.Path, qps: int) -> Result:
     with apiserver_process(workdir) as (url, server_pid):
         kubeconfig = workdir / "kubeconfig"
         kubeconfig.write_text(kubeconfig_text(url))
@@ -177,7 +177,13 @@ async def run(canaries: int, interval: float, window: float, workdir: pathlib.Pa
         session = aiohttp.ClientSession()
         stub, stub_runner = await start_prometheus_stub()
         rollouts = RolloutSimulator(api)
-        controller = ControllerProcess(str(kubeconfig), stub.url, workdir / "controller.log")
+        controller = ControllerProcess(
+            str(kubeconfig),
+            stub.url,
+            workdir / "controller.log",
+            # Flagger's default client limit (100 requests/s) caps 2-request ticks at 50/s.
+            extra_args=[f"-kubeconfig-qps={qps}", f"-kubeconfig-burst={2 * qps}"],
+        )
         try:
             await wait_for(_answers(api), 20, "the API server")
             await install_crds(api)
@@ -293,6 +299,12 @@ def main(argv: list[str]) -> int:
         "--window", type=float, help="steady window in seconds (default max(20, 4 intervals))"
     )
     parser.add_argument("--quick", action="store_true", help="50 canaries at 1s for 10s (under a minute)")
+    parser.add_argument(
+        "--qps",
+        type=int,
+        default=1000,
+        help="the controller's -kubeconfig-qps (burst twice that; default 1000)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--keep", type=pathlib.Path, help="keep the logs in this directory")
     options = parser.parse_args(argv)
@@ -303,7 +315,7 @@ def main(argv: list[str]) -> int:
     window = options.window or max(20.0, 4 * options.interval)
     workdir = options.keep or pathlib.Path(tempfile.mkdtemp(prefix="flagman-bench-scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    result = asyncio.run(run(options.canaries, options.interval, window, workdir))
+    result = asyncio.run(run(options.canaries, options.interval, window, workdir, options.qps))
     if options.json:
         print(json.dumps(asdict(result), indent=2))
     else:
