@@ -72,6 +72,7 @@ async def test_revert_on_deletion_restores_the_target_and_the_adopted_apex(bench
     assert await _replicas(bench) == 2  # the primary's replicas
     apex = await bench.api.get(SERVICES, bench.ns, "podinfo")
     assert apex["spec"]["selector"] == {"app": "podinfo"}
+    await bench.wait_message(f"Terminated canary podinfo.{bench.ns}")  # written once the finalizer is gone
     messages = await bench.messages()
     assert messages.index(f"Terminating canary podinfo.{bench.ns}") < messages.index(
         f"Terminated canary podinfo.{bench.ns}"
