@@ -90,14 +90,14 @@ class ReleaseRequest:
         )
 
 
-def annotations(metadata: Mapping[str, Any]) -> Mapping[str, str]:
+def annotations_of(metadata: Mapping[str, Any]) -> Mapping[str, str]:
     value = metadata.get("annotations")
     return value if isinstance(value, Mapping) else {}
 
 
 def read_request(metadata: Mapping[str, Any]) -> ReleaseRequest | None:
     """The request on a Canary's metadata, None without one; :class:`RequestError` when unreadable."""
-    text = annotations(metadata).get(REQUEST_ANNOTATION)
+    text = annotations_of(metadata).get(REQUEST_ANNOTATION)
     if text is None:
         return None
     return ReleaseRequest.from_annotation(str(text))
@@ -105,7 +105,7 @@ def read_request(metadata: Mapping[str, Any]) -> ReleaseRequest | None:
 
 def read_pause(metadata: Mapping[str, Any]) -> str | None:
     """Who paused the Canary (``""`` when unknown), None when it is not paused."""
-    text = annotations(metadata).get(PAUSE_ANNOTATION)
+    text = annotations_of(metadata).get(PAUSE_ANNOTATION)
     if text is None:
         return None
     try:
