@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from controller.api import Canary, CanaryRef
 from controller.api.canary import DEFAULT_ANALYSIS_INTERVAL_SECONDS, analysis_interval_seconds
 from controller.errors import KubeError, NotFoundError
-from controller.rollout import schedule
+from controller.rollout import actions, schedule
 from controller.rollout.ports import Ports
 from controller.rollout.readiness import DeploymentState, parse_time
 from controller.rollout.revision import template_hash
@@ -280,6 +280,18 @@ class Scheduler:
                 due = schedule.wakes_on_primary(canary, state, now)
             if due:
                 wake.set()
+
+    def on_canary_change(self, event_type: str, body: dict[str, Any]) -> None:
+        """Wake the loop of a Canary that carries a new release request (`kubectl flagman`)."""
+        meta = body.get("metadata") or {}
+        key = f"{meta.get('name')}.{meta.get('namespace') or 'default'}"
+        wake = self._wakeups.get(key)
+        if (
+            event_type != "DELETED"
+            and wake is not None
+            and actions.wakes_on_canary(body, self._latest.get(key))
+        ):
+            wake.set()
 
     # --- liveness --------------------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ pending; one that makes no sense in the current phase is ignored with an event s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from controller.api import Canary, CanaryStatus, Condition, Phase
 from controller.api.requests import (
@@ -82,13 +84,37 @@ def with_request_condition(
     return status.replace(conditions=(*others, condition))
 
 
+def wakes_on_canary(body: Mapping[str, Any], latest: Canary | None) -> bool:
+    """A Canary watch event carries a request the loop has not handled: tick now, not at the next
+    interval (``kubectl flagman abort`` acts within a second). ``latest`` is the Canary as the loop's
+    last tick left it, so a late event from before that tick's own write never wakes it again."""
+    metadata = body.get("metadata")
+    if latest is None or not isinstance(metadata, Mapping):
+        return False
+    try:
+        request = read_request(metadata)
+    except RequestError:
+        return False
+    if request is None or request.id == handled_id(latest.status):
+        return False
+    return request.id != _raw_handled_id(body.get("status"))
+
+
+def _raw_handled_id(status: Any) -> str:
+    conditions = status.get("conditions") if isinstance(status, Mapping) else None
+    for item in conditions if isinstance(conditions, list) else []:
+        if isinstance(item, Mapping) and item.get("type") == REQUEST_CONDITION:
+            return str(item.get("message") or "").split(":", 1)[0]
+    return ""
+
+
 def paused_by(canary: Canary) -> str | None:
     """``kubectl flagman pause``: who paused (``""`` unknown), None when not paused."""
     return read_pause(canary.metadata)
 
 
 async def honour(ctx: TickContext) -> bool:
-    """Handle the pending request; True when it acted (the tick then ends)."""
+    """Handle the pending request; True when the tick should end (it acted, or ignored the request)."""
     try:
         request = pending_request(ctx.canary)
     except RequestError as error:
@@ -104,7 +130,7 @@ async def honour(ctx: TickContext) -> bool:
         text = f"Ignoring {request.action.value} request by {who}: {verdict.reason}"
         await ctx.emit(Event.warning(text))
         await _record(ctx, request, honoured=False, text=text)
-        return False
+        return True  # a wake-up for this request must not run the analysis early
     if request.action == Action.PROMOTE:
         return await _promote(ctx, request, who)
     if request.action == Action.ABORT:

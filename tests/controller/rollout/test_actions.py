@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from controller.api import Phase
+from controller.api import Canary, Phase
 from controller.api.requests import (
     PAUSE_ANNOTATION,
     REQUEST_ANNOTATION,
@@ -12,7 +13,7 @@ from controller.api.requests import (
     Action,
     ReleaseRequest,
 )
-from controller.rollout.actions import judge
+from controller.rollout.actions import judge, wakes_on_canary
 from controller.rollout.ports import AnalysisResult
 from tests.controller.rollout.fakes import Harness, World, canary_body
 
@@ -204,3 +205,16 @@ def test_judge() -> None:
     assert (stale.act, stale.reason) == (False, "it was made for revision fm1-a, the canary is at fm1-b")
     assert not judge(promote, Phase.PROGRESSING, "fm1-b", "fm1-b").act
     assert judge(ReleaseRequest(Action.ABORT, "fm1-a", "x"), Phase.WAITING, "fm1-a", "fm1-a").act
+
+
+async def test_a_new_request_wakes_the_loop_once() -> None:
+    world, harness = await _progressing()
+    _request(world, Action.ABORT)
+    before = Canary.from_dict(world.body)
+    assert wakes_on_canary(world.body, before)
+    assert not wakes_on_canary(world.body, None), "no loop, nothing to wake"
+    late_event = copy.deepcopy(world.body)
+    await harness.tick()
+    after = Canary.from_dict(world.body)
+    assert not wakes_on_canary(world.body, after)
+    assert not wakes_on_canary(late_event, after), "an event from before the handling tick"
