@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from controller.api.status import Phase
+
 REQUEST_ANNOTATION = "flagman.app/request"
 """One pending action (JSON: action, revision, id, requestedBy, requestedAt)."""
 
@@ -35,6 +37,14 @@ class Action(StrEnum):
     PROMOTE = "promote"
     ABORT = "abort"
     RETRY = "retry"
+
+
+ALLOWED_PHASES: Mapping[Action, frozenset[Phase]] = {
+    Action.PROMOTE: frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION}),
+    Action.ABORT: frozenset({Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION}),
+    Action.RETRY: frozenset({Phase.FAILED}),
+}
+"""The phases in which each action applies; in any other the controller ignores it with an event."""
 
 
 class RequestError(ValueError):

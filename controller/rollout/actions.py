@@ -16,6 +16,7 @@ from typing import Any
 
 from controller.api import Canary, CanaryStatus, Condition, Phase
 from controller.api.requests import (
+    ALLOWED_PHASES,
     REQUEST_CONDITION,
     Action,
     ReleaseRequest,
@@ -28,12 +29,6 @@ from controller.errors import FlagmanError, NotReadyError
 from controller.rollout import outcomes, transitions
 from controller.rollout.context import TickContext
 from controller.rollout.ports import AlertSeverity, Event, Role
-
-PROMOTABLE = frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION})
-ABORTABLE = frozenset({Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION})
-RETRYABLE = frozenset({Phase.FAILED})
-
-_PHASES = {Action.PROMOTE: PROMOTABLE, Action.ABORT: ABORTABLE, Action.RETRY: RETRYABLE}
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,7 @@ def judge(request: ReleaseRequest, phase: Phase, last_applied: str, current_revi
     if request.revision not in (last_applied, current_revision) or last_applied != current_revision:
         shown = current_revision if request.revision == last_applied else last_applied
         return Verdict(False, f"it was made for revision {request.revision}, the canary is at {shown}")
-    allowed = _PHASES[request.action]
+    allowed = ALLOWED_PHASES[request.action]
     if phase not in allowed:
         wanted = " or ".join(sorted(item.value for item in allowed))
         return Verdict(False, f"the canary is {phase.value or 'new'}, not {wanted}")

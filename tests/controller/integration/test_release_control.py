@@ -1,0 +1,199 @@
+"""Release control end to end: the real ``kubectl-flagman`` executable (also as ``kubectl flagman``) against
+the sandbox API server, with the real controller process honouring the requests.
+
+The analysis interval is one minute, so nothing but a request (which wakes the Canary's loop) can move
+the release within the test's seconds: each assertion shows the request's own effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controller.api.requests import PAUSE_ANNOTATION, REQUEST_ANNOTATION
+from controller.kube.api import CANARIES, DEPLOYMENTS
+from controller.rollout.revision import template_hash
+from tests.controller.integration.conftest import Bench
+from tests.controller.integration.scenarios import INTERVAL, deploy_podinfo, set_image, tutorial_webhooks
+from tests.controller.kube import objects
+
+PLUGIN = Path(sys.executable).parent / "kubectl-flagman"
+SLOW_INTERVAL = "1m"
+GITOPS_MANAGER = "kustomize-controller"  # Flux's field manager
+
+
+async def flagman(bench: Bench, *args: str, via_kubectl: bool = False) -> tuple[int, str, str]:
+    """Run the plugin as a user would (an asyncio subprocess: the rollout simulator keeps running)."""
+    command = ["kubectl", "flagman"] if via_kubectl else [str(PLUGIN)]
+    env = {**os.environ, "PATH": f"{PLUGIN.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        "--kubeconfig",
+        bench.server.kubeconfig,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=90)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def canary_manifest(bench: Bench, threshold: int = 2, interval: str = SLOW_INTERVAL) -> dict[str, Any]:
+    body = objects.tutorial_canary(interval=interval, webhooks=tutorial_webhooks(bench))
+    body["metadata"]["namespace"] = "test"
+    body["spec"]["analysis"]["threshold"] = threshold
+    return body
+
+
+async def gitops_apply(bench: Bench, manifest: dict[str, Any]) -> dict[str, Any]:
+    """What Flux's kustomize-controller does: a forced server-side apply as its own field manager."""
+    return await bench.api.request(
+        "PATCH",
+        CANARIES.path("test", "podinfo") + f"?fieldManager={GITOPS_MANAGER}&force=true",
+        body=manifest,
+        content_type="application/apply-patch+yaml",
+    )
+
+
+async def progressing(bench: Bench) -> None:
+    await deploy_podinfo(bench)
+    # Initialization waits for the primary at the analysis interval: a short one until Initialized.
+    await gitops_apply(bench, canary_manifest(bench, interval=INTERVAL))
+    bench.controller.start()
+    await bench.wait_phase("Initialized")
+    await gitops_apply(bench, canary_manifest(bench))
+    await asyncio.sleep(0.5)  # the loop's current 200 ms sleep ends; from then on it waits a minute
+    await set_image(bench, "stefanprodan/podinfo:3.1.1")
+    await bench.wait_phase("Progressing")
+
+
+async def primary_image(bench: Bench) -> str:
+    primary = await bench.api.get(DEPLOYMENTS, "test", "podinfo-primary")
+    return str(primary["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+async def test_abort_retry_promote_and_watch(bench: Bench) -> None:
+    await progressing(bench)
+
+    # `status --watch` follows the release; abort makes it fail: exit code 3.
+    watcher = asyncio.create_task(
+        flagman(bench, "-n", "test", "status", "podinfo", "--watch", "--timeout", "60s")
+    )
+    await asyncio.sleep(0.5)
+    code, out, err = await flagman(bench, "-n", "test", "abort", "podinfo")
+    assert code == 0, err
+    assert "Rolling back podinfo.test: abort requested by sandbox (via kubectl-flagman)" in out
+    code, out, _ = await watcher
+    assert code == 3, out
+    assert "Failed" in out.splitlines()[-1]
+    assert "Canary failed! Scaling down podinfo.test" in await bench.messages()
+    assert (await bench.api.get(DEPLOYMENTS, "test", "podinfo"))["spec"]["replicas"] == 0
+
+    # retry: the same revision is analysed again, without any change to the Deployment.
+    code, out, err = await flagman(bench, "retry", "podinfo", "-n", "test", via_kubectl=True)
+    assert code == 0, err
+    assert "Retrying the analysis of podinfo.test requested by sandbox" in out
+    assert await bench.phase() == "Progressing"
+
+    # promote: the analysis ends now; --watch exits 0 once Succeeded.
+    watcher = asyncio.create_task(flagman(bench, "-n", "test", "status", "podinfo", "-w", "--timeout", "60s"))
+    code, out, err = await flagman(bench, "-n", "test", "promote", "podinfo")
+    assert code == 0, err
+    assert "Promotion of podinfo.test requested by sandbox (via kubectl-flagman)" in out
+    code, out, _ = await watcher
+    assert code == 0, out
+    await bench.wait_phase("Succeeded")
+    assert await primary_image(bench) == "stefanprodan/podinfo:3.1.1"
+    messages = await bench.messages()
+    assert "Starting canary analysis for podinfo.test" not in messages, "no iteration ran: the interval is 1m"
+
+    # The promote request is spent: promoting again is refused by the plugin (exit 1) without a write.
+    code, _, err = await flagman(bench, "-n", "test", "promote", "podinfo")
+    assert (code, err.strip()) == (
+        1,
+        "error: cannot promote podinfo.test: it is Succeeded, not Progressing or WaitingPromotion",
+    )
+
+    # status shows the handled request and the events.
+    code, out, _ = await flagman(bench, "-n", "test", "status", "podinfo")
+    assert code == 0
+    assert "Phase:          Succeeded" in out
+    assert "Last request:   honoured: Promotion of podinfo.test requested by sandbox" in out
+    assert "smoke-test" in out and "request-success-rate" in out
+    code, out, _ = await flagman(bench, "-n", "test", "status", "podinfo", "-o", "json")
+    assert json.loads(out)["phase"] == "Succeeded"
+
+
+async def test_requests_survive_a_gitops_server_side_apply(bench: Bench) -> None:
+    await progressing(bench)
+    code, out, err = await flagman(bench, "-n", "test", "pause", "podinfo")
+    assert (code, out.strip()) == (0, "podinfo.test paused by sandbox"), err
+    code, out, err = await flagman(bench, "-n", "test", "promote", "podinfo", "--no-wait")
+    assert code == 0, err
+
+    # Flux re-applies the manifest from git (one field changed), after the requests were written.
+    applied = await gitops_apply(bench, canary_manifest(bench, threshold=3))
+    annotations = applied["metadata"].get("annotations") or {}
+    assert PAUSE_ANNOTATION in annotations and REQUEST_ANNOTATION in annotations, applied["metadata"]
+    assert applied["spec"]["analysis"]["threshold"] == 3
+    managers = {entry["manager"] for entry in applied["metadata"]["managedFields"]}
+    assert {GITOPS_MANAGER, "kubectl-flagman"} <= managers
+
+    # Paused: the promote request waits; get shows it.
+    await bench.wait_message("skipping canary run as object is paused by sandbox")
+    code, out, _ = await flagman(bench, "-n", "test", "get")
+    assert code == 0
+    row = out.splitlines()[1].split()
+    assert row[:2] == ["podinfo", "Progressing"] and row[4] == "yes", out
+    assert await bench.phase() == "Progressing"
+
+    # resume: the pending promote is honoured.
+    code, out, err = await flagman(bench, "-n", "test", "resume", "podinfo")
+    assert (code, out.strip()) == (0, "podinfo.test resumed"), err
+    await bench.wait_phase("Succeeded", within=90)
+    assert any("requested by sandbox (via kubectl-flagman)" in m for m in await bench.messages())
+
+    code, out, _ = await flagman(bench, "get", "-A", "-o", "yaml")
+    listing = yaml.safe_load(out)
+    assert [item["metadata"]["name"] for item in listing["items"]] == ["podinfo"]
+
+
+async def test_an_old_request_never_approves_a_newer_release(bench: Bench) -> None:
+    await progressing(bench)
+    old = (await bench.canary())["status"]["lastAppliedSpec"]
+    # A request made for the revision under analysis (e.g. by a queued CI job) arrives after a newer
+    # revision was pushed: it must not promote that one.
+    await set_image(bench, "stefanprodan/podinfo:3.1.2")
+    body = await bench.canary()
+    annotation = json.dumps({"action": "promote", "revision": old, "id": "old-1", "requestedBy": "ci"})
+    body["metadata"].setdefault("annotations", {})[REQUEST_ANNOTATION] = annotation
+    await bench.api.request("PUT", CANARIES.path("test", "podinfo"), body=body)
+
+    target = await bench.api.get(DEPLOYMENTS, "test", "podinfo")
+    new = template_hash(target["spec"]["template"])
+    await bench.wait_message(
+        f"Ignoring promote request by ci (via flagman-tests): it was made for revision {old},"
+        f" the canary is at {new}",
+        within=20,
+    )
+    assert await bench.phase() == "Progressing"
+    assert await primary_image(bench) == "stefanprodan/podinfo:3.1.0"
+
+
+async def test_usage_and_errors(bench: Bench) -> None:
+    code, _, err = await flagman(bench, "-n", "test", "status", "missing")
+    assert (code, err.strip()) == (1, 'error: canary "missing" not found in namespace "test"')
+    code, _, err = await flagman(bench, "promote")
+    assert code == 2 and "the following arguments are required: name" in err
+    code, _, err = await flagman(bench, "--context", "nope", "get")
+    assert (code, err.strip()) == (1, 'error: context "nope" does not exist in the kubeconfig')
+    code, _, err = await flagman(bench, "status", "podinfo", "--watch", "--timeout", "soon")
+    assert code == 2 and "invalid" in err
