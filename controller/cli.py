@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from controller.settings import Settings, parse_command_line
 from controller.telemetry import VERSION
+from controller.version import REVISION
 from goconv.zap import LEVELS, ZapJsonFormatter
 
 
@@ -42,7 +43,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if isinstance(settings, int):
         return settings
     if settings.version:
-        print(VERSION)
+        # Flagger's `fmt.Println("Flagger version", VERSION, "revision ", REVISION)`, word for word in
+        # shape (the double space included), so scripts that cut fields keep working.
+        print(f"Flagman version {VERSION} revision  {REVISION}")
         return 0
     configure_logging(settings)
     # the heavy imports (kopf, kubernetes_asyncio) only when running

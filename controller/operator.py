@@ -27,6 +27,7 @@ from controller.api import CanaryRef
 from controller.errors import FlagmanError
 from controller.kube.api import KubeApi
 from controller.leader import LeaseElector, LeaseTimings, candidate_identity, lead
+from controller.rollout.finalizer import FINALIZER
 from controller.settings import Settings
 from controller.telemetry import VERSION
 from controller.wiring import Controller
@@ -73,10 +74,16 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         *, event: Mapping[str, Any], body: kopf.Body, name: str, namespace: str | None, uid: str, **_: Any
     ) -> None:
         ref = CanaryRef(name=name, namespace=namespace or "default", uid=uid)
-        if event.get("type") == "DELETED" or body.metadata.get("deletionTimestamp"):
+        deleting = bool(body.metadata.get("deletionTimestamp"))
+        if event.get("type") == "DELETED" or (
+            deleting and FINALIZER not in (body.metadata.get("finalizers") or ())
+        ):
             loops.retire(ref.key, uid)
         else:
+            # With revertOnDeletion's finalizer the loop's next tick reverts the target; wake it for that.
             loops.ensure(ref)
+            if deleting:
+                controller.scheduler.wake(ref.key)
 
     @kopf.on.cleanup(registry=registry)
     async def stop_loops(**_: Any) -> None:
@@ -92,6 +99,9 @@ def operator_settings(settings: Settings) -> kopf.OperatorSettings:
     kopf_settings.networking.request_timeout = 60
     # No namespace or CRD scanning: Flagger's ClusterRole grants neither, and the Canary CRD is known.
     kopf_settings.scanning.disabled = True
+    # Flagger's -threadiness is the number of workers that sync Canaries (finalizers included); kopf's
+    # per-object workers are the same thing here.
+    kopf_settings.batching.worker_limit = settings.threadiness
     return kopf_settings
 
 

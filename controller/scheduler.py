@@ -30,9 +30,10 @@ from typing import Any, Protocol
 from controller.api import Canary, CanaryRef
 from controller.api.canary import DEFAULT_ANALYSIS_INTERVAL_SECONDS, analysis_interval_seconds
 from controller.errors import KubeError, NotFoundError
+from controller.kube.primary import without_scale_to_zero
 from controller.rollout import actions, schedule
 from controller.rollout.ports import Ports
-from controller.rollout.readiness import DeploymentState, parse_time
+from controller.rollout.readiness import DaemonSetState, DeploymentState, WorkloadState, parse_time
 from controller.rollout.revision import template_hash
 from controller.rollout.tick import RolloutSettings, TickMemory, TickOutcome, advance
 
@@ -256,7 +257,19 @@ class Scheduler:
         for name, role in schedule.watched_deployments(canary).items():
             self._watchers.setdefault((canary.namespace, name), {})[key] = role
 
-    def on_deployment_change(self, event_type: str, deployment: dict[str, Any]) -> None:
+    def wake(self, key: str) -> None:
+        """Run the canary's next tick now (its deletion waits for a revertOnDeletion revert)."""
+        wake = self._wakeups.get(key)
+        if wake is not None:
+            wake.set()
+
+    def on_daemonset_change(self, event_type: str, daemonset: dict[str, Any]) -> None:
+        """`on_deployment_change` for DaemonSet targets and primaries."""
+        self.on_deployment_change(event_type, daemonset, daemonset=True)
+
+    def on_deployment_change(
+        self, event_type: str, deployment: dict[str, Any], *, daemonset: bool = False
+    ) -> None:
         """Wake the loops for which this change makes waiting for the next tick pointless."""
         if event_type == "DELETED":
             return
@@ -265,18 +278,23 @@ class Scheduler:
         if not watchers:
             return
         spec_hash: str | None = None
-        state: DeploymentState | None = None
+        state: WorkloadState | None = None
         now = self._ports.clock.now()
         for key, role in list(watchers.items()):
             canary, wake = self._latest.get(key), self._wakeups.get(key)
-            if canary is None or wake is None:
+            if canary is None or wake is None or (canary.target_kind == "DaemonSet") != daemonset:
                 continue
             if role is schedule.Watched.TARGET:
                 if spec_hash is None:
-                    spec_hash = template_hash((deployment.get("spec") or {}).get("template") or {})
+                    template = (deployment.get("spec") or {}).get("template") or {}
+                    spec_hash = template_hash(without_scale_to_zero(template) if daemonset else template)
                 due = schedule.wakes_on_target(canary, spec_hash)
             else:
-                state = state or DeploymentState.from_dict(deployment)
+                state = state or (
+                    DaemonSetState.from_dict(deployment)
+                    if daemonset
+                    else DeploymentState.from_dict(deployment)
+                )
                 due = schedule.wakes_on_primary(canary, state, now)
             if due:
                 wake.set()

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -61,10 +62,14 @@ class Resource:
 
 
 DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment")
+DAEMONSETS = Resource("apps/v1", "daemonsets", "DaemonSet")
 SERVICES = Resource("v1", "services", "Service")
 CONFIGMAPS = Resource("v1", "configmaps", "ConfigMap")
 SECRETS = Resource("v1", "secrets", "Secret")
 HPAS = Resource("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
+SCALED_OBJECTS = Resource(
+    "keda.sh/v1alpha1", "scaledobjects", "ScaledObject"
+)  # read directly: KEDA is optional
 CANARIES = Resource("flagger.app/v1beta1", "canaries", "Canary")
 METRIC_TEMPLATES = Resource("flagger.app/v1beta1", "metrictemplates", "MetricTemplate")
 ALERT_PROVIDERS = Resource("flagger.app/v1beta1", "alertproviders", "AlertProvider")
@@ -142,19 +147,38 @@ async def load_client_configuration(kubeconfig: str = "", master: str = "") -> k
     return configuration
 
 
+def rate_limiter(qps: float, burst: int) -> AsyncLimiter | None:
+    """client-go's token bucket (capacity `burst`, refilled at `qps`) as aiolimiter's leaky bucket of the
+    same capacity draining at the same rate; None when either is not positive (no limit)."""
+    if qps <= 0 or burst <= 0:
+        return None
+    return AsyncLimiter(max_rate=burst, time_period=burst / qps)
+
+
 class KubeApi:
     """JSON requests to the API server. One instance per controller; `close()` releases the pool."""
 
-    def __init__(self, api_client: k8s_client.ApiClient) -> None:
+    def __init__(self, api_client: k8s_client.ApiClient, limiter: AsyncLimiter | None = None) -> None:
         self._client = api_client
+        self._limiter = limiter
         self.requests_sent = 0  # for the benchmark and debugging
 
     @classmethod
-    async def connect(cls, kubeconfig: str = "", master: str = "", user_agent: str = USER_AGENT) -> KubeApi:
+    async def connect(
+        cls,
+        kubeconfig: str = "",
+        master: str = "",
+        user_agent: str = USER_AGENT,
+        *,
+        qps: float = 0,
+        burst: int = 0,
+    ) -> KubeApi:
+        """`qps`/`burst` > 0 rate-limit every request as client-go's token bucket does (Flagger's
+        `-kubeconfig-qps`/`-kubeconfig-burst`): up to `burst` at once, then `qps` per second."""
         configuration = await load_client_configuration(kubeconfig, master)
         api_client = k8s_client.ApiClient(configuration)
         api_client.user_agent = user_agent
-        return cls(api_client)
+        return cls(api_client, rate_limiter(qps, burst))
 
     @property
     def configuration(self) -> k8s_client.Configuration:
@@ -175,6 +199,8 @@ class KubeApi:
         request_timeout: float | aiohttp.ClientTimeout | None = 30.0,
     ) -> aiohttp.ClientResponse:
         self.requests_sent += 1
+        if self._limiter is not None:
+            await self._limiter.acquire()
         try:
             response: aiohttp.ClientResponse = await self._client.call_api(
                 path,

@@ -76,3 +76,31 @@ class KubeStatusStore:
                 raise KubeError(f"canary {ref.key} status update failed: {error}") from error
             self.cluster.canaries.remember(written)
             return
+
+    async def set_finalizer(self, ref: CanaryRef, finalizer: str, *, present: bool) -> None:
+        """A PUT of the Canary with its resourceVersion, so another writer's finalizers are never lost
+        (a 409 reads the Canary again, as Flagger's `RetryOnConflict`)."""
+        current: Mapping[str, Any] = await self.get(ref)
+        for attempt in range(STATUS_CONFLICT_RETRIES):
+            body = deep_copy(dict(current))
+            meta = body.setdefault("metadata", {})
+            finalizers = [item for item in meta.get("finalizers") or [] if item != finalizer]
+            if present:
+                finalizers.append(finalizer)
+            if finalizers == list(meta.get("finalizers") or []):
+                return
+            meta["finalizers"] = finalizers
+            try:
+                written = await self.cluster.api.replace(CANARIES, ref.namespace, ref.name, body)
+            except ConflictError:
+                if attempt == STATUS_CONFLICT_RETRIES - 1:
+                    raise KubeError(f"canary {ref.key} update failed: still conflicting") from None
+                current = await self.cluster.api.get(CANARIES, ref.namespace, ref.name)
+                continue
+            except KubeError as error:
+                raise KubeError(f"canary {ref.key} update failed: {error}") from error
+            self.cluster.canaries.remember(written)
+            logger.info(
+                "finalizer %s %s", finalizer, "added" if present else "removed", extra={"canary": ref.key}
+            )
+            return

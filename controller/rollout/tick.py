@@ -17,8 +17,9 @@ from typing import Any
 
 from controller.api import VALID_CONDITION, Canary, CanaryRef, CanaryStatus, Phase
 from controller.api.canary import analysis_interval_seconds
+from controller.api.crossrefs import cross_namespace_refs
 from controller.errors import CanaryValidationError, FlagmanError, NotFoundError, NotReadyError
-from controller.rollout import actions, gates, outcomes, schedule, transitions
+from controller.rollout import actions, finalizer, gates, outcomes, schedule, transitions
 from controller.rollout.context import RolloutSettings, StopTick, TickContext, TickMemory
 from controller.rollout.ports import AlertSeverity, Event, LogLevel, Ports, Role
 from controller.rollout.revision import has_target_changed, have_configs_changed, is_foreign_hash
@@ -63,6 +64,9 @@ async def advance(
         return TickOutcome(None, analysis_interval_seconds(None, minimum))
     try:
         canary = Canary.from_dict(body)
+        # Flagger refuses such a Canary at sync time: nothing is created, no template or secret is read.
+        if settings.no_cross_namespace_refs and (blocked := cross_namespace_refs(canary)):
+            raise CanaryValidationError(blocked)
     except CanaryValidationError as error:
         await _report_invalid(ports, memory, ref, body, error)
         # An invalid Canary is re-read at its own interval, so that a fix is picked up as usual.
@@ -112,7 +116,9 @@ async def _tick(ctx: TickContext) -> None:
         stamp = transitions.format_time(ports.clock.now())
         await ctx.write(transitions.with_valid_condition(ctx.status, None, stamp))
 
-    # Deletion (revertOnDeletion) owns a Terminating canary; the analysis loop keeps its hands off.
+    # revertOnDeletion: the finalizer follows the field; a Canary being deleted is finalized, nothing else.
+    await finalizer.reconcile_finalizer(ctx)
+    # A Terminating canary (deletion aborted, or Flagger's status) is left alone by the analysis loop.
     if ctx.phase in (Phase.TERMINATING, Phase.TERMINATED):
         raise StopTick
 
