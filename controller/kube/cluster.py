@@ -65,6 +65,7 @@ class Cluster:
             self.autoscalers,
             self.configmaps,
             self.secrets,
+            self.metric_templates,
         )
 
     async def start(self, waiting: WaitReporter | None = None, backoff: Backoff | None = None) -> None:

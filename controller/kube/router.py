@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from controller.api import Canary
 from controller.errors import ConflictError, KubeError
@@ -28,6 +29,9 @@ class KubeRouter:
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
+        # (namespace, name) -> (resourceVersion, desired Service) last found in step: while neither
+        # changes, the Service needs no comparison (a steady tick reconciles three Services).
+        self._in_step: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
 
     async def initialize(self, canary: Canary, target: Target) -> None:
         await self._reconcile(canary, target, "canary", {target.label: target.value})
@@ -89,9 +93,14 @@ class KubeRouter:
             self.cluster.services.remember(written)
             logger.info("Service %s.%s created", name, ns, extra={"canary": canary.key})
             return
+        version = str((live.get("metadata") or {}).get("resourceVersion") or "")
+        if version and self._in_step.get((ns, name)) == (version, desired):
+            return
         updated = reconcile_service(live, desired, canary.name, service.unmanaged_metadata)
         if updated is None:
+            self._in_step[(ns, name)] = (version, desired)
             return
+        self._in_step.pop((ns, name), None)
         try:
             written = await self.cluster.api.replace(SERVICES, ns, name, updated)
         except KubeError as error:
