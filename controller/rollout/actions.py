@@ -1,4 +1,5 @@
-"""Release requests the tick honours: promote, abort and retry (``kubectl flagman``), and pause.
+"""Release requests the tick honours: promote, abort and retry (``kubectl flagman``), pause, and the
+auto-promotion option (:mod:`controller.api.options`).
 
 A request (see :mod:`controller.api.requests`) is bound to the revision it was made for: when the
 canary's revision is another one the request is ignored with an event, so an old ``promote`` never
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from controller.api import Canary, CanaryStatus, Condition, Phase
+from controller.api import PROMOTED_CONDITION, Canary, CanaryStatus, Condition, Phase
+from controller.api.options import OptionError, auto_promotion_seconds
 from controller.api.requests import (
     ALLOWED_PHASES,
     REQUEST_CONDITION,
@@ -29,6 +32,7 @@ from controller.errors import FlagmanError, NotReadyError
 from controller.rollout import outcomes, transitions
 from controller.rollout.context import TickContext
 from controller.rollout.ports import AlertSeverity, Event, Role
+from controller.rollout.readiness import parse_time
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,35 @@ def _raw_handled_id(status: Any) -> str:
         if isinstance(item, Mapping) and item.get("type") == REQUEST_CONDITION:
             return str(item.get("message") or "").split(":", 1)[0]
     return ""
+
+
+def auto_promotion_due(canary: Canary, now: datetime) -> bool:
+    """Pure rule: WaitingPromotion for at least the canary's auto-promotion seconds (OptionError when the
+    annotation is unusable). The Promoted condition's ``lastUpdateTime`` is when WaitingPromotion began."""
+    seconds = auto_promotion_seconds(canary.metadata)
+    condition = canary.status.condition(PROMOTED_CONDITION)
+    if seconds is None or condition is None or condition.reason != Phase.WAITING_PROMOTION.value:
+        return False
+    entered = parse_time(condition.last_update_time)
+    return entered is not None and (now - entered).total_seconds() >= seconds
+
+
+async def auto_promote(ctx: TickContext) -> bool:
+    """A closed confirm-promotion gate gives way after the auto-promotion seconds (event once)."""
+    try:
+        due = auto_promotion_due(ctx.canary, ctx.ports.clock.now())
+    except OptionError as error:
+        if ctx.memory.first_time("auto-promotion", str(error)):
+            await ctx.emit(Event.warning(f"Ignoring the auto-promotion option: {error}"))
+        return False
+    if due and ctx.memory.first_time("auto-promotion", ctx.status.last_applied_spec):
+        seconds = auto_promotion_seconds(ctx.canary.metadata)
+        text = f"Auto-promotion of {ctx.canary.key} after {seconds}s waiting for promotion approval"
+        await ctx.emit(Event.normal(text))
+        await ctx.alert(
+            f"Auto-promotion after {seconds}s waiting for promotion approval.", AlertSeverity.INFO
+        )
+    return due
 
 
 def paused_by(canary: Canary) -> str | None:

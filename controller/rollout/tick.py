@@ -390,7 +390,8 @@ async def _blue_green(ctx: TickContext, iterations: int) -> None:
         await ctx.set_fields(iterations=done + 1)
         await ctx.emit(Event.normal(f"Advance {ctx.canary.key} canary iteration {done + 1}/{iterations}"))
         return
-    if not await gates.confirm_promotion(ctx):
+    # Flagman: a closed gate gives way after `flagman.app/auto-promotion-seconds` (Argo Rollouts').
+    if not await gates.confirm_promotion(ctx) and not await actions.auto_promote(ctx):
         return
     if iterations == done:
         await ctx.set_fields(iterations=iterations + 1)

@@ -11,11 +11,13 @@ import asyncio
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from controller.api.options import AUTO_PROMOTION_ANNOTATION
 from controller.api.requests import PAUSE_ANNOTATION, REQUEST_ANNOTATION
 from controller.kube.api import CANARIES, DEPLOYMENTS
 from controller.rollout.revision import template_hash
@@ -197,3 +199,43 @@ async def test_usage_and_errors(bench: Bench) -> None:
     assert (code, err.strip()) == (1, 'error: context "nope" does not exist in the kubeconfig')
     code, _, err = await flagman(bench, "status", "podinfo", "--watch", "--timeout", "soon")
     assert code == 2 and "invalid" in err
+
+
+async def test_auto_promotion_after_a_closed_gate(bench: Bench) -> None:
+    """`flagman.app/auto-promotion-seconds: "2"` with the load tester's confirm-promotion gate closed: the
+    release waits in WaitingPromotion for two seconds, then promotes."""
+    await deploy_podinfo(bench)
+    manifest = canary_manifest(bench, interval=INTERVAL)
+    manifest["spec"]["analysis"]["iterations"] = 2
+    gate = {
+        "name": "approval",
+        "type": "confirm-promotion",
+        "url": bench.loadtester.rstrip("/") + "/gate/check",
+    }
+    manifest["spec"]["analysis"]["webhooks"].append(gate)
+    manifest["metadata"]["annotations"] = {AUTO_PROMOTION_ANNOTATION: "2"}
+    await gitops_apply(bench, manifest)
+    bench.controller.start()
+    await bench.wait_phase("Initialized")
+    await set_image(bench, "stefanprodan/podinfo:3.1.1")
+
+    waiting = await bench.wait_phase("WaitingPromotion")
+    entered = waiting["status"]["lastTransitionTime"]
+    await bench.wait_message("Auto-promotion of podinfo.test after 2s waiting for promotion approval")
+    await bench.wait_phase("Succeeded")
+    assert await primary_image(bench) == "stefanprodan/podinfo:3.1.1"
+    promoted_at = await _event_time(bench, "Auto-promotion of podinfo.test after 2s")
+    waited = (_parse(promoted_at) - _parse(entered)).total_seconds()
+    assert 2 <= waited <= 4, (entered, promoted_at)
+
+
+async def _event_time(bench: Bench, prefix: str) -> str:
+    listing = await bench.api.request("GET", "/api/v1/namespaces/test/events")
+    for item in listing.get("items") or []:
+        if str(item.get("message", "")).startswith(prefix):
+            return str(item.get("eventTime") or item.get("lastTimestamp"))
+    raise AssertionError(f"no event {prefix!r}")
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from controller.api import Canary, Phase
+from controller.api.options import AUTO_PROMOTION_ANNOTATION
 from controller.api.requests import (
     PAUSE_ANNOTATION,
     REQUEST_ANNOTATION,
@@ -218,3 +219,51 @@ async def test_a_new_request_wakes_the_loop_once() -> None:
     after = Canary.from_dict(world.body)
     assert not wakes_on_canary(world.body, after)
     assert not wakes_on_canary(late_event, after), "an event from before the handling tick"
+
+
+def _gated(auto: str | None) -> tuple[World, Harness]:
+    hook = {
+        "name": "approve",
+        "type": "confirm-promotion",
+        "url": "http://flagger-loadtester.test/gate/check",
+    }
+    world = World(canary_body(iterations=2, webhooks=[hook]), hook_answers={"approve": False})
+    if auto is not None:
+        _annotate(world, AUTO_PROMOTION_ANNOTATION, auto, manager="kustomize-controller")
+    return world, Harness(world)
+
+
+async def test_auto_promotion_after_the_gate_stayed_closed() -> None:
+    world, harness = _gated("60")
+    await harness.bootstrap()
+    world.set_image("podinfo:2")
+    await harness.ticks(4)  # Progressing, iterations 1 and 2, then the gate closes
+    assert world.phase == Phase.WAITING_PROMOTION
+    await harness.tick(30)  # 30 s in WaitingPromotion
+    assert world.phase == Phase.WAITING_PROMOTION
+    await harness.ticks(4)
+    assert world.phase == Phase.SUCCEEDED, world.messages()
+    assert world.primary_image == "podinfo:2"
+    auto = [m for m in world.messages() if m.startswith("Auto-promotion")]
+    assert auto == ["Auto-promotion of podinfo.default after 60s waiting for promotion approval"]
+
+
+async def test_without_the_option_the_gate_waits_forever() -> None:
+    world, harness = _gated(None)
+    await harness.bootstrap()
+    world.set_image("podinfo:2")
+    await harness.ticks(20)
+    assert world.phase == Phase.WAITING_PROMOTION
+
+
+async def test_an_unusable_auto_promotion_value_is_reported_once() -> None:
+    world, harness = _gated("5m")
+    await harness.bootstrap()
+    world.set_image("podinfo:2")
+    await harness.ticks(8)
+    assert world.phase == Phase.WAITING_PROMOTION
+    warnings = [m for m in world.messages() if m.startswith("Ignoring the auto-promotion option")]
+    assert warnings == [
+        "Ignoring the auto-promotion option: flagman.app/auto-promotion-seconds: '5m' must be a whole number"
+        " of seconds from 1 to 604800"
+    ]
