@@ -145,6 +145,7 @@ class Controller:
             [cluster.liveness_problem, scheduler.stalled_loops, scheduler.canaries_without_loop]
         )
         cluster.deployments.add_listener(scheduler.on_deployment_change)
+        cluster.canaries.add_listener(scheduler.on_canary_event)
         cluster.canaries.add_listener(scheduler.on_canary_change)
         cluster.daemonsets.add_listener(scheduler.on_daemonset_change)
         return cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler)

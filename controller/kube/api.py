@@ -40,6 +40,7 @@ USER_AGENT = f"flagman-controller/{VERSION}"
 MAX_WATCH_EVENT_BYTES = 16 * 1024 * 1024
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
+CONNECTION_POOL_SIZE = 96  # the watches (one per cached resource) plus the ticks in flight (TickGate)
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,9 @@ class KubeApi:
         """`qps`/`burst` > 0 rate-limit every request as client-go's token bucket does (Flagger's
         `-kubeconfig-qps`/`-kubeconfig-burst`): up to `burst` at once, then `qps` per second."""
         configuration = await load_client_configuration(kubeconfig, master)
+        # kubernetes_asyncio's default pool is 5 connections per CPU; every watch cache holds one for
+        # good, which left ticks a single connection on 2 cores.
+        configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
         api_client = k8s_client.ApiClient(configuration)
         api_client.user_agent = user_agent
         return cls(api_client, rate_limiter(qps, burst))

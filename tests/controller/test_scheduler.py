@@ -185,7 +185,9 @@ async def test_liveness_reports_canaries_without_a_loop_and_stalled_loops() -> N
     scheduler = _scheduler([old, fresh, going], harness)
     assert scheduler.canaries_without_loop() is None  # the operator has not run yet
     scheduler.operator_started()
+    assert set(scheduler.loops.running()) == {"old.test", "fresh.test"}  # every cached Canary, not "going"
     assert scheduler.canaries_without_loop() is None  # nor for long enough
+    await scheduler.operator_stopped()  # as if a loop had gone missing
     harness.clock.advance(121)
     assert scheduler.canaries_without_loop() == "canaries without a loop: old.test"
     scheduler.loops.ensure(harness.ref)
