@@ -1,5 +1,6 @@
 """Release control end to end: the real ``kubectl-flagman`` executable (also as ``kubectl flagman``) against
-the sandbox API server, with the real controller process honouring the requests.
+the sandbox emulator and the real kube-apiserver (the ``bench`` fixture runs each test on both), with the
+real controller process honouring the requests.
 
 The analysis interval is one minute, so nothing but a request (which wakes the Canary's loop) can move
 the release within the test's seconds: each assertion shows the request's own effect.
@@ -11,6 +12,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import yaml
 
 from controller.api.options import AUTO_PROMOTION_ANNOTATION
 from controller.api.requests import PAUSE_ANNOTATION, REQUEST_ANNOTATION
+from controller.errors import FlagmanError
 from controller.kube.api import CANARIES, DEPLOYMENTS
 from controller.rollout.revision import template_hash
 from tests.controller.integration.conftest import Bench
@@ -37,7 +40,9 @@ async def flagman(bench: Bench, *args: str, via_kubectl: bool = False) -> tuple[
     process = await asyncio.create_subprocess_exec(
         *command,
         "--kubeconfig",
-        bench.server.kubeconfig,
+        str(bench.target.admin_kubeconfig),
+        "-n",
+        bench.ns,
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -50,7 +55,7 @@ async def flagman(bench: Bench, *args: str, via_kubectl: bool = False) -> tuple[
 
 def canary_manifest(bench: Bench, threshold: int = 2, interval: str = SLOW_INTERVAL) -> dict[str, Any]:
     body = objects.tutorial_canary(interval=interval, webhooks=tutorial_webhooks(bench))
-    body["metadata"]["namespace"] = "test"
+    body["metadata"]["namespace"] = bench.ns
     body["spec"]["analysis"]["threshold"] = threshold
     return body
 
@@ -59,7 +64,7 @@ async def gitops_apply(bench: Bench, manifest: dict[str, Any]) -> dict[str, Any]
     """What Flux's kustomize-controller does: a forced server-side apply as its own field manager."""
     return await bench.api.request(
         "PATCH",
-        CANARIES.path("test", "podinfo") + f"?fieldManager={GITOPS_MANAGER}&force=true",
+        CANARIES.path(bench.ns, "podinfo") + f"?fieldManager={GITOPS_MANAGER}&force=true",
         body=manifest,
         content_type="application/apply-patch+yaml",
     )
@@ -77,68 +82,84 @@ async def progressing(bench: Bench) -> None:
     await bench.wait_phase("Progressing")
 
 
+async def whoami(bench: Bench) -> str:
+    """The user the plugin should name: the API server's SelfSubjectReview answer (real kube-apiserver), or
+    the kubeconfig user where the server has no such API (the emulator)."""
+    try:
+        review = await bench.api.request(
+            "POST",
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+        )
+    except FlagmanError:
+        return "sandbox"
+    return str(review["status"]["userInfo"]["username"])
+
+
 async def primary_image(bench: Bench) -> str:
-    primary = await bench.api.get(DEPLOYMENTS, "test", "podinfo-primary")
+    primary = await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo-primary")
     return str(primary["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
 async def test_abort_retry_promote_and_watch(bench: Bench) -> None:
     await progressing(bench)
+    user = await whoami(bench)
 
     # `status --watch` follows the release; abort makes it fail: exit code 3.
-    watcher = asyncio.create_task(
-        flagman(bench, "-n", "test", "status", "podinfo", "--watch", "--timeout", "60s")
-    )
+    watcher = asyncio.create_task(flagman(bench, "status", "podinfo", "--watch", "--timeout", "60s"))
     await asyncio.sleep(0.5)
-    code, out, err = await flagman(bench, "-n", "test", "abort", "podinfo")
+    code, out, err = await flagman(bench, "abort", "podinfo")
     assert code == 0, err
-    assert "Rolling back podinfo.test: abort requested by sandbox (via kubectl-flagman)" in out
+    assert f"Rolling back podinfo.{bench.ns}: abort requested by {user} (via kubectl-flagman)" in out
     code, out, _ = await watcher
     assert code == 3, out
     assert "Failed" in out.splitlines()[-1]
-    assert "Canary failed! Scaling down podinfo.test" in await bench.messages()
-    assert (await bench.api.get(DEPLOYMENTS, "test", "podinfo"))["spec"]["replicas"] == 0
+    assert f"Canary failed! Scaling down podinfo.{bench.ns}" in await bench.messages()
+    assert (await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo"))["spec"]["replicas"] == 0
 
     # retry: the same revision is analysed again, without any change to the Deployment.
-    code, out, err = await flagman(bench, "retry", "podinfo", "-n", "test", via_kubectl=True)
+    code, out, err = await flagman(bench, "retry", "podinfo", via_kubectl=True)
     assert code == 0, err
-    assert "Retrying the analysis of podinfo.test requested by sandbox" in out
+    assert f"Retrying the analysis of podinfo.{bench.ns} requested by {user}" in out
     assert await bench.phase() == "Progressing"
 
     # promote: the analysis ends now; --watch exits 0 once Succeeded.
-    watcher = asyncio.create_task(flagman(bench, "-n", "test", "status", "podinfo", "-w", "--timeout", "60s"))
-    code, out, err = await flagman(bench, "-n", "test", "promote", "podinfo")
+    watcher = asyncio.create_task(flagman(bench, "status", "podinfo", "-w", "--timeout", "60s"))
+    code, out, err = await flagman(bench, "promote", "podinfo")
     assert code == 0, err
-    assert "Promotion of podinfo.test requested by sandbox (via kubectl-flagman)" in out
+    assert f"Promotion of podinfo.{bench.ns} requested by {user} (via kubectl-flagman)" in out
     code, out, _ = await watcher
     assert code == 0, out
     await bench.wait_phase("Succeeded")
     assert await primary_image(bench) == "stefanprodan/podinfo:3.1.1"
     messages = await bench.messages()
-    assert "Starting canary analysis for podinfo.test" not in messages, "no iteration ran: the interval is 1m"
+    assert f"Starting canary analysis for podinfo.{bench.ns}" not in messages, (
+        "no iteration ran: the interval is 1m"
+    )
 
     # The promote request is spent: promoting again is refused by the plugin (exit 1) without a write.
-    code, _, err = await flagman(bench, "-n", "test", "promote", "podinfo")
+    code, _, err = await flagman(bench, "promote", "podinfo")
     assert (code, err.strip()) == (
         1,
-        "error: cannot promote podinfo.test: it is Succeeded, not Progressing or WaitingPromotion",
+        f"error: cannot promote podinfo.{bench.ns}: it is Succeeded, not Progressing or WaitingPromotion",
     )
 
     # status shows the handled request and the events.
-    code, out, _ = await flagman(bench, "-n", "test", "status", "podinfo")
+    code, out, _ = await flagman(bench, "status", "podinfo")
     assert code == 0
     assert "Phase:          Succeeded" in out
-    assert "Last request:   honoured: Promotion of podinfo.test requested by sandbox" in out
+    assert f"Last request:   honoured: Promotion of podinfo.{bench.ns} requested by {user}" in out
     assert "smoke-test" in out and "request-success-rate" in out
-    code, out, _ = await flagman(bench, "-n", "test", "status", "podinfo", "-o", "json")
+    code, out, _ = await flagman(bench, "status", "podinfo", "-o", "json")
     assert json.loads(out)["phase"] == "Succeeded"
 
 
 async def test_requests_survive_a_gitops_server_side_apply(bench: Bench) -> None:
     await progressing(bench)
-    code, out, err = await flagman(bench, "-n", "test", "pause", "podinfo")
-    assert (code, out.strip()) == (0, "podinfo.test paused by sandbox"), err
-    code, out, err = await flagman(bench, "-n", "test", "promote", "podinfo", "--no-wait")
+    user = await whoami(bench)
+    code, out, err = await flagman(bench, "pause", "podinfo")
+    assert (code, out.strip()) == (0, f"podinfo.{bench.ns} paused by {user}"), err
+    code, out, err = await flagman(bench, "promote", "podinfo", "--no-wait")
     assert code == 0, err
 
     # Flux re-applies the manifest from git (one field changed), after the requests were written.
@@ -150,22 +171,24 @@ async def test_requests_survive_a_gitops_server_side_apply(bench: Bench) -> None
     assert {GITOPS_MANAGER, "kubectl-flagman"} <= managers
 
     # Paused: the promote request waits; get shows it.
-    await bench.wait_message("skipping canary run as object is paused by sandbox")
-    code, out, _ = await flagman(bench, "-n", "test", "get")
+    await bench.wait_message(f"skipping canary run as object is paused by {user}")
+    code, out, _ = await flagman(bench, "get")
     assert code == 0
     row = out.splitlines()[1].split()
     assert row[:2] == ["podinfo", "Progressing"] and row[4] == "yes", out
     assert await bench.phase() == "Progressing"
 
     # resume: the pending promote is honoured.
-    code, out, err = await flagman(bench, "-n", "test", "resume", "podinfo")
-    assert (code, out.strip()) == (0, "podinfo.test resumed"), err
+    code, out, err = await flagman(bench, "resume", "podinfo")
+    assert (code, out.strip()) == (0, f"podinfo.{bench.ns} resumed"), err
     await bench.wait_phase("Succeeded", within=90)
-    assert any("requested by sandbox (via kubectl-flagman)" in m for m in await bench.messages())
+    assert any(f"requested by {user} (via kubectl-flagman)" in m for m in await bench.messages())
 
     code, out, _ = await flagman(bench, "get", "-A", "-o", "yaml")
     listing = yaml.safe_load(out)
-    assert [item["metadata"]["name"] for item in listing["items"]] == ["podinfo"]
+    assert ("podinfo", bench.ns) in [
+        (i["metadata"]["name"], i["metadata"]["namespace"]) for i in listing["items"]
+    ]
 
 
 async def test_an_old_request_never_approves_a_newer_release(bench: Bench) -> None:
@@ -177,22 +200,27 @@ async def test_an_old_request_never_approves_a_newer_release(bench: Bench) -> No
     body = await bench.canary()
     annotation = json.dumps({"action": "promote", "revision": old, "id": "old-1", "requestedBy": "ci"})
     body["metadata"].setdefault("annotations", {})[REQUEST_ANNOTATION] = annotation
-    await bench.api.request("PUT", CANARIES.path("test", "podinfo"), body=body)
+    written = time.monotonic()
+    await bench.api.request("PUT", CANARIES.path(bench.ns, "podinfo"), body=body)
 
-    target = await bench.api.get(DEPLOYMENTS, "test", "podinfo")
+    target = await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo")
     new = template_hash(target["spec"]["template"])
     await bench.wait_message(
         f"Ignoring promote request by ci (via flagman-tests): it was made for revision {old},"
         f" the canary is at {new}",
         within=20,
     )
+    # The request woke the loop: handled long before the 1-minute interval.
+    handled = time.monotonic() - written
+    print(f"request handled {handled:.2f}s after it was written")
+    assert handled < 10, handled
     assert await bench.phase() == "Progressing"
     assert await primary_image(bench) == "stefanprodan/podinfo:3.1.0"
 
 
 async def test_usage_and_errors(bench: Bench) -> None:
-    code, _, err = await flagman(bench, "-n", "test", "status", "missing")
-    assert (code, err.strip()) == (1, 'error: canary "missing" not found in namespace "test"')
+    code, _, err = await flagman(bench, "status", "missing")
+    assert (code, err.strip()) == (1, f'error: canary "missing" not found in namespace "{bench.ns}"')
     code, _, err = await flagman(bench, "promote")
     assert code == 2 and "the following arguments are required: name" in err
     code, _, err = await flagman(bench, "--context", "nope", "get")
@@ -221,16 +249,16 @@ async def test_auto_promotion_after_a_closed_gate(bench: Bench) -> None:
 
     waiting = await bench.wait_phase("WaitingPromotion")
     entered = waiting["status"]["lastTransitionTime"]
-    await bench.wait_message("Auto-promotion of podinfo.test after 2s waiting for promotion approval")
+    await bench.wait_message(f"Auto-promotion of podinfo.{bench.ns} after 2s waiting for promotion approval")
     await bench.wait_phase("Succeeded")
     assert await primary_image(bench) == "stefanprodan/podinfo:3.1.1"
-    promoted_at = await _event_time(bench, "Auto-promotion of podinfo.test after 2s")
+    promoted_at = await _event_time(bench, f"Auto-promotion of podinfo.{bench.ns} after 2s")
     waited = (_parse(promoted_at) - _parse(entered)).total_seconds()
     assert 2 <= waited <= 4, (entered, promoted_at)
 
 
 async def _event_time(bench: Bench, prefix: str) -> str:
-    listing = await bench.api.request("GET", "/api/v1/namespaces/test/events")
+    listing = await bench.api.request("GET", f"/api/v1/namespaces/{bench.ns}/events")
     for item in listing.get("items") or []:
         if str(item.get("message", "")).startswith(prefix):
             return str(item.get("eventTime") or item.get("lastTimestamp"))
