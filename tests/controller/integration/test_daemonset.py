@@ -9,8 +9,9 @@ API server, with Flagger's own assertions run through real kubectl:
 4. after deleting the Canary: `kubectl get daemonset podinfo-ds -o jsonpath='{.status.numberReady}' | grep 1`
    (Flagger's script deletes `canary podinfo`, a typo for `podinfo-ds`; the intended Canary is deleted here).
 
-The emulator has no DaemonSet controller: `DaemonSetSimulator` plays one for a one-node cluster, writing the
-status a real one would (one pod, none when the scale-to-zero nodeSelector excludes the node).
+Runs on both backends. The emulator has no DaemonSet controller: `DaemonSetSimulator` plays one for a one-node
+cluster, writing the status a real one would (one pod, none when the scale-to-zero nodeSelector excludes the
+node); the real control plane runs kube-controller-manager's, with the bench's simulated node.
 """
 
 from __future__ import annotations
@@ -115,22 +116,25 @@ async def _until(bench: Bench, needle: str, *args: str, within: float = 60) -> N
 
 
 async def test_flaggers_daemonset_scenario(bench: Bench) -> None:
-    simulator = DaemonSetSimulator(bench.api)
-    await simulator.start()
+    # The real control plane runs kube-controller-manager's DaemonSet controller (its pods go to the
+    # bench's node, labelled kubernetes.io/os=linux); the emulator has none, so the simulator writes status.
+    simulator = DaemonSetSimulator(bench.api) if bench.target.name == "emulator" else None
+    if simulator is not None:
+        await simulator.start()
     try:
-        await bench.api.create(CONFIGMAPS, "test", podinfo_ds_config())
-        await bench.api.create(DAEMONSETS, "test", podinfo_ds())
-        await bench.api.create(CANARIES, "test", _canary(bench))
+        await bench.create(CONFIGMAPS, podinfo_ds_config())
+        await bench.create(DAEMONSETS, podinfo_ds())
+        await bench.create(CANARIES, _canary(bench))
         bench.controller.start()
 
-        await _until(bench, "Initialized", "-n", "test", "get", "canary/podinfo-ds")
-        target = await bench.api.get(DAEMONSETS, "test", "podinfo-ds")
+        await _until(bench, "Initialized", "-n", bench.ns, "get", "canary/podinfo-ds")
+        target = await bench.api.get(DAEMONSETS, bench.ns, "podinfo-ds")
         assert target["spec"]["template"]["spec"]["nodeSelector"]["flagger.app/scale-to-zero"] == "true"
         assert target["status"]["numberReady"] == 0  # the canary DaemonSet runs no pod
-        primary = await bench.api.get(DAEMONSETS, "test", "podinfo-ds-primary")
+        primary = await bench.api.get(DAEMONSETS, bench.ns, "podinfo-ds-primary")
         assert primary["spec"]["template"]["spec"]["nodeSelector"] == NODE_LABELS
         selectors = {
-            name: (await bench.api.get(SERVICES, "test", name))["spec"]["selector"]
+            name: (await bench.api.get(SERVICES, bench.ns, name))["spec"]["selector"]
             for name in ("podinfo-ds", "podinfo-ds-primary", "podinfo-ds-canary")
         }
         assert selectors == {
@@ -138,7 +142,7 @@ async def test_flaggers_daemonset_scenario(bench: Bench) -> None:
             "podinfo-ds-primary": {"name": "podinfo-ds-primary"},
             "podinfo-ds-canary": {"name": "podinfo-ds"},
         }
-        ports = (await bench.api.get(SERVICES, "test", "podinfo-ds"))["spec"]["ports"]
+        ports = (await bench.api.get(SERVICES, bench.ns, "podinfo-ds"))["spec"]["ports"]
         assert {(p["name"], p["port"]) for p in ports} == {
             ("http", 80),
             ("http-metrics", 9797),
@@ -147,44 +151,53 @@ async def test_flaggers_daemonset_scenario(bench: Bench) -> None:
         done = await kubectl(
             bench,
             "-n",
-            "test",
+            bench.ns,
             "set",
             "image",
             "daemonset/podinfo-ds",
             "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1",
         )
         assert done.returncode == 0, done.stderr
-        await _until(bench, "6.0.1", "-n", "test", "describe", "daemonset/podinfo-ds-primary")
+        await _until(bench, "6.0.1", "-n", bench.ns, "describe", "daemonset/podinfo-ds-primary")
         await bench.wait_phase("Succeeded", name="podinfo-ds")
         messages = await bench.messages("podinfo-ds")
-        assert "New revision detected! Scaling up podinfo-ds.test" in messages
-        assert "Copying podinfo-ds.test template spec to podinfo-ds-primary.test" in messages
-        target = await bench.api.get(DAEMONSETS, "test", "podinfo-ds")
+        assert f"New revision detected! Scaling up podinfo-ds.{bench.ns}" in messages
+        assert f"Copying podinfo-ds.{bench.ns} template spec to podinfo-ds-primary.{bench.ns}" in messages
+        target = await bench.api.get(DAEMONSETS, bench.ns, "podinfo-ds")
         assert target["spec"]["template"]["spec"]["nodeSelector"]["flagger.app/scale-to-zero"] == "true"
         # The config change is a new revision too (config tracking).
-        await bench.api.merge_patch(CONFIGMAPS, "test", "podinfo-ds-config", {"data": {"color": "green"}})
+        await bench.api.merge_patch(CONFIGMAPS, bench.ns, "podinfo-ds-config", {"data": {"color": "green"}})
         await _until(
             bench,
             "green",
             "-n",
-            "test",
+            bench.ns,
             "get",
             "configmap/podinfo-ds-config-primary",
             "-o",
             "jsonpath={.data.color}",
         )
 
-        await bench.api.merge_patch(CANARIES, "test", "podinfo-ds", {"spec": {"revertOnDeletion": True}})
+        await bench.api.merge_patch(CANARIES, bench.ns, "podinfo-ds", {"spec": {"revertOnDeletion": True}})
         await _until(
             bench,
             "finalizer.flagger.app",
-            "get", "canary", "podinfo-ds", "-n", "test", "-o", "jsonpath={.metadata.finalizers}",
+            "get", "canary", "podinfo-ds", "-n", bench.ns, "-o", "jsonpath={.metadata.finalizers}",
         )  # fmt: skip
-        done = await kubectl(bench, "delete", "canary", "podinfo-ds", "-n", "test", "--wait=false")
+        done = await kubectl(bench, "delete", "canary", "podinfo-ds", "-n", bench.ns, "--wait=false")
         assert done.returncode == 0, done.stderr
         await _until(
-            bench, "1", "get", "daemonset", "podinfo-ds", "-n", "test", "-o", "jsonpath={.status.numberReady}"
+            bench,
+            "1",
+            "get",
+            "daemonset",
+            "podinfo-ds",
+            "-n",
+            bench.ns,
+            "-o",
+            "jsonpath={.status.numberReady}",
         )
-        assert "Terminated canary podinfo-ds.test" in await bench.messages("podinfo-ds")
+        assert f"Terminated canary podinfo-ds.{bench.ns}" in await bench.messages("podinfo-ds")
     finally:
-        await simulator.stop()
+        if simulator is not None:
+            await simulator.stop()

@@ -26,13 +26,12 @@ def _canary(bench: Bench, **spec: Any) -> dict[str, Any]:
 
 async def _user_apex_service(bench: Bench) -> None:
     """The app's own Service `podinfo` (as `kubectl apply` leaves it): the Canary adopts it."""
-    await bench.api.create(
+    await bench.create(
         SERVICES,
-        "test",
         {
             "apiVersion": "v1",
             "kind": "Service",
-            "metadata": {"name": "podinfo", "namespace": "test"},
+            "metadata": {"name": "podinfo"},
             "spec": {
                 "selector": {"app": "podinfo"},
                 "ports": [{"name": "http", "port": 9898, "targetPort": 9898}],
@@ -46,21 +45,21 @@ async def _finalizers(bench: Bench) -> list[str]:
 
 
 async def _replicas(bench: Bench, name: str = "podinfo") -> int:
-    return int((await bench.api.get(DEPLOYMENTS, "test", name))["spec"].get("replicas") or 0)
+    return int((await bench.api.get(DEPLOYMENTS, bench.ns, name))["spec"].get("replicas") or 0)
 
 
 async def test_revert_on_deletion_restores_the_target_and_the_adopted_apex(bench: Bench) -> None:
     await deploy_podinfo(bench)
     await _user_apex_service(bench)
-    await bench.api.create(CANARIES, "test", _canary(bench, revertOnDeletion=True))
+    await bench.create(CANARIES, _canary(bench, revertOnDeletion=True))
     bench.controller.start()
     await bench.wait_phase("Initialized")
     await eventually(lambda: _has_finalizer(bench), within=30, what="the finalizer")
     assert await _replicas(bench) == 0
-    apex = await bench.api.get(SERVICES, "test", "podinfo")
+    apex = await bench.api.get(SERVICES, bench.ns, "podinfo")
     assert apex["spec"]["selector"] == {"app": "podinfo-primary"}
 
-    await bench.api.request("DELETE", CANARIES.path("test", "podinfo"))
+    await bench.api.request("DELETE", CANARIES.path(bench.ns, "podinfo"))
 
     async def gone() -> bool:
         try:
@@ -71,11 +70,11 @@ async def test_revert_on_deletion_restores_the_target_and_the_adopted_apex(bench
 
     await eventually(gone, within=60, interval=0.1, what="the Canary to be deleted")
     assert await _replicas(bench) == 2  # the primary's replicas
-    apex = await bench.api.get(SERVICES, "test", "podinfo")
+    apex = await bench.api.get(SERVICES, bench.ns, "podinfo")
     assert apex["spec"]["selector"] == {"app": "podinfo"}
     messages = await bench.messages()
-    assert messages.index("Terminating canary podinfo.test") < messages.index(
-        "Terminated canary podinfo.test"
+    assert messages.index(f"Terminating canary podinfo.{bench.ns}") < messages.index(
+        f"Terminated canary podinfo.{bench.ns}"
     )
 
 
@@ -85,17 +84,17 @@ async def _has_finalizer(bench: Bench) -> bool:
 
 async def test_finalizer_follows_the_field_and_is_absent_by_default(bench: Bench) -> None:
     await deploy_podinfo(bench)
-    await bench.api.create(CANARIES, "test", _canary(bench))
+    await bench.create(CANARIES, _canary(bench))
     bench.controller.start()
     await bench.wait_phase("Initialized")
     assert await _finalizers(bench) == []
-    await bench.api.merge_patch(CANARIES, "test", "podinfo", {"spec": {"revertOnDeletion": True}})
+    await bench.api.merge_patch(CANARIES, bench.ns, "podinfo", {"spec": {"revertOnDeletion": True}})
     await eventually(lambda: _has_finalizer(bench), within=30, what="the finalizer")
 
     async def removed() -> bool:
         return not await _has_finalizer(bench)
 
-    await bench.api.merge_patch(CANARIES, "test", "podinfo", {"spec": {"revertOnDeletion": False}})
+    await bench.api.merge_patch(CANARIES, bench.ns, "podinfo", {"spec": {"revertOnDeletion": False}})
     await eventually(removed, within=30, what="the finalizer to go")
 
 
@@ -105,7 +104,7 @@ async def test_cross_namespace_template_is_refused_with_an_event(bench: Bench) -
     body["spec"]["analysis"]["metrics"].append(
         {"name": "latency", "templateRef": {"name": "latency", "namespace": "istio-system"}, "interval": "1m"}
     )
-    await bench.api.create(CANARIES, "test", body)
+    await bench.create(CANARIES, body)
     bench.controller.extra_args.append("-no-cross-namespace-refs")
     bench.controller.start()
     await bench.wait_message(
@@ -113,7 +112,7 @@ async def test_cross_namespace_template_is_refused_with_an_event(bench: Bench) -
         "cross-namespace references are blocked"
     )
     try:
-        await bench.api.get(DEPLOYMENTS, "test", "podinfo-primary")
+        await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo-primary")
     except NotFoundError:
         return
     raise AssertionError("a primary was created for a refused Canary")
@@ -123,20 +122,20 @@ async def test_keda_scaled_object_is_mirrored_for_the_primary_and_paused_while_t
     bench: Bench,
 ) -> None:
     await install_keda_crd(bench.api)
-    await bench.api.create(CONFIGMAPS, "test", objects.podinfo_config())
-    await bench.api.create(SECRETS, "test", objects.podinfo_secret())
-    await bench.api.create(DEPLOYMENTS, "test", objects.podinfo(replicas=None))
-    await bench.api.create(SCALED_OBJECTS, "test", podinfo_scaled_object(min_replicas=2))
+    await bench.create(CONFIGMAPS, objects.podinfo_config())
+    await bench.create(SECRETS, objects.podinfo_secret())
+    await bench.create(DEPLOYMENTS, objects.podinfo(replicas=None))
+    await bench.create(SCALED_OBJECTS, podinfo_scaled_object(min_replicas=2))
     body = _canary(bench)
     body["spec"]["autoscalerRef"] = {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
         "name": "podinfo",
     }
-    await bench.api.create(CANARIES, "test", body)
+    await bench.create(CANARIES, body)
     bench.controller.start()
     await bench.wait_phase("Initialized")
-    primary = await bench.api.get(SCALED_OBJECTS, "test", "podinfo-primary")
+    primary = await bench.api.get(SCALED_OBJECTS, bench.ns, "podinfo-primary")
     assert primary["spec"]["scaleTargetRef"]["name"] == "podinfo-primary"
     assert await _paused(bench) == "0" and await _replicas(bench) == 0
 
@@ -156,5 +155,5 @@ async def test_keda_scaled_object_is_mirrored_for_the_primary_and_paused_while_t
 
 
 async def _paused(bench: Bench) -> str | None:
-    so = await bench.api.get(SCALED_OBJECTS, "test", "podinfo")
+    so = await bench.api.get(SCALED_OBJECTS, bench.ns, "podinfo")
     return (so["metadata"].get("annotations") or {}).get(PAUSED_REPLICAS_ANNOTATION)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from controller.errors import ConflictError
 from controller.kube.api import KubeApi
 from tests.controller.kube.support import CRD_PATH, eventually
 
@@ -38,7 +40,9 @@ SCALED_OBJECT_CRD: dict[str, Any] = {
 
 
 async def install_keda_crd(api: KubeApi) -> None:
-    await api.request("POST", CRD_PATH, body=SCALED_OBJECT_CRD)
+    """Idempotent: a real control plane keeps CRDs between tests."""
+    with contextlib.suppress(ConflictError):
+        await api.request("POST", CRD_PATH, body=SCALED_OBJECT_CRD)
     await eventually(
         lambda: api.request("GET", "/apis/keda.sh/v1alpha1/scaledobjects"), what="keda.sh served"
     )
