@@ -33,7 +33,7 @@ def configure_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     level = LEVELS.get(settings.log_level, logging.INFO)
     root.setLevel(level)
-    # kopf and aiohttp are chatty at debug/info; keep their warnings.
+    # kopf (not used by the controller any more, but importable) and aiohttp are chatty at debug/info.
     for noisy in ("kopf", "aiohttp.access", "kubernetes_asyncio", "asyncio"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"Flagman version {VERSION} revision  {REVISION}")
         return 0
     configure_logging(settings)
-    # the heavy imports (kopf, kubernetes_asyncio) only when running
+    # the heavy imports (kubernetes_asyncio) only when running
     from controller.leader import LeaseTimings, LeaseTimingsError
     from controller.operator import run
 

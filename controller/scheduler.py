@@ -418,7 +418,7 @@ class Scheduler:
     # --- liveness --------------------------------------------------------------------------------
 
     def canaries_without_loop(self) -> str | None:
-        """Liveness: Canaries that kopf never gave a loop (its Canary watch may be a zombie).
+        """Liveness: Canaries that never got a loop (a bug, or a watch gone zombie).
 
         Checked once the controller has run for a while, for Canaries that are not being deleted.
         """

@@ -9,6 +9,7 @@ import pathlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 ADVANCE = "canary iteration "
@@ -54,7 +55,7 @@ class Ticks:
                 record = json.loads(line)
             except ValueError:
                 continue
-            stamp = float(record.get("ts") or 0)
+            stamp = _seconds(record.get("ts"))
             if start <= stamp <= end and str(record.get("msg", "")).startswith("Advance "):
                 times[str(record.get("canary"))].append(stamp)
         return cls(dict(times))
@@ -71,3 +72,13 @@ class Ticks:
     def lateness(self, interval: float) -> list[float]:
         """Time between two ticks of one canary minus the interval (negative: early)."""
         return [spacing - interval for spacing in self.spacings()]
+
+
+def _seconds(stamp: object) -> float:
+    """zap's `ts`: seconds since the epoch (epoch encoder) or ISO 8601 (`-zap-time-encoding=iso8601`)."""
+    if isinstance(stamp, int | float):
+        return float(stamp)
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0

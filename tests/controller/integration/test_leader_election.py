@@ -187,7 +187,7 @@ async def test_sigterm_releases_the_lease_so_a_follower_takes_over_at_once(
 
     started = time.monotonic()
     assert leader.stop() == 0
-    assert time.monotonic() - started < 4  # kopf stopped by its own signal handler, no waiting out
+    assert time.monotonic() - started < 4  # the operator stopped by its own signal handler, no waiting out
     await wait_holder(bench, lambda holder: holder not in ("", first_holder), "the follower to take over")
     assert time.monotonic() - started < 10  # far less than the 30s lease
     assert f"Released Lease {bench.ns}/flagger-leader-election" in leader.log_tail()

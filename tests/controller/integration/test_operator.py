@@ -98,7 +98,7 @@ async def test_deleting_a_canary_stops_its_loop(bench: Bench) -> None:
 
 
 def _controller_requests(bench: Bench, since: int, name: str = "podinfo") -> list[str]:
-    """`METHOD path` of the controller's requests (its own client, not kopf's) about Canary `name`, and
+    """`METHOD path` of the controller's requests about Canary `name`, and
     of all its writes."""
     path = CANARIES.path(bench.ns, name)
     return [
@@ -115,7 +115,7 @@ async def test_a_deleted_canarys_loop_stops_and_writes_nothing_more(bench: Bench
     await apply_canary(bench)
     bench.controller.start()
     await bench.wait_phase("Initialized")
-    assert f"PUT {CANARIES.path(bench.ns, 'podinfo')}/status" in _controller_requests(bench, 0)
+    assert f"PATCH {CANARIES.path(bench.ns, 'podinfo')}/status" in _controller_requests(bench, 0)
 
     await bench.api.request("DELETE", CANARIES.path(bench.ns, "podinfo"))
     with pytest.raises(NotFoundError):  # no finalizer: gone as soon as the DELETE answers
