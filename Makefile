@@ -68,10 +68,33 @@ $(CHECKOV_VENV)/bin/checkov:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install -q 'checkov>=3.2'
 
+# Images: docker when an engine answers, else podman (scripts/images/engine.sh says which); without a
+# registry the base is a Debian stand-in (base-image) and the load tester's tools come from local files.
+.PHONY: base-image test-images lock lock-check
+CONTROLLER_IMAGE := $(IMAGE_REGISTRY)/controller:$(IMAGE_TAG)
+LOADTESTER_IMAGE := $(IMAGE_REGISTRY)/loadtester:$(IMAGE_TAG)
+
 images:
-	@command -v docker >/dev/null || { echo "images: no docker engine on this machine (docker build needs one)" >&2; exit 1; }
-	docker build -f images/controller/Dockerfile -t $(IMAGE_REGISTRY)/controller:$(IMAGE_TAG) .
-	docker build -f images/loadtester/Dockerfile -t $(IMAGE_REGISTRY)/loadtester:$(IMAGE_TAG) .
+	bash scripts/images/build.sh $(CONTROLLER_IMAGE) $(LOADTESTER_IMAGE)
+
+base-image:
+	source scripts/images/engine.sh && bash scripts/images/build-base-image.sh "$$ENGINE"
+
+# start both images for real (uid 10001, read-only root, no capabilities); `make images` first
+test-images: setup
+	FLAGMAN_TEST_IMAGES=1 CONTROLLER_IMAGE=$(CONTROLLER_IMAGE) LOADTESTER_IMAGE=$(LOADTESTER_IMAGE) \
+		$(PY) -m pytest tests/images -m images -v $(PYTEST_ARGS)
+
+# the images' Python dependencies pinned with hashes (images/*/requirements.in -> requirements.txt)
+UV_VERSION := 0.13.9
+UV := .tools/uv-$(UV_VERSION)/bin/uv
+$(UV):
+	$(PYTHON) -m venv .tools/uv-$(UV_VERSION)
+	.tools/uv-$(UV_VERSION)/bin/pip install -q 'uv==$(UV_VERSION)'
+lock: $(UV)
+	bash scripts/images/lock.sh $(UV)
+lock-check: $(UV)
+	bash scripts/images/lock.sh $(UV) --check
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

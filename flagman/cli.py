@@ -33,7 +33,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"flagman: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
+    module_name = COMMANDS[command][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        # The images carry only their own deployable (images/*/Dockerfile): say so instead of a traceback.
+        if error.name != module_name.split(".", 1)[0]:
+            raise
+        print(
+            f"flagman: {command!r} is not part of this installation (an image carries one part)",
+            file=sys.stderr,
+        )
+        return 2
     entry: Callable[[list[str]], int] = module.main
     return entry(rest)
 
