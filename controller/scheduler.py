@@ -36,7 +36,7 @@ from controller.api import Canary, CanaryRef
 from controller.api.canary import DEFAULT_ANALYSIS_INTERVAL_SECONDS, analysis_interval_seconds
 from controller.errors import KubeError, NotFoundError
 from controller.kube.primary import without_scale_to_zero
-from controller.rollout import schedule
+from controller.rollout import actions, schedule
 from controller.rollout.finalizer import FINALIZER
 from controller.rollout.ports import Ports
 from controller.rollout.readiness import DaemonSetState, DeploymentState, WorkloadState, parse_time
@@ -407,6 +407,13 @@ class Scheduler:
                 due = schedule.wakes_on_primary(canary, state, now)
             if due:
                 wake.set()
+
+    def on_canary_change(self, event_type: str, body: dict[str, Any]) -> None:
+        """Wake the loop of a Canary that carries a new release request (`kubectl flagman`)."""
+        meta = body.get("metadata") or {}
+        key = f"{meta.get('name')}.{meta.get('namespace') or 'default'}"
+        if event_type != "DELETED" and actions.wakes_on_canary(body, self._latest.get(key)):
+            self.wake(key)
 
     # --- liveness --------------------------------------------------------------------------------
 

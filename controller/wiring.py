@@ -146,6 +146,7 @@ class Controller:
         )
         cluster.deployments.add_listener(scheduler.on_deployment_change)
         cluster.canaries.add_listener(scheduler.on_canary_event)
+        cluster.canaries.add_listener(scheduler.on_canary_change)
         cluster.daemonsets.add_listener(scheduler.on_daemonset_change)
         return cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler)
 
