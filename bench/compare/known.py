@@ -46,32 +46,11 @@ DOCUMENTED: list[Entry] = [
     ),
 ]
 
-BUGS: list[Entry] = [
-    (
-        None,
-        r'^status: \+ .*"lastAppliedSpec": "", "lastPromotedSpec": "", "phase": "(Initializing|)"'
-        r'|^status: - .*"iterations": 0, "phase": "Initializing"',
-        'Flagman bug: the Initializing status carries `lastAppliedSpec: ""` and `lastPromotedSpec: ""` '
-        "(Flagger omits empty fields)",
-    ),
-    (
-        frozenset({"metrics"}),
-        r"^metric: \+ flagger_\w+_created\{",
-        "Flagman bug: prometheus_client's `*_created` series are exposed (Go's client has none)",
-    ),
-]
+BUGS: list[Entry] = []
 
 
 # Bugs that only a real kube-apiserver shows (the emulator is more lenient).
-CONTROLPLANE_BUGS: list[Entry] = [
-    (
-        None,
-        r"^event: - ",
-        "Flagman bug: events are created with `generateName: <canary>.`, which kube-apiserver rejects "
-        "(a generateName must be a DNS-subdomain prefix; a trailing `.` is invalid), so on a real cluster "
-        "almost no Canary events are recorded; the sandbox emulator accepts it",
-    ),
-]
+CONTROLPLANE_BUGS: list[Entry] = []
 
 
 def _match(entries: list[Entry], scenario: str, line: str) -> str | None:

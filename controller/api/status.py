@@ -130,7 +130,7 @@ class CanaryStatus:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON written to the status subresource (every Flagger field, even when zero)."""
+        """The JSON written to the status subresource, as Flagger's CanaryStatus marshals it."""
         result: dict[str, Any] = dict(self.extra)
         result.update(
             {
@@ -138,12 +138,15 @@ class CanaryStatus:
                 "failedChecks": self.failed_checks,
                 "canaryWeight": self.canary_weight,
                 "iterations": self.iterations,
-                "lastAppliedSpec": self.last_applied_spec,
-                "lastPromotedSpec": self.last_promoted_spec,
                 "lastTransitionTime": self.last_transition_time,
                 "conditions": [condition.to_dict() for condition in self.conditions],
             }
         )
+        # Go's `omitempty` on Flagger's CanaryStatus: an unset revision is absent, not "".
+        if self.last_applied_spec:
+            result["lastAppliedSpec"] = self.last_applied_spec
+        if self.last_promoted_spec:
+            result["lastPromotedSpec"] = self.last_promoted_spec
         if self.tracked_configs is not None:
             result["trackedConfigs"] = dict(self.tracked_configs)
         return result

@@ -203,3 +203,13 @@ def test_alert_provider_defaults_and_validation() -> None:
     assert (provider.channel, provider.username) == ("general", "flagger")
     with pytest.raises(CanaryValidationError, match="needs either address or secretRef"):
         AlertProvider.from_dict({"metadata": {"name": "x"}, "spec": {"type": "slack"}})
+
+
+def test_unset_revisions_are_omitted_as_go_omitempty_does() -> None:
+    """Flagger's CanaryStatus marks lastAppliedSpec/lastPromotedSpec `omitempty`: an Initializing status
+    has neither (found by `make compare`: Flagman used to write them as "")."""
+    initializing = CanaryStatus(phase=Phase.INITIALIZING).to_dict()
+    assert "lastAppliedSpec" not in initializing and "lastPromotedSpec" not in initializing
+    promoted = CanaryStatus(last_applied_spec="fm1-a", last_promoted_spec="fm1-a").to_dict()
+    assert (promoted["lastAppliedSpec"], promoted["lastPromotedSpec"]) == ("fm1-a", "fm1-a")
+    assert CanaryStatus.from_dict(initializing).last_applied_spec == ""
