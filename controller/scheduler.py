@@ -181,8 +181,11 @@ class Scheduler:
         read_canary: ReadCanary,
         totals: CanaryTotals,
         control_loop_interval: float,
+        after_tick: Callable[[CanaryRef], Awaitable[None]] | None = None,
     ) -> None:
+        """`after_tick` runs after every tick of a Canary (the analysis history's save)."""
         self._ports = ports
+        self._after_tick = after_tick
         self._settings = settings
         self._canaries = canaries
         self._read_canary = read_canary
@@ -220,6 +223,8 @@ class Scheduler:
                 outcome: TickOutcome | None = None
                 try:
                     outcome = await advance(ref, self._ports, self._settings, memory)
+                    if self._after_tick is not None:
+                        await self._after_tick(ref)
                 except Exception:  # a bug in one tick must not kill the canary's loop
                     logger.exception("tick failed", extra={"canary": key})
                 # Changes the tick itself caused (scaling the target, promoting the primary) must not
