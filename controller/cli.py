@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from controller.settings import Settings, parse_command_line
 from controller.telemetry import VERSION
+from controller.version import REVISION
 from goconv.zap import LEVELS, ZapJsonFormatter
 
 
@@ -32,7 +33,7 @@ def configure_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     level = LEVELS.get(settings.log_level, logging.INFO)
     root.setLevel(level)
-    # kopf and aiohttp are chatty at debug/info; keep their warnings.
+    # kopf (not used by the controller any more, but importable) and aiohttp are chatty at debug/info.
     for noisy in ("kopf", "aiohttp.access", "kubernetes_asyncio", "asyncio"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -42,10 +43,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if isinstance(settings, int):
         return settings
     if settings.version:
-        print(VERSION)
+        # Flagger's `fmt.Println("Flagger version", VERSION, "revision ", REVISION)`, word for word in
+        # shape (the double space included), so scripts that cut fields keep working.
+        print(f"Flagman version {VERSION} revision  {REVISION}")
         return 0
     configure_logging(settings)
-    # the heavy imports (kopf, kubernetes_asyncio) only when running
+    # the heavy imports (kubernetes_asyncio) only when running
     from controller.leader import LeaseTimings, LeaseTimingsError
     from controller.operator import run
 

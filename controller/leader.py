@@ -267,8 +267,8 @@ class LeaseElector:
 async def lead(elector: LeaseElector, operate: Callable[[], Coroutine[Any, Any, None]]) -> int:
     """Follow until elected, then `operate()` while renewing; return the process exit code.
 
-    SIGTERM/SIGINT are handled here while following and while releasing; while `operate` (kopf) runs,
-    kopf installs its own handlers and returns on a signal, which ends the leadership the same way. A
+    SIGTERM/SIGINT are handled here while following and while releasing; while `operate` runs,
+    the operator installs its own handlers and returns on a signal, which ends the leadership the same way. A
     lost Lease cancels `operate` at once: another replica is about to act. Exit codes: 0 after a shutdown
     (the Lease released), 1 when the leadership was lost (as Flagger: Kubernetes restarts the pod, which
     then follows).
@@ -308,14 +308,14 @@ async def lead(elector: LeaseElector, operate: Callable[[], Coroutine[Any, Any, 
                 operating.cancel()
                 await _stop_within(operating, elector.timings.stop_grace)
                 return 1
-            # Our signal handler fired before kopf installed its own: stop kopf ourselves.
+            # Our signal handler fired before the operator installed its own: stop it ourselves.
             operating.cancel()
             await asyncio.wait({operating})  # keep renewing until the operator has stopped acting
         finally:
             for task in (renewing, stopping):
                 task.cancel()
             await asyncio.gather(renewing, stopping, return_exceptions=True)
-        own_signals()  # kopf replaced the handlers; a second signal must not interrupt the release
+        own_signals()  # the operator replaced the handlers; a second signal must not interrupt the release
         await elector.release()
         if not operating.cancelled():
             operating.result()  # an operator crash still fails the process, after the release

@@ -1,31 +1,23 @@
-"""kopf wiring: kopf watches `canaries.flagger.app` and tells the scheduler which Canaries exist.
+"""The operator: runs the canary loops while this process may act, with leader election when asked.
 
-A low-level event handler starts a canary loop (`controller.scheduler.CanaryLoops`) for every Canary and
-retires it when the Canary is deleted; kopf keeps no state and no finalizer on the Canaries for it. The
-rest of the process is built by `controller.wiring` (the adapters, the scheduler, the health/metrics
-server) and run here, with leader election when asked (`controller.leader`).
+The loops follow the Canary watch cache (`controller.scheduler.Scheduler.on_canary_event`): one watch
+feeds the cache the ticks read and the loops, so every status write is decoded once. The rest of the
+process is built by `controller.wiring` (the adapters, the scheduler, the health/metrics server) and run
+here, with leader election when asked (`controller.leader`).
 
-Signals: kopf owns SIGINT/SIGTERM (it installs its handlers when it runs on the main thread); when
-`kopf.operator()` returns, this module stops the canary loops, then their dependencies in order.
-Nothing else installs a signal handler, so there is exactly one owner. With leader election,
-`controller.leader` owns them while it follows and while it releases the Lease, and kopf while it leads:
-one owner at a time.
+Signals: while the loops run, this module owns SIGINT/SIGTERM (on the main thread); on a signal it stops
+the canary loops, then their dependencies in order. With leader election, `controller.leader` owns them
+while it follows and while it releases the Lease, and this module while it leads: one owner at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-from collections.abc import Mapping
-from typing import Any
+import signal
 
-import kopf
-
-from controller.api import CanaryRef
 from controller.errors import FlagmanError
-from controller.kube.api import KubeApi
 from controller.leader import LeaseElector, LeaseTimings, candidate_identity, lead
 from controller.settings import Settings
 from controller.telemetry import VERSION
@@ -34,69 +26,8 @@ from controller.wiring import Controller
 logger = logging.getLogger("controller")
 
 
-async def _connection_info(api: KubeApi) -> kopf.ConnectionInfo:
-    """kopf's credentials from the same kubeconfig/in-cluster configuration as our client."""
-    config = api.configuration
-    maybe_header: Any = config.get_api_key_with_prefix("BearerToken")
-    header = await maybe_header if inspect.isawaitable(maybe_header) else maybe_header
-    parts = str(header).split(" ", 1) if header else []
-    scheme, token = (
-        (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
-    )
-    return kopf.ConnectionInfo(
-        server=str(config.host),
-        ca_path=config.ssl_ca_cert,
-        insecure=not config.verify_ssl,
-        username=config.username or None,
-        password=config.password or None,
-        scheme=scheme,
-        token=token,
-        certificate_path=config.cert_file,
-        private_key_path=config.key_file,
-    )
-
-
-def build_registry(controller: Controller) -> kopf.OperatorRegistry:
-    registry = kopf.OperatorRegistry()
-
-    @kopf.on.login(registry=registry)
-    async def login(**_: Any) -> kopf.ConnectionInfo:
-        return await _connection_info(controller.api)
-
-    # A low-level handler: kopf calls it for every Canary of its initial listing and for every watch
-    # event (batched: only an object's latest event within `batching.batch_window`), and keeps no state
-    # and no finalizer on the objects for it.
-    loops = controller.scheduler.loops
-
-    @kopf.on.event("flagger.app", "v1beta1", "canaries", registry=registry)
-    async def canary_event(
-        *, event: Mapping[str, Any], body: kopf.Body, name: str, namespace: str | None, uid: str, **_: Any
-    ) -> None:
-        ref = CanaryRef(name=name, namespace=namespace or "default", uid=uid)
-        if event.get("type") == "DELETED" or body.metadata.get("deletionTimestamp"):
-            loops.retire(ref.key, uid)
-        else:
-            loops.ensure(ref)
-
-    @kopf.on.cleanup(registry=registry)
-    async def stop_loops(**_: Any) -> None:
-        await loops.stop_all()
-
-    return registry
-
-
-def operator_settings(settings: Settings) -> kopf.OperatorSettings:
-    kopf_settings = kopf.OperatorSettings()
-    kopf_settings.posting.enabled = False  # events are written by the recorder, in Flagger's words
-    kopf_settings.watching.server_timeout = 300
-    kopf_settings.networking.request_timeout = 60
-    # No namespace or CRD scanning: Flagger's ClusterRole grants neither, and the Canary CRD is known.
-    kopf_settings.scanning.disabled = True
-    return kopf_settings
-
-
 async def run(settings: Settings, lease_timings: LeaseTimings | None = None) -> int:
-    """Run the controller until SIGTERM/SIGINT (kopf's) or a fatal error; return the exit code.
+    """Run the controller until SIGTERM/SIGINT or a fatal error; return the exit code.
 
     With `-enable-leader-election` the caches and the health/metrics server start at once, but the
     operator runs only while this replica holds the Lease (`controller.leader`)."""
@@ -128,32 +59,34 @@ async def run(settings: Settings, lease_timings: LeaseTimings | None = None) -> 
 
 
 async def _operate(controller: Controller, settings: Settings) -> None:
-    """kopf and the sweep, until a signal (kopf's own handlers) or cancellation; /readyz says when they run.
-
-    No `stop_flag` for kopf: when a signal stops it, kopf waits 5s for its own waiter of that flag."""
+    """The canary loops and the sweep, until SIGTERM/SIGINT or cancellation (leadership lost); /readyz
+    says when they run. The loops follow the Canary watch cache (`Scheduler.on_canary_event`)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    owned = _own_signals(loop, stop)
     controller.scheduler.operator_started()
-    ready = asyncio.Event()
     sweeper = asyncio.create_task(controller.scheduler.sweep_forever(), name="sweep")
-
-    async def mark_ready() -> None:
-        await ready.wait()
-        controller.health.ready = True
-
-    readiness = asyncio.create_task(mark_ready(), name="readiness")
+    controller.health.ready = True
     try:
-        await kopf.operator(
-            registry=build_registry(controller),
-            settings=operator_settings(settings),
-            standalone=True,
-            clusterwide=not settings.namespace,
-            namespaces=[settings.namespace] if settings.namespace else (),
-            ready_flag=ready,
-        )
+        await stop.wait()
+        logger.info("signal received: stopping the canary loops")
     finally:
         controller.health.ready = False
-        # Also when cancelled (leadership lost): kopf's cleanup may not run.
-        await controller.scheduler.loops.stop_all()
-        for task in (sweeper, readiness):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await controller.scheduler.operator_stopped()
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        for signum in owned:
+            loop.remove_signal_handler(signum)
+
+
+def _own_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[signal.Signals]:
+    """SIGTERM/SIGINT end the operator (on the main thread; elsewhere, e.g. in tests, cancellation does)."""
+    owned = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (RuntimeError, ValueError, NotImplementedError):
+            continue
+        owned.append(signum)
+    return owned

@@ -1,10 +1,13 @@
 """The scheduler: one asyncio task per Canary runs its tick every `analysis.interval` (Flagger's
 `scheduler.go` and `job.go`), plus the periodic sweep and the liveness checks of those loops.
 
-* `CanaryLoops` starts and stops the per-Canary tasks; kopf's event handler (`controller.operator`)
-  calls `ensure` and `retire`. Not kopf daemons: kopf puts a finalizer on every object that has one,
-  so deleting a Canary would hang whenever the controller is not running (Flagger adds a finalizer
-  only for `revertOnDeletion`).
+* `CanaryLoops` starts and stops the per-Canary tasks; `Scheduler.on_canary_event`, a listener of the
+  Canary watch cache, calls `ensure` and `retire` while the operator runs. One Canary watch feeds both
+  the cache the ticks read and the loops: each status write is decoded once (kopf's own Canary watch
+  decoded it a second time and, with `-threadiness` workers that idle 5 s per object, started 2 loops
+  every 6 s). Canaries carry no finalizer for it (Flagger adds one only for `revertOnDeletion`).
+* `TickGate`: at most a few ticks in flight, the most overdue first, so an overloaded controller slows
+  every Canary alike.
 * `Scheduler.run_canary` is one loop: tick, then sleep what the tick says (`TickOutcome`: the
   interval, or at once), or less when a Deployment change makes waiting pointless
   (`controller.rollout.schedule`). Flagger restarts its ticker job when the interval changes; here
@@ -20,24 +23,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from controller.api import Canary, CanaryRef
 from controller.api.canary import DEFAULT_ANALYSIS_INTERVAL_SECONDS, analysis_interval_seconds
 from controller.errors import KubeError, NotFoundError
-from controller.rollout import schedule
+from controller.kube.primary import without_scale_to_zero
+from controller.rollout import actions, schedule
+from controller.rollout.finalizer import FINALIZER
 from controller.rollout.ports import Ports
-from controller.rollout.readiness import DeploymentState, parse_time
+from controller.rollout.readiness import DaemonSetState, DeploymentState, WorkloadState, parse_time
 from controller.rollout.revision import template_hash
 from controller.rollout.tick import RolloutSettings, TickMemory, TickOutcome, advance
 
 logger = logging.getLogger("controller")
 
+DEFAULT_TICK_SLOTS = 64  # ticks in flight at once: enough to overlap their I/O, few enough to stay fair
 LOOP_STALL_GRACE_SECONDS = 600.0
 LOOP_STOP_GRACE_SECONDS = 5.0  # a tick may finish its writes before its task is cancelled
 ORPHAN_GRACE_SECONDS = 120.0
@@ -48,9 +56,18 @@ class LoopStop:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
+        self._also: list[asyncio.Event] = []
 
     def set(self) -> None:
         self._event.set()
+        for event in self._also:
+            event.set()
+
+    def also_sets(self, event: asyncio.Event) -> None:
+        """Setting the flag sets `event` too (a sleeping loop waits on one event, not two)."""
+        self._also.append(event)
+        if self._event.is_set():
+            event.set()
 
     def is_set(self) -> bool:
         return self._event.is_set()
@@ -75,7 +92,7 @@ class _Loop:
 class CanaryLoops:
     """One asyncio task per Canary (keyed by `name.namespace`, remembering the uid it runs for).
 
-    Bookkeeping is synchronous, so kopf's concurrent per-object handlers need no locks. A Canary
+    Bookkeeping is synchronous, so callers need no locks. A Canary
     re-created under the same name gets a new loop that starts only once the old one has ended: both
     share per-key state in the `Scheduler`.
     """
@@ -153,6 +170,54 @@ def _log_loop_crash(task: asyncio.Task[None]) -> None:
         logger.error("canary loop crashed", exc_info=task.exception())
 
 
+class TickGate:
+    """At most `slots` ticks run at once, and waiting ticks start in the order they fell due.
+
+    With one sleeping task per Canary and no gate, an overloaded loop serves whichever request or timer
+    completes first: some Canaries tick on time while others wait many intervals. Here the most overdue
+    tick always goes next, so under overload every Canary slows down alike, and a burst (a cold start,
+    a relist) cannot flood the API server with more than `slots` ticks in flight.
+    """
+
+    def __init__(self, slots: int = DEFAULT_TICK_SLOTS) -> None:
+        if slots < 1:
+            raise ValueError("a tick gate needs at least one slot")
+        self._free = slots
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for _, _, future in self._waiting if not future.done())
+
+    @contextlib.asynccontextmanager
+    async def slot(self, due: float) -> AsyncIterator[None]:
+        """Hold one slot for the body; `due` (loop time) orders the waiters, earliest first."""
+        if self._free > 0 and not self.waiting:
+            self._free -= 1
+        else:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (due, next(self._order), future))
+            try:
+                await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    self._release()  # handed a slot in the same instant it was cancelled
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():  # cancelled waiters are skipped
+                future.set_result(None)
+                return
+        self._free += 1
+
+
 class CanaryCache(Protocol):
     """The Canaries the controller watches, as raw bodies (`controller.kube.watchcache.WatchCache`)."""
 
@@ -182,10 +247,12 @@ class Scheduler:
         totals: CanaryTotals,
         control_loop_interval: float,
         after_tick: Callable[[CanaryRef], Awaitable[None]] | None = None,
+        gate: TickGate | None = None,
     ) -> None:
         """`after_tick` runs after every tick of a Canary (the analysis history's save)."""
         self._ports = ports
         self._after_tick = after_tick
+        self.gate = gate or TickGate()
         self._settings = settings
         self._canaries = canaries
         self._read_canary = read_canary
@@ -193,6 +260,7 @@ class Scheduler:
         self._control_loop_interval = control_loop_interval
         self.loops = CanaryLoops(self.run_canary)
         self._started_at = math.inf  # when the operator started; a follower runs no canary loops
+        self._operating = False
         self._last_tick: dict[str, float] = {}
         self._intervals: dict[str, float] = {}
         self._wakeups: dict[str, asyncio.Event] = {}
@@ -200,8 +268,40 @@ class Scheduler:
         self._watchers: dict[tuple[str, str], dict[str, schedule.Watched]] = {}  # Deployment -> canaries
 
     def operator_started(self) -> None:
-        """The operator runs from now on: Canaries without a loop count as a liveness problem soon."""
+        """The operator runs from now on: every cached Canary gets its loop, later ones as they come, and
+        Canaries without a loop count as a liveness problem soon."""
         self._started_at = self._ports.clock.monotonic()
+        self._operating = True
+        self.ensure_loops()
+
+    async def operator_stopped(self) -> None:
+        """Stop every loop (shutdown, or leadership lost); events no longer start loops."""
+        self._operating = False
+        await self.loops.stop_all()
+
+    def ensure_loops(self) -> None:
+        """A loop for every cached Canary (after a relist, the cache announces no ADDED events)."""
+        for body in self._canaries.items():
+            self.on_canary_event("ADDED", body)
+
+    def on_canary_event(self, event_type: str, body: dict[str, Any]) -> None:
+        """The Canary watch cache's listener: start, wake or retire the Canary's loop."""
+        if not self._operating:
+            return
+        meta = body.get("metadata") or {}
+        ref = CanaryRef(
+            name=str(meta.get("name") or ""),
+            namespace=str(meta.get("namespace") or "default"),
+            uid=str(meta.get("uid") or ""),
+        )
+        deleting = bool(meta.get("deletionTimestamp"))
+        if event_type == "DELETED" or (deleting and FINALIZER not in (meta.get("finalizers") or ())):
+            self.loops.retire(ref.key, ref.uid)
+        else:
+            # With revertOnDeletion's finalizer the loop's next tick reverts the target; wake it for that.
+            self.loops.ensure(ref)
+            if deleting:
+                self.wake(ref.key)
 
     # --- the per-canary loop ---------------------------------------------------------------------
 
@@ -216,17 +316,22 @@ class Scheduler:
         memory = TickMemory()
         loop = asyncio.get_running_loop()
         wake = self._wakeups.setdefault(key, asyncio.Event())
+        stopped.also_sets(wake)
         self._last_tick[key] = self._ports.clock.monotonic()  # the loop exists from now on (liveness checks)
+        due = loop.time()
         try:
             while not stopped:
-                started = loop.time()
                 outcome: TickOutcome | None = None
-                try:
-                    outcome = await advance(ref, self._ports, self._settings, memory)
-                    if self._after_tick is not None:
-                        await self._after_tick(ref)
-                except Exception:  # a bug in one tick must not kill the canary's loop
-                    logger.exception("tick failed", extra={"canary": key})
+                async with self.gate.slot(due):
+                    if stopped:
+                        break
+                    started = loop.time()
+                    try:
+                        outcome = await advance(ref, self._ports, self._settings, memory)
+                        if self._after_tick is not None:
+                            await self._after_tick(ref)
+                    except Exception:  # a bug in one tick must not kill the canary's loop
+                        logger.exception("tick failed", extra={"canary": key})
                 # Changes the tick itself caused (scaling the target, promoting the primary) must not
                 # wake the loop: that would run the next analysis early.
                 wake.clear()
@@ -235,11 +340,16 @@ class Scheduler:
                     self._remember(key, outcome.canary)
                     self._intervals[key] = outcome.interval
                     if outcome.due_now:
+                        due = loop.time()
                         continue
                 interval = self._intervals.get(key) or analysis_interval_seconds(
                     None, self._settings.min_analysis_interval
                 )
-                await _sleep_or_wake(stopped, wake, max(0.0, interval - (loop.time() - started)))
+                due = started + interval
+                if stopped:  # a stop during the tick set `wake`, which the tick's end cleared
+                    break
+                if await _sleep_or_wake(wake, due - loop.time()):
+                    due = loop.time()  # woken early: due now, behind those already overdue
         finally:
             self._last_tick.pop(key, None)
             self._intervals.pop(key, None)
@@ -261,7 +371,19 @@ class Scheduler:
         for name, role in schedule.watched_deployments(canary).items():
             self._watchers.setdefault((canary.namespace, name), {})[key] = role
 
-    def on_deployment_change(self, event_type: str, deployment: dict[str, Any]) -> None:
+    def wake(self, key: str) -> None:
+        """Run the canary's next tick now (its deletion waits for a revertOnDeletion revert)."""
+        wake = self._wakeups.get(key)
+        if wake is not None:
+            wake.set()
+
+    def on_daemonset_change(self, event_type: str, daemonset: dict[str, Any]) -> None:
+        """`on_deployment_change` for DaemonSet targets and primaries."""
+        self.on_deployment_change(event_type, daemonset, daemonset=True)
+
+    def on_deployment_change(
+        self, event_type: str, deployment: dict[str, Any], *, daemonset: bool = False
+    ) -> None:
         """Wake the loops for which this change makes waiting for the next tick pointless."""
         if event_type == "DELETED":
             return
@@ -270,26 +392,38 @@ class Scheduler:
         if not watchers:
             return
         spec_hash: str | None = None
-        state: DeploymentState | None = None
+        state: WorkloadState | None = None
         now = self._ports.clock.now()
         for key, role in list(watchers.items()):
             canary, wake = self._latest.get(key), self._wakeups.get(key)
-            if canary is None or wake is None:
+            if canary is None or wake is None or (canary.target_kind == "DaemonSet") != daemonset:
                 continue
             if role is schedule.Watched.TARGET:
                 if spec_hash is None:
-                    spec_hash = template_hash((deployment.get("spec") or {}).get("template") or {})
+                    template = (deployment.get("spec") or {}).get("template") or {}
+                    spec_hash = template_hash(without_scale_to_zero(template) if daemonset else template)
                 due = schedule.wakes_on_target(canary, spec_hash)
             else:
-                state = state or DeploymentState.from_dict(deployment)
+                state = state or (
+                    DaemonSetState.from_dict(deployment)
+                    if daemonset
+                    else DeploymentState.from_dict(deployment)
+                )
                 due = schedule.wakes_on_primary(canary, state, now)
             if due:
                 wake.set()
 
+    def on_canary_change(self, event_type: str, body: dict[str, Any]) -> None:
+        """Wake the loop of a Canary that carries a new release request (`kubectl flagman`)."""
+        meta = body.get("metadata") or {}
+        key = f"{meta.get('name')}.{meta.get('namespace') or 'default'}"
+        if event_type != "DELETED" and actions.wakes_on_canary(body, self._latest.get(key)):
+            self.wake(key)
+
     # --- liveness --------------------------------------------------------------------------------
 
     def canaries_without_loop(self) -> str | None:
-        """Liveness: Canaries that kopf never gave a loop (its Canary watch may be a zombie).
+        """Liveness: Canaries that never got a loop (a bug, or a watch gone zombie).
 
         Checked once the controller has run for a while, for Canaries that are not being deleted.
         """
@@ -344,6 +478,8 @@ class Scheduler:
                     namespace,
                 )
         await self.retire_vanished_loops()
+        if self._operating:
+            self.ensure_loops()
 
     async def retire_vanished_loops(self) -> None:
         """End the loops of Canaries that are gone although no DELETED event said so.
@@ -367,15 +503,13 @@ class Scheduler:
                 logger.debug("checking whether %s still exists failed: %s", key, error)
 
 
-async def _sleep_or_wake(stopped: LoopStop, wake: asyncio.Event, seconds: float) -> None:
-    """Wait `seconds`, or less when the canary is woken or its loop stopped."""
+async def _sleep_or_wake(wake: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, or less when the canary is woken or its loop stopped (which sets `wake` too);
+    True when woken. One event and one timer per wait: this runs once per tick of every canary."""
     if seconds <= 0:
-        return
-    sleeper = asyncio.ensure_future(stopped.wait(seconds))
-    waker = asyncio.ensure_future(wake.wait())
-    try:
-        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (sleeper, waker):
-            task.cancel()
-        await asyncio.gather(sleeper, waker, return_exceptions=True)
+        return False
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake.wait()
+            return True
+    return False

@@ -33,6 +33,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from controller.errors import FlagmanError
+from controller.klog_flags import KLOG_ATTRIBUTE_PREFIX, KLOG_FLAGS, KLOG_TABLE, klog_usage
 from goconv.flags import (
     Flag,
     FlagError,
@@ -135,6 +136,8 @@ class Settings:
     listen_address: str = ""
     # Flagman only: analysis runs kept per Canary in its `flagman-history-{name}` ConfigMap (0: none).
     analysis_history_runs: int = 10
+    # klog's flags as given (`v` -> "2"): accepted for Flagger's manifests, no effect (controller.klog_flags).
+    klog: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def leader_election_lease_namespace(self) -> str:
@@ -231,6 +234,9 @@ FLAGS: Final = FlagTable(
     extra=frozenset({_LOG_FORMAT_FLAG}),
 )
 
+# Splitting knows klog's flags too (bare klog booleans must not swallow the next argument).
+_COMMAND_LINE: Final = FlagTable(FLAGS.flags + KLOG_FLAGS, extra=FLAGS.extra)
+
 # Flagger lets these environment variables override the flags when they are non-empty.
 ENV_OVERRIDES: Final = {
     "slack_url": "SLACK_URL",
@@ -252,14 +258,15 @@ def usage() -> str:
         FLAGS.usage(
             "usage: flagman controller [flags]  (Flagger's flags; one or two leading dashes)", Settings()
         )
-        + f"\n  -{_LOG_FORMAT_FLAG}=json|text  (alias of -zap-encoding=json|console)"
+        + f"\n  -{_LOG_FORMAT_FLAG}=json|text  (alias of -zap-encoding=json|console)\n"
+        + klog_usage()
     )
 
 
 def _command_line(argv: Sequence[str]) -> dict[str, str]:
     """Go flag syntax -> {flag name: raw value}, with the controller's wording for what is wrong."""
     try:
-        return FLAGS.split(argv)
+        return _COMMAND_LINE.split(argv)
     except UnknownFlagError as error:
         raise SettingsError(f"{error}\n\n{usage()}") from None
     except UnexpectedArgumentError as error:
@@ -276,6 +283,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     command_line = _command_line(argv)
     try:
         values = FLAGS.values(command_line, environ)
+        klog = KLOG_TABLE.values(command_line, {})
     except FlagError as error:
         raise SettingsError(str(error)) from None
     log_format = command_line.get(_LOG_FORMAT_FLAG) or environ.get(env_fallback_name(_LOG_FORMAT_FLAG))
@@ -287,6 +295,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     for field_name, variable in ENV_OVERRIDES.items():
         if environ.get(variable):
             values[field_name] = environ[variable]
+    values["klog"] = {key.removeprefix(KLOG_ATTRIBUTE_PREFIX): value for key, value in klog.items()}
     settings = Settings(**values)
     validate(settings)
     return settings

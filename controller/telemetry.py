@@ -17,13 +17,24 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from controller.api import Canary, Phase
 from controller.version import VERSION as VERSION  # what `flagger_info` reports
 
 logger = logging.getLogger(__name__)
+
+# Go's client_golang, which Flagger uses, exposes no `*_created` series; prometheus_client would add one per
+# counter and histogram child. Process-wide switch, so it is flipped once, when the controller imports this.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Flagger's status gauge: 0 while an analysis runs, 2 after a failure, 1 for every other phase.
 PHASE_STATUS_VALUES = {"Progressing": 0, "Failed": 2}
@@ -120,12 +131,11 @@ class ControllerMetrics:
 
 
 def deployment_strategy(canary: Canary) -> str:
-    """Flagger's `DeploymentStrategy()` label value."""
+    """Flagger 1.44's `DeploymentStrategy()` label value: only `ab-testing` (match and iterations),
+    `blue-green` (iterations) or `canary` (anything else, mirroring included)."""
     analysis = canary.analysis
-    if analysis.match:
-        return "ab-testing"
     if analysis.iterations > 0:
-        return "blue-green-mirroring" if analysis.mirror else "blue-green"
+        return "ab-testing" if analysis.match else "blue-green"
     return "canary"
 
 

@@ -12,3 +12,6 @@ try:
     VERSION = version("flagman")
 except PackageNotFoundError:  # a source tree that was never installed (`make setup` installs it)
     VERSION = "0.0.0+unknown"
+
+# Flagger's REVISION is the git commit stamped at build time, "unknown" otherwise; a wheel carries none.
+REVISION = "unknown"

@@ -73,7 +73,9 @@ class Controller:
     ) -> Controller:
         """Build and start everything; the health server first, so that /healthz can say what the
         start waits for while the API server cannot answer yet (`backoff` between list attempts)."""
-        api = await KubeApi.connect(settings.kubeconfig, settings.master)
+        api = await KubeApi.connect(
+            settings.kubeconfig, settings.master, qps=settings.kubeconfig_qps, burst=settings.kubeconfig_burst
+        )
         metrics = ControllerMetrics()
         metrics.set_info(VERSION, settings.mesh_provider)
         health = Health()
@@ -141,7 +143,9 @@ class Controller:
         scheduler = Scheduler(
             ports,
             RolloutSettings(
-                mesh_provider=settings.mesh_provider, min_analysis_interval=settings.min_analysis_interval
+                mesh_provider=settings.mesh_provider,
+                min_analysis_interval=settings.min_analysis_interval,
+                no_cross_namespace_refs=settings.no_cross_namespace_refs,
             ),
             canaries=cluster.canaries,
             read_canary=functools.partial(api.get, CANARIES),
@@ -153,6 +157,9 @@ class Controller:
             [cluster.liveness_problem, scheduler.stalled_loops, scheduler.canaries_without_loop]
         )
         cluster.deployments.add_listener(scheduler.on_deployment_change)
+        cluster.canaries.add_listener(scheduler.on_canary_event)
+        cluster.canaries.add_listener(scheduler.on_canary_change)
+        cluster.daemonsets.add_listener(scheduler.on_daemonset_change)
         return cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler)
 
     async def stop(self) -> None:

@@ -7,6 +7,10 @@ and a real Prometheus (not with `--no-prometheus`, which leaves `flagger-prometh
 namespace, so `podinfo-canary.test` resolves inside the sandbox; `kubectl exec` runs a command in a pod's
 context (the API server hands it to the runtime) and `flagman sandbox exec -- CMD` runs one in the namespace.
 The host's own /etc/hosts is never touched.
+
+`up --control-plane=real` runs the real Kubernetes control plane instead of the emulator (etcd,
+kube-apiserver, controller-manager, scheduler from `make control-plane`; `sandbox.controlplane.serve` is
+its supervisor, recorded the same way); no pods run there yet.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ DEFAULT_STATE_DIR = Path(os.environ.get("FLAGMAN_SANDBOX_DIR", "/tmp/flagman-san
 #: Set inside the private mount namespace, so a re-exec does not nest another one.
 NAMESPACE_MARKER = "FLAGMAN_SANDBOX_NAMESPACE"
 API_PORT = 6443
+CONTROL_PLANES = ("emulator", "real")
 
 
 class SandboxError(Exception):
@@ -57,6 +62,8 @@ class SandboxSettings:
     #: Run the sandbox's own Prometheus and its `flagger-prometheus` Service in namespace `flagger`. Off for
     #: the tutorial's `helm upgrade -i ... --set prometheus.install=true`, whose chart creates that Service.
     prometheus: bool = True
+    #: `emulator` (the sandbox API server and runtime, default) or `real` (sandbox.controlplane).
+    control_plane: str = "emulator"
 
     @property
     def api_address(self) -> str:
@@ -222,6 +229,8 @@ def read_record(settings: SandboxSettings) -> dict[str, Any] | None:
 
 
 def supervisor_argv(settings: SandboxSettings) -> list[str]:
+    if settings.control_plane == "real":
+        return [sys.executable, "-m", "sandbox.controlplane.serve", "--state-dir", str(settings.state_dir)]
     return in_private_namespace_argv(
         [
             sys.executable,
@@ -240,14 +249,26 @@ def supervisor_argv(settings: SandboxSettings) -> list[str]:
     )
 
 
-def up(settings: SandboxSettings, timeout_seconds: float = 60.0) -> int:
+def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
     record = read_record(settings)
     if record is not None:
         print(f"sandbox already running (pid {record['pid']}): {record['apiserver']}")
         print(f"export KUBECONFIG={record['kubeconfig']}")
         return 0
+    real = settings.control_plane == "real"
+    if real:
+        from sandbox.controlplane import find_binaries, why_missing
+
+        if find_binaries() is None:
+            print(f"sandbox: {why_missing()}", file=sys.stderr)
+            return 1
+    # The real control plane takes seconds to minutes (a loaded machine); its supervisor prints progress.
+    timeout_seconds = timeout_seconds or (300.0 if real else 60.0)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     log_file = settings.state_dir / "supervisor.log"
+    if real:
+        log_file.write_bytes(b"")  # progress is shown from this run's lines
+    shown = 0
     with open(log_file, "ab") as output:
         process = subprocess.Popen(
             supervisor_argv(settings),
@@ -258,9 +279,15 @@ def up(settings: SandboxSettings, timeout_seconds: float = 60.0) -> int:
         )
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
+        if real:
+            shown = _show_new_lines(log_file, shown)
         record = read_record(settings)
         if record is not None:
             print(f"sandbox up (pid {record['pid']}): API server {record['apiserver']}")
+            if real:
+                print(f"  control plane: real Kubernetes {record['version']} (logs: {record['logs']})")
+                print(f"export KUBECONFIG={record['kubeconfig']}")
+                return 0
             if record["prometheus"]:
                 where = f"{record['prometheus']} (flagger-prometheus.flagger:9090 inside the sandbox)"
             else:
@@ -333,6 +360,18 @@ def exec_in_sandbox(settings: SandboxSettings, command: list[str]) -> int:
     return subprocess.run(argv, env=env, check=False).returncode
 
 
+def _show_new_lines(path: Path, shown: int) -> int:
+    """Print the supervisor log's lines after the first `shown` ones (its progress); the new count."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return shown
+    complete = lines[:-1] if lines and not path.read_bytes().endswith(b"\n") else lines
+    for line in complete[shown:]:
+        print(f"  {line}", flush=True)
+    return max(shown, len(complete))
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -347,6 +386,7 @@ def _settings_from(args: Any) -> SandboxSettings:
         scrape_interval=args.scrape_interval,
         kubernetes_minor=args.kubernetes_minor,
         prometheus=not getattr(args, "no_prometheus", False),  # only `up` and the supervisor have the flag
+        control_plane=getattr(args, "control_plane", "emulator"),  # only `up` has the flag
     )
 
 
@@ -384,6 +424,14 @@ def add_subcommands(subparsers: Any) -> None:
         _add_common(parser)
         if name == "up":
             _add_no_prometheus(parser)
+            parser.add_argument(
+                "--control-plane",
+                choices=CONTROL_PLANES,
+                default="emulator",
+                help="emulator: the sandbox API server and its pod runtime (default, starts in a second); "
+                "real: etcd, kube-apiserver, kube-controller-manager and kube-scheduler built by "
+                "`make control-plane` (no pods run there yet)",
+            )
         parser.set_defaults(run=lambda args, action=action: action(_settings_from(args)))
     parser = subparsers.add_parser(
         "exec",

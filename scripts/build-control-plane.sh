@@ -2,7 +2,9 @@
 # Builds the real Kubernetes control plane for the tests and the sandbox's real backend:
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler  ->  .tools/control-plane/<version>/
 # from the Go module in controlplane/ (k8s.io/kubernetes pinned there, checksums in go.sum).
-# Idempotent: a binary newer than the module files is kept; the Go build cache makes a rebuild take seconds.
+# Idempotent: a binary built from the same module files (a stamp of their checksums next to it, not their
+# modification times, so a fresh clone reuses a cached .tools) is kept; the Go build cache makes a rebuild
+# take seconds to a minute.
 # A cold build is about 1,200 CPU-seconds (about 12-15 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,9 @@ ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version \
  -X k8s.io/component-base/version.gitTreeState=clean"
 for component in etcd kube-apiserver kube-controller-manager kube-scheduler; do
   target="$out/$component"
-  if [[ -x $target && $target -nt $module/go.sum && $target -nt $module/cmd/$component/main.go ]]; then
+  stamp=$(cat "$module/go.mod" "$module/go.sum" "$module/cmd/$component/main.go" | sha256sum | cut -d' ' -f1)
+  stamp="$stamp $(go env GOVERSION)"
+  if [[ -x $target && -f $target.stamp && $(cat "$target.stamp") == "$stamp" ]]; then
     echo "control-plane: $component $k8s_version is up to date ($target)"
     continue
   fi
@@ -26,6 +30,7 @@ for component in etcd kube-apiserver kube-controller-manager kube-scheduler; do
   start=$SECONDS
   (cd "$module" && go build -trimpath -ldflags "$ldflags" -o "$target.tmp" "./cmd/$component")
   mv "$target.tmp" "$target"
+  echo "$stamp" >"$target.stamp"
   echo "control-plane: built $component in $((SECONDS - start)) s"
 done
 ln -sfn "$k8s_version" "$(dirname "$out")/current"

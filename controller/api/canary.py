@@ -81,7 +81,7 @@ PROVIDERS = frozenset(  # Flagger's provider names (informational: only kubernet
     }
 )
 TARGET_KINDS = frozenset({"Deployment", "DaemonSet", "Service"})
-SUPPORTED_TARGET_KINDS = frozenset({"Deployment"})
+SUPPORTED_TARGET_KINDS = frozenset({"Deployment", "DaemonSet"})
 
 
 @dataclass(frozen=True)
@@ -693,7 +693,9 @@ class CanarySpec:
         elif not target_ref.name:
             target.problem("name", "is required")
         if target_ref.kind in TARGET_KINDS and target_ref.kind not in SUPPORTED_TARGET_KINDS:
-            target.problem("kind", f"{target_ref.kind} targets are not supported, only Deployment")
+            target.problem(
+                "kind", f"{target_ref.kind} targets are not supported, only Deployment and DaemonSet"
+            )
         if not reader.has("service"):
             reader.problem("service", "is required")
         service = ServiceSpec.from_reader(reader.child("service"))
@@ -710,7 +712,10 @@ class CanarySpec:
         if autoscaler is not None and not autoscaler.name:
             reader.problem("autoscalerRef.name", "is required")
         if autoscaler is not None and autoscaler.kind not in {"", "HorizontalPodAutoscaler", "ScaledObject"}:
-            reader.problem("autoscalerRef.kind", f"must be HorizontalPodAutoscaler, got {autoscaler.kind!r}")
+            reader.problem(
+                "autoscalerRef.kind",
+                f"must be HorizontalPodAutoscaler or ScaledObject, got {autoscaler.kind!r}",
+            )
         return cls(
             target_ref=target_ref,
             service=service,

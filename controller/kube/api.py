@@ -1,9 +1,14 @@
 """A small JSON client for the Kubernetes REST API, on top of kubernetes_asyncio's `ApiClient`.
 
 kubernetes_asyncio provides what is hard to get right (kubeconfig and in-cluster login, TLS, token
-refresh, the aiohttp connection pool); this module talks JSON dicts through it (`ApiClient.call_api` with
-`_preload_content=False`), so every write chooses its content type explicitly (merge patch for custom
-objects; the generated client would default to JSON patch) and every object stays the API's own JSON.
+refresh, the aiohttp connection pool); this module sends JSON dicts over that pool itself, so every write
+chooses its content type explicitly (merge patch for custom objects; the generated client would default to
+JSON patch) and every object stays the API's own JSON.
+
+Requests go through our own `aiohttp.ClientSession` on kubernetes_asyncio's connector, not through
+`ApiClient.call_api`: its session is created with `trust_env=True` (a `.netrc` read and a proxy lookup in
+the thread pool on every request) and its `sanitize_for_serialization` walks every body; both cost more
+than the rest of a steady tick. A proxy configured in the kubeconfig is still used.
 
 Failures are mapped once, here, to `controller.errors` types; `str(error)` is Kubernetes' own message
 (`deployments.apps "podinfo" not found`), which callers wrap in Flagger's wording.
@@ -20,9 +25,9 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from controller.errors import ConflictError, KubeError, NotFoundError, UnavailableError
 from controller.kube.objects import JsonDict
@@ -35,6 +40,7 @@ USER_AGENT = f"flagman-controller/{VERSION}"
 MAX_WATCH_EVENT_BYTES = 16 * 1024 * 1024
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
+CONNECTION_POOL_SIZE = 96  # the watches (one per cached resource) plus the ticks in flight (TickGate)
 
 
 @dataclass(frozen=True)
@@ -61,10 +67,14 @@ class Resource:
 
 
 DEPLOYMENTS = Resource("apps/v1", "deployments", "Deployment")
+DAEMONSETS = Resource("apps/v1", "daemonsets", "DaemonSet")
 SERVICES = Resource("v1", "services", "Service")
 CONFIGMAPS = Resource("v1", "configmaps", "ConfigMap")
 SECRETS = Resource("v1", "secrets", "Secret")
 HPAS = Resource("autoscaling/v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
+SCALED_OBJECTS = Resource(
+    "keda.sh/v1alpha1", "scaledobjects", "ScaledObject"
+)  # read directly: KEDA is optional
 CANARIES = Resource("flagger.app/v1beta1", "canaries", "Canary")
 METRIC_TEMPLATES = Resource("flagger.app/v1beta1", "metrictemplates", "MetricTemplate")
 ALERT_PROVIDERS = Resource("flagger.app/v1beta1", "alertproviders", "AlertProvider")
@@ -142,19 +152,57 @@ async def load_client_configuration(kubeconfig: str = "", master: str = "") -> k
     return configuration
 
 
+def rate_limiter(qps: float, burst: int) -> AsyncLimiter | None:
+    """client-go's token bucket (capacity `burst`, refilled at `qps`) as aiolimiter's leaky bucket of the
+    same capacity draining at the same rate; None when either is not positive (no limit)."""
+    if qps <= 0 or burst <= 0:
+        return None
+    return AsyncLimiter(max_rate=burst, time_period=burst / qps)
+
+
 class KubeApi:
     """JSON requests to the API server. One instance per controller; `close()` releases the pool."""
 
-    def __init__(self, api_client: k8s_client.ApiClient) -> None:
+    def __init__(self, api_client: k8s_client.ApiClient, limiter: AsyncLimiter | None = None) -> None:
         self._client = api_client
+        configuration = api_client.configuration
+        rest = api_client.rest_client
+        self._session = aiohttp.ClientSession(
+            connector=rest.pool_manager.connector,
+            connector_owner=False,
+            trust_env=False,
+            read_bufsize=2**21,  # as kubernetes_asyncio: watch events of large objects
+        )
+        self._host = str(configuration.host).rstrip("/")
+        self._extras: dict[str, Any] = {}
+        if rest.server_hostname:
+            self._extras["server_hostname"] = rest.server_hostname
+        if rest.proxy:
+            self._extras["proxy"] = rest.proxy
+            if rest.proxy_headers:
+                self._extras["proxy_headers"] = rest.proxy_headers
+        self._limiter = limiter
         self.requests_sent = 0  # for the benchmark and debugging
 
     @classmethod
-    async def connect(cls, kubeconfig: str = "", master: str = "", user_agent: str = USER_AGENT) -> KubeApi:
+    async def connect(
+        cls,
+        kubeconfig: str = "",
+        master: str = "",
+        user_agent: str = USER_AGENT,
+        *,
+        qps: float = 0,
+        burst: int = 0,
+    ) -> KubeApi:
+        """`qps`/`burst` > 0 rate-limit every request as client-go's token bucket does (Flagger's
+        `-kubeconfig-qps`/`-kubeconfig-burst`): up to `burst` at once, then `qps` per second."""
         configuration = await load_client_configuration(kubeconfig, master)
+        # kubernetes_asyncio's default pool is 5 connections per CPU; every watch cache holds one for
+        # good, which left ticks a single connection on 2 cores.
+        configuration.connection_pool_maxsize = CONNECTION_POOL_SIZE
         api_client = k8s_client.ApiClient(configuration)
         api_client.user_agent = user_agent
-        return cls(api_client)
+        return cls(api_client, rate_limiter(qps, burst))
 
     @property
     def configuration(self) -> k8s_client.Configuration:
@@ -162,7 +210,13 @@ class KubeApi:
         return self._client.configuration
 
     async def close(self) -> None:
+        await self._session.close()
         await self._client.close()
+
+    async def _headers(self, content_type: str) -> dict[str, str]:
+        headers = {"Accept": JSON, "Content-Type": content_type, **self._client.default_headers}
+        await self._client.update_params_for_auth(headers, [], ["BearerToken"])  # refreshes a token
+        return headers
 
     async def _send(
         self,
@@ -175,19 +229,23 @@ class KubeApi:
         request_timeout: float | aiohttp.ClientTimeout | None = 30.0,
     ) -> aiohttp.ClientResponse:
         self.requests_sent += 1
+        timeout = (
+            aiohttp.ClientTimeout(total=request_timeout)
+            if isinstance(request_timeout, int | float)
+            else request_timeout
+        )
+        if self._limiter is not None:
+            await self._limiter.acquire()
         try:
-            response: aiohttp.ClientResponse = await self._client.call_api(
-                path,
+            response = await self._session.request(
                 method,
-                query_params=list((query or {}).items()),
-                header_params={"Accept": JSON, "Content-Type": content_type},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=request_timeout,
+                self._host + path,
+                params=query or None,
+                headers=await self._headers(content_type),
+                data=None if body is None else json.dumps(body, separators=(",", ":")),
+                timeout=timeout or aiohttp.ClientTimeout(total=None),
+                **self._extras,
             )
-        except ApiException as error:
-            raise KubeError(f"{method} {path}: {error.reason}") from error
         except (aiohttp.ClientConnectionError, TimeoutError) as error:  # refused, reset, timed out
             raise UnavailableError(f"{method} {path}: {error or type(error).__name__}") from error
         except aiohttp.ClientError as error:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from controller.kube.api import (
     CANARIES,
     CONFIGMAPS,
+    DAEMONSETS,
     DEPLOYMENTS,
     HPAS,
     METRIC_TEMPLATES,
@@ -30,6 +31,7 @@ class Cluster:
     api: KubeApi
     canaries: WatchCache
     deployments: WatchCache
+    daemonsets: WatchCache
     services: WatchCache
     autoscalers: WatchCache
     configmaps: WatchCache
@@ -45,6 +47,7 @@ class Cluster:
             api=api,
             canaries=cache(CANARIES),
             deployments=cache(DEPLOYMENTS),
+            daemonsets=cache(DAEMONSETS),
             services=cache(SERVICES),
             autoscalers=cache(HPAS),
             configmaps=cache(CONFIGMAPS),
@@ -57,10 +60,12 @@ class Cluster:
         return (
             self.canaries,
             self.deployments,
+            self.daemonsets,
             self.services,
             self.autoscalers,
             self.configmaps,
             self.secrets,
+            self.metric_templates,
         )
 
     async def start(self, waiting: WaitReporter | None = None, backoff: Backoff | None = None) -> None:

@@ -23,6 +23,28 @@ from controller.kube.selectors import SelectorLabel
 
 FLAGGER_ID_ANNOTATION = "flagger-id"
 COPIED_SPEC_FIELDS = ("progressDeadlineSeconds", "minReadySeconds", "revisionHistoryLimit", "strategy")
+# Flagger's daemonset_controller.go copies these (a DaemonSet has no replicas and no progress deadline).
+COPIED_DAEMONSET_SPEC_FIELDS = ("minReadySeconds", "revisionHistoryLimit", "updateStrategy")
+# How Flagger "scales a DaemonSet to zero": a nodeSelector no node matches. Never part of a revision.
+SCALE_TO_ZERO_NODE_SELECTOR = {"flagger.app/scale-to-zero": "true"}
+
+
+def without_scale_to_zero(template: Mapping[str, Any]) -> JsonDict:
+    """A pod template without the scale-to-zero nodeSelector (an emptied nodeSelector is dropped, so a
+    DaemonSet scaled to zero and back hashes as before)."""
+    copied: JsonDict = deep_copy(dict(template))
+    pod_spec = copied.get("spec") or {}
+    node_selector = pod_spec.get("nodeSelector")
+    if isinstance(node_selector, dict):
+        for key in SCALE_TO_ZERO_NODE_SELECTOR:
+            node_selector.pop(key, None)
+        if not node_selector:
+            pod_spec.pop("nodeSelector")
+    return copied
+
+
+def _copied_fields(kind: str) -> tuple[str, ...]:
+    return COPIED_DAEMONSET_SPEC_FIELDS if kind == "DaemonSet" else COPIED_SPEC_FIELDS
 
 
 def primary_name(target_name: str) -> str:
@@ -105,24 +127,28 @@ def build_primary_deployment(
     selector_labels: Sequence[str],
     tracked: Iterable[ConfigRef] = (),
     flagger_id: str | None = None,
+    kind: str = "Deployment",
 ) -> JsonDict:
-    """The primary Deployment created when it is absent (spec 1.2)."""
+    """The primary Deployment (or DaemonSet, by `kind`) created when it is absent (spec 1.2)."""
     target_meta = target.get("metadata") or {}
     target_spec = target.get("spec") or {}
-    replicas = target_spec.get("replicas")
     spec: JsonDict = {
-        "replicas": replicas if isinstance(replicas, int) and replicas > 0 else 1,
         "selector": {"matchLabels": {label.key: label.primary_value}},
         "template": primary_pod_template(
             target, label, tracked, selector_labels, flagger_id or new_flagger_id()
         ),
     }
-    for field in COPIED_SPEC_FIELDS:
+    if kind == "DaemonSet":
+        spec["template"] = without_scale_to_zero(spec["template"])
+    else:
+        replicas = target_spec.get("replicas")
+        spec["replicas"] = replicas if isinstance(replicas, int) and replicas > 0 else 1
+    for field in _copied_fields(kind):
         if field in target_spec:
             spec[field] = deep_copy(target_spec[field])
     return {
         "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        "kind": kind,
         "metadata": {
             "name": primary_name(str(target_meta.get("name", ""))),
             "namespace": target_meta.get("namespace", canary.namespace),
@@ -146,6 +172,7 @@ def promoted_primary(
     has_autoscaler: bool,
     configs_changed: bool,
     make_flagger_id: Callable[[], str] = new_flagger_id,
+    kind: str = "Deployment",
 ) -> JsonDict:
     """The primary after `Promote` (spec 1.3): the full object to PUT back (resourceVersion kept).
 
@@ -157,12 +184,12 @@ def promoted_primary(
     promoted: JsonDict = deep_copy(dict(primary))
     spec = promoted.setdefault("spec", {})
     target_spec = target.get("spec") or {}
-    for field in COPIED_SPEC_FIELDS:
+    for field in _copied_fields(kind):
         if field in target_spec:
             spec[field] = deep_copy(target_spec[field])
         else:
             spec.pop(field, None)
-    if not has_autoscaler:
+    if not has_autoscaler and kind != "DaemonSet":
         if target_spec.get("replicas") is None:
             spec.pop("replicas", None)
         else:
@@ -172,7 +199,7 @@ def promoted_primary(
     # A changed template restarts the pods by itself; only a config change needs a fresh flagger-id.
     flagger_id = make_flagger_id() if configs_changed or not live_id else str(live_id)
     template = primary_pod_template(target, label, tracked_list, selector_labels, flagger_id)
-    spec["template"] = template
+    spec["template"] = without_scale_to_zero(template) if kind == "DaemonSet" else template
     meta = promoted.setdefault("metadata", {})
     meta["annotations"] = filter_by_prefixes(
         (target.get("metadata") or {}).get("annotations"), include_prefixes

@@ -56,6 +56,13 @@ def _truncate(message: str) -> str:
     return encoded[: MAX_NOTE_BYTES - 3].decode("utf-8", errors="ignore") + "..."
 
 
+def event_name(ref: CanaryRef, now: datetime | None = None) -> str:
+    """`<object>.<hex nanoseconds>`, the explicit name client-go's recorders give an event. (Not
+    `generateName: "<object>."`: a real API server refuses that prefix, it must end alphanumeric.)"""
+    nanoseconds = time.time_ns() if now is None else int(now.timestamp()) * 10**9 + now.microsecond * 1000
+    return f"{ref.name}.{nanoseconds:x}"
+
+
 def _object_reference(ref: CanaryRef) -> JsonDict:
     """The Canary an event is about (`regarding` in events.k8s.io/v1, `involvedObject` in core/v1)."""
     return {
@@ -74,7 +81,7 @@ def event_object(
     return {
         "apiVersion": "events.k8s.io/v1",
         "kind": "Event",
-        "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
+        "metadata": {"name": event_name(ref, now), "namespace": ref.namespace},
         "eventTime": micro_time(now),
         "reportingController": REPORTING_CONTROLLER,
         "reportingInstance": instance,
@@ -96,7 +103,7 @@ def core_event_object(ref: CanaryRef, event_type: str, message: str, instance: s
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"generateName": f"{ref.name}.", "namespace": ref.namespace},
+        "metadata": {"name": event_name(ref), "namespace": ref.namespace},
         "involvedObject": _object_reference(ref),
         "reason": EVENT_REASON,
         "message": _truncate(message),
@@ -185,6 +192,8 @@ class KubeRecorder:
             try:
                 return await self.api.create(EVENTS, ref.namespace, body)
             except ForbiddenError as error:
+                if _namespace_terminating(error):
+                    raise  # this namespace is going away; not a reason to give up events.k8s.io elsewhere
                 # Flagger's own chart grants only core/v1 events: keep working with it, as Flagger does.
                 logger.warning("events.k8s.io/v1 events are forbidden (%s); writing core/v1 events", error)
                 self._core_events_only = True
@@ -249,6 +258,11 @@ class KubeRecorder:
                 await self._worker
             self._worker = None
             self._queue = None
+
+
+def _namespace_terminating(error: ForbiddenError) -> bool:
+    """The API server's 403 for new objects in a namespace being deleted (admission, not RBAC)."""
+    return "because it is being terminated" in str(error)
 
 
 def canary_key(canary: Canary | CanaryRef) -> str:

@@ -34,7 +34,9 @@ def parse_selector_labels(flag_value: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def find_selector_label(
-    target: Mapping[str, Any], selector_labels: Sequence[str] = DEFAULT_SELECTOR_LABELS
+    target: Mapping[str, Any],
+    selector_labels: Sequence[str] = DEFAULT_SELECTOR_LABELS,
+    kind: str = "deployment",
 ) -> SelectorLabel:
     """The first of `selector_labels` present in `spec.selector.matchLabels`; other keys are ignored."""
     match_labels = ((target.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
@@ -43,6 +45,6 @@ def find_selector_label(
             return SelectorLabel(key=key, value=str(match_labels[key]))
     meta = target.get("metadata") or {}
     raise SelectorLabelNotFound(
-        f"getSelectorLabel failed: deployment {meta.get('name', '')}.{meta.get('namespace', '')} "
+        f"getSelectorLabel failed: {kind} {meta.get('name', '')}.{meta.get('namespace', '')} "
         f"spec.selector.matchLabels must contain one of [{' '.join(selector_labels)}]"
     )

@@ -6,11 +6,13 @@ Pure functions; `router.py` does the I/O.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from controller.api.canary import ServiceSpec, UnmanagedMetadata
+from controller.errors import KubeError
 from controller.kube.objects import (
     CANARY_KIND,
     CANARY_SUFFIX,
@@ -156,7 +158,7 @@ def _port_key(port: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _is_owned_by(live: Mapping[str, Any], canary_name: str) -> bool:
+def is_owned_by(live: Mapping[str, Any], canary_name: str) -> bool:
     for ref in (live.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller") and ref.get("kind") == CANARY_KIND and ref.get("name") == canary_name:
             return True
@@ -198,7 +200,7 @@ def reconcile_service(
 
     meta = updated.setdefault("metadata", {})
     desired_meta = desired.get("metadata") or {}
-    if _is_owned_by(live, canary_name):
+    if is_owned_by(live, canary_name):
         for field, keep_keys in (
             ("labels", unmanaged.labels if unmanaged else ()),
             ("annotations", unmanaged.annotations if unmanaged else ()),
@@ -217,3 +219,21 @@ def reconcile_service(
         meta["annotations"] = {**(meta.get("annotations") or {}), **FLUX_OPT_OUT_ANNOTATIONS}
         return updated
     return None
+
+
+KUBECTL_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def last_applied_selector(live: Mapping[str, Any]) -> dict[str, str] | None:
+    """The selector `kubectl apply` last applied to this Service, None without that annotation (a broken
+    annotation is an error, as in Flagger)."""
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(KUBECTL_LAST_APPLIED)
+    if text is None:
+        return None
+    try:
+        applied = json.loads(text)
+    except ValueError:
+        name = (live.get("metadata") or {}).get("name")
+        raise KubeError(f"router {name} failed to unMarshal annotation {KUBECTL_LAST_APPLIED}") from None
+    selector = ((applied.get("spec") if isinstance(applied, dict) else None) or {}).get("selector") or {}
+    return {str(key): str(value) for key, value in selector.items()}

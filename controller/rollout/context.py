@@ -24,7 +24,7 @@ from controller.rollout.ports import (
     Role,
     Target,
 )
-from controller.rollout.readiness import check_deployment_ready
+from controller.rollout.readiness import check_ready, parse_time
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class RolloutSettings:
 
     mesh_provider: str = "kubernetes"
     min_analysis_interval: float = DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS  # `-min-analysis-interval`
+    no_cross_namespace_refs: bool = False  # `-no-cross-namespace-refs`
 
 
 @dataclass
@@ -111,22 +112,26 @@ class TickContext:
     async def readiness(self, role: Role) -> None:
         """Raise NotReadyError, worded as Flagger does, unless the Deployment of ``role`` is ready."""
         canary = self.canary
+        daemonset = canary.target_kind == "DaemonSet"
         if role == Role.PRIMARY:
-            prefix = f"{canary.target_name}-primary.{canary.namespace} not ready: "
+            prefix = "primary daemonset " if daemonset else ""
+            prefix += f"{canary.target_name}-primary.{canary.namespace} not ready: "
             threshold = canary.analysis.effective_primary_ready_threshold
         else:
-            prefix = f"canary deployment {canary.target_key} not ready: "
+            kind = "daemonset" if daemonset else "deployment"
+            prefix = f"canary {kind} {canary.target_key} not ready: "
             threshold = canary.analysis.effective_canary_ready_threshold
         try:
             state = await self.ports.workloads.deployment(canary, role)
         except FlagmanError as error:
             raise NotReadyError(prefix + str(error), retriable=True) from error
         try:
-            check_deployment_ready(
+            check_ready(
                 state,
                 deadline_seconds=canary.spec.effective_progress_deadline_seconds,
                 ready_threshold=threshold,
                 now=self.ports.clock.now(),
+                since=parse_time(canary.status.last_transition_time),
             )
         except NotReadyError as error:
             raise NotReadyError(prefix + str(error), retriable=error.retriable) from error

@@ -373,6 +373,9 @@ class _Status:
         await self.inner.write(ref, status)
         await self.book.note_status(ref, status)
 
+    async def set_finalizer(self, ref: CanaryRef, finalizer: str, *, present: bool) -> None:
+        await self.inner.set_finalizer(ref, finalizer, present=present)
+
 
 @dataclass(frozen=True)
 class _Recorder:

@@ -20,13 +20,14 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from controller.api import Canary, CanaryRef, CanaryStatus, Phase, Webhook
-from controller.rollout.readiness import DeploymentState
+from controller.rollout.readiness import DaemonSetState, DeploymentState, WorkloadState
 
 __all__ = [
     "AlertMessage",
     "AlertSeverity",
     "AnalysisResult",
     "Clock",
+    "DaemonSetState",
     "DeploymentState",
     "Event",
     "EventType",
@@ -43,6 +44,7 @@ __all__ = [
     "Target",
     "Telemetry",
     "Webhooks",
+    "WorkloadState",
     "Workloads",
 ]
 
@@ -189,8 +191,9 @@ class Workloads(Protocol):
         """Create ``{target}-primary`` (and the ``-primary`` config copies) when absent; never update."""
         ...
 
-    async def deployment(self, canary: Canary, role: Role) -> DeploymentState:
-        """Readiness snapshot of the primary or the canary Deployment (reads may come from a cache).
+    async def deployment(self, canary: Canary, role: Role) -> WorkloadState:
+        """Readiness snapshot of the primary or the canary workload, a Deployment or a DaemonSet as the
+        target's kind (reads may come from a cache).
 
         A failed read raises ``KubeError("deployment {name}.{ns} get query error: ...")``.
         """
@@ -213,6 +216,11 @@ class Workloads(Protocol):
         """Scale the target up for analysis (spec 1.7 replica rules)."""
         ...
 
+    async def revert(self, canary: Canary) -> None:
+        """``revertOnDeletion`` (Flagger's ``Finalize``): give the target back its replicas (the
+        primary's, or scaled from zero when there is no primary) and resume its paused autoscaler."""
+        ...
+
 
 class Router(Protocol):
     """The three ClusterIP Services of the kubernetes provider (``controller/kube``)."""
@@ -227,6 +235,12 @@ class Router(Protocol):
         Normally PRIMARY; CANARY only after a failed promotion (the canary pods passed the analysis
         while the primary is broken), until a later promotion or rollback.
         """
+        ...
+
+    async def finalize(self, canary: Canary, target: Target) -> None:
+        """``revertOnDeletion``: an apex Service the Canary adopted (not one it created, which goes with
+        the Canary) selects the target's pods again (the selector of ``kubectl apply``'s last applied
+        configuration when there is one)."""
         ...
 
 
@@ -282,6 +296,10 @@ class StatusStore(Protocol):
 
         Takes a ref (not a Canary) so that the status of an invalid Canary can be written too.
         """
+        ...
+
+    async def set_finalizer(self, ref: CanaryRef, finalizer: str, *, present: bool) -> None:
+        """Add or remove ``finalizer`` in the Canary's ``metadata.finalizers`` (others untouched)."""
         ...
 
 

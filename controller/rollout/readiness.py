@@ -75,6 +75,35 @@ class DeploymentState:
         )
 
 
+@dataclass(frozen=True)
+class DaemonSetState:
+    """The parts of a DaemonSet that readiness depends on (Flagger's ``isDaemonSetReady``)."""
+
+    name: str
+    generation: int = 0
+    observed_generation: int = 0
+    desired_number_scheduled: int = 0
+    updated_number_scheduled: int = 0
+    number_available: int = 0
+
+    @classmethod
+    def from_dict(cls, daemonset: Mapping[str, Any]) -> DaemonSetState:
+        metadata = daemonset.get("metadata") or {}
+        status = daemonset.get("status") or {}
+        return cls(
+            name=str(metadata.get("name", "")),
+            generation=int(metadata.get("generation") or 0),
+            observed_generation=int(status.get("observedGeneration") or 0),
+            desired_number_scheduled=int(status.get("desiredNumberScheduled") or 0),
+            updated_number_scheduled=int(status.get("updatedNumberScheduled") or 0),
+            number_available=int(status.get("numberAvailable") or 0),
+        )
+
+
+WorkloadState = DeploymentState | DaemonSetState
+"""What readiness is judged on: the target kind's own status."""
+
+
 def parse_time(value: Any) -> datetime | None:
     """Parse a Kubernetes RFC 3339 timestamp (``2024-01-02T03:04:05Z``); None when absent or invalid."""
     if isinstance(value, datetime):
@@ -128,4 +157,59 @@ def check_deployment_ready(
             f"waiting for rollout to finish: {deployment.available_replicas} of {needed} "
             f"(readyThreshold {ready_threshold}%) updated replicas are available",
             retriable=retriable,
+        )
+
+
+def check_daemonset_ready(
+    daemonset: DaemonSetState,
+    *,
+    deadline_seconds: int,
+    ready_threshold: int,
+    now: datetime,
+    since: datetime | None,
+) -> None:
+    """Flagger's ``isDaemonSetReady``: every scheduled pod updated, and ``readyThreshold`` percent of
+    them available. DaemonSets have no progress-deadline condition, so the Canary's deadline runs from
+    its ``lastTransitionTime`` (``since``): past it, not ready is final."""
+    if daemonset.generation > daemonset.observed_generation:
+        raise NotReadyError(
+            "waiting for rollout to finish: observed daemonset generation less than desired generation",
+            retriable=True,
+        )
+    desired = daemonset.desired_number_scheduled
+    needed = int(desired * ready_threshold / 100)
+    not_updated = daemonset.updated_number_scheduled < desired
+    if not not_updated and daemonset.number_available >= needed:
+        return
+    if since is not None and since + timedelta(seconds=deadline_seconds) < now:
+        raise NotReadyError(f"exceeded its progressDeadlineSeconds: {deadline_seconds}", retriable=False)
+    if not_updated:
+        raise NotReadyError(
+            f"waiting for rollout to finish: {daemonset.updated_number_scheduled} out of {desired} "
+            "new pods have been updated",
+            retriable=True,
+        )
+    raise NotReadyError(
+        f"waiting for rollout to finish: {daemonset.number_available} of {needed} "
+        f"(readyThreshold {ready_threshold}%) updated pods are available",
+        retriable=True,
+    )
+
+
+def check_ready(
+    state: WorkloadState,
+    *,
+    deadline_seconds: int,
+    ready_threshold: int,
+    now: datetime,
+    since: datetime | None,
+) -> None:
+    """:func:`check_deployment_ready` or :func:`check_daemonset_ready`, by the state's kind."""
+    if isinstance(state, DaemonSetState):
+        check_daemonset_ready(
+            state, deadline_seconds=deadline_seconds, ready_threshold=ready_threshold, now=now, since=since
+        )
+    else:
+        check_deployment_ready(
+            state, deadline_seconds=deadline_seconds, ready_threshold=ready_threshold, now=now
         )

@@ -20,7 +20,7 @@ from enum import Enum
 
 from controller.api import Canary, Phase
 from controller.errors import NotReadyError
-from controller.rollout.readiness import DeploymentState, check_deployment_ready
+from controller.rollout.readiness import WorkloadState, check_ready, parse_time
 from controller.rollout.revision import has_target_changed
 
 # No analysis runs in these phases: a new target revision is only detected by the next tick.
@@ -56,14 +56,15 @@ def watched_deployments(canary: Canary) -> dict[str, Watched]:
     return {target: Watched.TARGET, f"{target}-primary": Watched.PRIMARY}
 
 
-def primary_is_ready(canary: Canary, primary: DeploymentState, now: datetime) -> bool:
+def primary_is_ready(canary: Canary, primary: WorkloadState, now: datetime) -> bool:
     """The tick's readiness rule for the primary Deployment."""
     try:
-        check_deployment_ready(
+        check_ready(
             primary,
             deadline_seconds=canary.spec.effective_progress_deadline_seconds,
             ready_threshold=canary.analysis.effective_primary_ready_threshold,
             now=now,
+            since=parse_time(canary.status.last_transition_time),
         )
     except NotReadyError:
         return False
@@ -75,7 +76,7 @@ def needs_primary(canary: Canary) -> bool:
     return canary.status.phase == Phase.PROMOTING
 
 
-def next_tick_due_now(canary: Canary, primary: DeploymentState | None, now: datetime) -> bool:
+def next_tick_due_now(canary: Canary, primary: WorkloadState | None, now: datetime) -> bool:
     """After a tick: Finalising always, and Promoting once the primary is ready, continue at once."""
     phase = canary.status.phase
     if phase == Phase.FINALISING:
@@ -91,6 +92,6 @@ def wakes_on_target(canary: Canary, spec_hash: str) -> bool:
     )
 
 
-def wakes_on_primary(canary: Canary, primary: DeploymentState, now: datetime) -> bool:
+def wakes_on_primary(canary: Canary, primary: WorkloadState, now: datetime) -> bool:
     """The primary became ready while Promoting."""
     return canary.status.phase == Phase.PROMOTING and primary_is_ready(canary, primary, now)

@@ -17,8 +17,9 @@ from typing import Any
 
 from controller.api import VALID_CONDITION, Canary, CanaryRef, CanaryStatus, Phase
 from controller.api.canary import analysis_interval_seconds
+from controller.api.crossrefs import cross_namespace_refs
 from controller.errors import CanaryValidationError, FlagmanError, NotFoundError, NotReadyError
-from controller.rollout import gates, outcomes, schedule, transitions
+from controller.rollout import actions, finalizer, gates, outcomes, schedule, transitions
 from controller.rollout.context import RolloutSettings, StopTick, TickContext, TickMemory
 from controller.rollout.ports import AlertSeverity, Event, LogLevel, Ports, Role
 from controller.rollout.revision import has_target_changed, have_configs_changed, is_foreign_hash
@@ -63,6 +64,9 @@ async def advance(
         return TickOutcome(None, analysis_interval_seconds(None, minimum))
     try:
         canary = Canary.from_dict(body)
+        # Flagger refuses such a Canary at sync time: nothing is created, no template or secret is read.
+        if settings.no_cross_namespace_refs and (blocked := cross_namespace_refs(canary)):
+            raise CanaryValidationError(blocked)
     except CanaryValidationError as error:
         await _report_invalid(ports, memory, ref, body, error)
         # An invalid Canary is re-read at its own interval, so that a fix is picked up as usual.
@@ -112,15 +116,14 @@ async def _tick(ctx: TickContext) -> None:
         stamp = transitions.format_time(ports.clock.now())
         await ctx.write(transitions.with_valid_condition(ctx.status, None, stamp))
 
-    # Deletion (revertOnDeletion) owns a Terminating canary; the analysis loop keeps its hands off.
+    # revertOnDeletion: the finalizer follows the field; a Canary being deleted is finalized, nothing else.
+    await finalizer.reconcile_finalizer(ctx)
+    # A Terminating canary (deletion aborted, or Flagger's status) is left alone by the analysis loop.
     if ctx.phase in (Phase.TERMINATING, Phase.TERMINATED):
         raise StopTick
 
     # 1. Suspended: nothing is reconciled. FIX: the event is written once per suspension.
-    if canary.spec.suspend:
-        if ctx.memory.first_time("suspend", "suspended"):
-            await ctx.emit(Event.normal("skipping canary run as object is suspended"))
-        raise StopTick
+    await _stop_if_suspended(ctx)
     ctx.memory.forget("suspend")
 
     # 2. Provider: only the kubernetes provider is implemented; other canaries are left untouched.
@@ -205,6 +208,10 @@ async def _tick(ctx: TickContext) -> None:
         )
     await _adopt_foreign_hash(ctx)
 
+    # Flagman: a release request (`kubectl flagman promote|abort|retry`) bound to this revision.
+    if await actions.honour(ctx):
+        raise StopTick
+
     # 12. Anything to do? FIX: a Failed canary's status is not rewritten here (Flagger wrote the new
     # hash before the checks below, so a change made while they failed was silently absorbed).
     if ctx.phase not in _ADVANCING and not await _has_changed(ctx):
@@ -268,6 +275,21 @@ async def _tick(ctx: TickContext) -> None:
         await _analyse_and_iterate(ctx)
     finally:
         ports.telemetry.tick_duration(ctx.canary, ports.clock.monotonic() - started)
+
+
+async def _stop_if_suspended(ctx: TickContext) -> None:
+    """``spec.suspend``, or Flagman's ``kubectl flagman pause`` (an annotation, so GitOps keeps it)."""
+    paused_by = actions.paused_by(ctx.canary)
+    if ctx.canary.spec.suspend:
+        state, message = "suspended", "skipping canary run as object is suspended"
+    elif paused_by is not None:
+        who = paused_by or "an unknown user"
+        state, message = f"paused:{who}", f"skipping canary run as object is paused by {who}"
+    else:
+        return
+    if ctx.memory.first_time("suspend", state):
+        await ctx.emit(Event.normal(message))
+    raise StopTick
 
 
 async def _wait_for(ctx: TickContext, role: Role) -> None:
@@ -368,7 +390,8 @@ async def _blue_green(ctx: TickContext, iterations: int) -> None:
         await ctx.set_fields(iterations=done + 1)
         await ctx.emit(Event.normal(f"Advance {ctx.canary.key} canary iteration {done + 1}/{iterations}"))
         return
-    if not await gates.confirm_promotion(ctx):
+    # Flagman: a closed gate gives way after `flagman.app/auto-promotion-seconds` (Argo Rollouts').
+    if not await gates.confirm_promotion(ctx) and not await actions.auto_promote(ctx):
         return
     if iterations == done:
         await ctx.set_fields(iterations=iterations + 1)

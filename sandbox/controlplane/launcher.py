@@ -387,13 +387,11 @@ class ControlPlane:
                 with urllib.request.urlopen(request, timeout=5, context=context) as response:
                     body = response.read().decode(errors="replace")
                 if accept(body):
-                    self._progress(
-                        f"control plane: {component.name} ready ({time.monotonic() - started:.1f}s)"
-                    )
+                    self._progress(f"control plane: {what} ({time.monotonic() - started:.1f}s)")
                     return
                 last = body[:200]
             except urllib.error.HTTPError as error:
-                last = f"HTTP {error.code}: {error.read().decode(errors='replace')[:300]}"
+                last = f"HTTP {error.code}: {_failed_checks(error.read().decode(errors='replace'))}"
             except (OSError, ValueError) as error:
                 last = str(error)
             now = time.monotonic()
@@ -404,10 +402,18 @@ class ControlPlane:
                 )
             if now - reported >= 10:
                 reported = now
-                self._progress(
-                    f"control plane: still waiting: {what} ({now - started:.0f}s): {last}"
-                )
+                self._progress(f"control plane: still waiting: {what} ({now - started:.0f}s): {last}")
             time.sleep(0.2)
+
+
+def _failed_checks(body: str) -> str:
+    """The checks a verbose /readyz answer says still fail (`[-]poststarthook/x failed`), else its start."""
+    failed = [
+        line[3:].split(" failed")[0].removeprefix("poststarthook/")
+        for line in body.splitlines()
+        if line.startswith("[-]")
+    ]
+    return "pending: " + ", ".join(failed) if failed else body[:300]
 
 
 def _is_ok(body: str) -> bool:

@@ -50,7 +50,7 @@ def test_user_agent_identifies_the_controller() -> None:
 
 def test_cli_answers_version_help_and_bad_flags_without_starting(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-version"], {}) == 0
-    assert capsys.readouterr().out.strip() == VERSION
+    assert capsys.readouterr().out.strip() == f"Flagman version {VERSION} revision  unknown"
     assert main(["--help"], {}) == 0
     assert "-min-analysis-interval" in capsys.readouterr().out
     assert main(["-mesh-provider=istio"], {}) == 2

@@ -185,7 +185,9 @@ async def test_liveness_reports_canaries_without_a_loop_and_stalled_loops() -> N
     scheduler = _scheduler([old, fresh, going], harness)
     assert scheduler.canaries_without_loop() is None  # the operator has not run yet
     scheduler.operator_started()
+    assert set(scheduler.loops.running()) == {"old.test", "fresh.test"}  # every cached Canary, not "going"
     assert scheduler.canaries_without_loop() is None  # nor for long enough
+    await scheduler.operator_stopped()  # as if a loop had gone missing
     harness.clock.advance(121)
     assert scheduler.canaries_without_loop() == "canaries without a loop: old.test"
     scheduler.loops.ensure(harness.ref)
@@ -215,4 +217,32 @@ async def test_the_sweep_counts_canaries_and_retires_loops_of_canaries_deleted_u
     assert api.gets == ["brand.new.test", "vanished.test"]  # only what the cache lacks is checked
     assert sorted(scheduler.loops.running()) == ["brand.new.test", "listed.test"]
     await asyncio.wait_for(scheduler.loops.stop_all(), timeout=5)
+    assert scheduler.loops.running() == {}
+
+
+async def test_canary_watch_events_start_and_retire_loops_only_while_the_operator_runs() -> None:
+    def body(name: str, uid: str, **meta: Any) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": "test", "uid": uid, **meta}}
+
+    world = World(canary_body(name="a", namespace="test"))
+    world.body["spec"]["analysis"]["interval"] = "1h"
+    scheduler = _scheduler([], Harness(world))
+    scheduler.on_canary_event("ADDED", body("a", "u1"))
+    assert scheduler.loops.running() == {}  # a follower (or not yet started) runs no loops
+    scheduler.operator_started()
+    scheduler.on_canary_event("ADDED", body("a", "u1"))
+    scheduler.on_canary_event("MODIFIED", body("a", "u1"))  # a status write: same loop
+    assert scheduler.loops.running() == {"a.test": "u1"}
+    scheduler.on_canary_event("MODIFIED", body("a", "u1", deletionTimestamp="2026-01-01T00:00:00Z"))
+    assert scheduler.loops.running() == {}  # deleting without Flagger's finalizer: retired at once
+    scheduler.on_canary_event("ADDED", body("a", "u2"))  # re-created under the same name
+    assert scheduler.loops.running() == {"a.test": "u2"}
+    scheduler.on_canary_event("DELETED", body("a", "u1"))  # a late event of the old twin
+    assert scheduler.loops.running() == {"a.test": "u2"}
+    scheduler.on_canary_event("DELETED", body("a", "u2"))
+    assert scheduler.loops.running() == {}
+    scheduler.on_canary_event("ADDED", body("a", "u3"))
+    await scheduler.operator_stopped()
+    assert scheduler.loops.running() == {}
+    scheduler.on_canary_event("ADDED", body("a", "u3"))
     assert scheduler.loops.running() == {}

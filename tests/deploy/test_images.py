@@ -201,7 +201,7 @@ def test_flagger_shim_parses_flaggers_command_line_like_the_native_flags(workdir
 def test_flagger_shim_hands_the_command_line_to_flagman_controller(workdir: Path) -> None:
     version = run_shim(workdir, "flagger", "-log-level=info", "-version")
     assert version.returncode == 0, version.stderr
-    assert re.fullmatch(r"\d+\.\d+\.\d+\S*\n", version.stdout)
+    assert re.fullmatch(r"Flagman version \d+\.\d+\.\d+\S* revision  \S+\n", version.stdout)
     refused = run_shim(workdir, "flagger", "-mesh-provider=istio")
     assert refused.returncode == 2
     assert "Flagman does not implement" in refused.stderr

@@ -97,8 +97,8 @@ def test_tracked_configs_distinguishes_absent_from_empty() -> None:
         (lambda s: s.pop("targetRef"), "spec.targetRef: is required"),
         (lambda s: s["targetRef"].pop("name"), "spec.targetRef.name: is required"),
         (
-            lambda s: s["targetRef"].update(kind="DaemonSet"),
-            "spec.targetRef.kind: DaemonSet targets are not supported",
+            lambda s: s["targetRef"].update(kind="Service"),
+            "spec.targetRef.kind: Service targets are not supported, only Deployment and DaemonSet",
         ),
         (lambda s: s.pop("service"), "spec.service: is required"),
         (

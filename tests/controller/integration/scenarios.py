@@ -41,10 +41,10 @@ async def deploy_podinfo(bench: Bench, *, name: str = "podinfo") -> None:
         hpa["metadata"]["name"] = name
         hpa["spec"]["scaleTargetRef"]["name"] = name
     else:
-        await bench.api.create(CONFIGMAPS, "test", objects.podinfo_config())
-        await bench.api.create(SECRETS, "test", objects.podinfo_secret())
-    await bench.api.create(DEPLOYMENTS, "test", deployment)
-    await bench.api.create(HPAS, "test", hpa)
+        await bench.create(CONFIGMAPS, objects.podinfo_config())
+        await bench.create(SECRETS, objects.podinfo_secret())
+    await bench.create(DEPLOYMENTS, deployment)
+    await bench.create(HPAS, hpa)
 
 
 async def apply_canary(
@@ -53,14 +53,14 @@ async def apply_canary(
     canary = objects.tutorial_canary(
         interval=interval, name=name, target=target, webhooks=tutorial_webhooks(bench), **changes
     )
-    await bench.api.create(CANARIES, "test", canary)
+    await bench.create(CANARIES, canary)
 
 
 async def set_image(bench: Bench, image: str, name: str = "podinfo") -> None:
     """`kubectl set image deployment/podinfo podinfod=<image>` (a strategic merge patch)."""
     await bench.api.request(
         "PATCH",
-        DEPLOYMENTS.path("test", name),
+        DEPLOYMENTS.path(bench.ns, name),
         body={"spec": {"template": {"spec": {"containers": [{"name": "podinfod", "image": image}]}}}},
         content_type="application/strategic-merge-patch+json",
     )

@@ -25,7 +25,11 @@ from tests.controller.integration.harness import ControllerProcess
 from tests.controller.integration.scenarios import apply_canary, deploy_podinfo, set_image
 from tests.controller.kube.support import eventually
 
-ELECTION_ARGS = ["-enable-leader-election", "-leader-election-namespace=test"]
+
+def election_args(namespace: str) -> list[str]:
+    return ["-enable-leader-election", f"-leader-election-namespace={namespace}"]
+
+
 FAST = {"lease": "1s", "renew": "800ms", "retry": "200ms"}
 LEASE_SECONDS = 1.0
 CONTROLLER_AGENTS = ("flagman-controller/", "kopf/")
@@ -50,10 +54,10 @@ def candidates(bench: Bench, tmp_path: pathlib.Path) -> Iterator[Callable[[str],
 
     def start(name: str) -> ControllerProcess:
         process = ControllerProcess(
-            bench.server.kubeconfig,
+            bench.target.controller_kubeconfig,
             bench.prometheus.url,
             tmp_path / f"controller-{name}.log",
-            extra_args=list(ELECTION_ARGS),
+            extra_args=election_args(bench.ns),
         ).start()
         started.append(process)
         return process
@@ -73,7 +77,7 @@ async def readyz(controller: ControllerProcess) -> int:
 
 
 async def lease_spec(bench: Bench) -> dict[str, Any]:
-    return dict((await bench.api.get(LEASES, "test", LEASE_NAME)).get("spec") or {})
+    return dict((await bench.api.get(LEASES, bench.ns, LEASE_NAME)).get("spec") or {})
 
 
 async def wait_holder(bench: Bench, accept: Callable[[str], bool], what: str, within: float = 30) -> str:
@@ -118,6 +122,7 @@ def controller_writes(bench: Bench, start: int, end: int | None = None) -> list[
     ]
 
 
+@pytest.mark.emulator_only  # the emulator's request log
 async def test_one_leader_acts_and_a_follower_takes_over_after_sigkill(
     bench: Bench, candidates: Callable[[str], ControllerProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,7 +130,7 @@ async def test_one_leader_acts_and_a_follower_takes_over_after_sigkill(
     await deploy_podinfo(bench)
     await apply_canary(bench, interval="500ms")
     leader = bench.controller
-    leader.extra_args.extend(ELECTION_ARGS)
+    leader.extra_args.extend(election_args(bench.ns))
     leader.start()
     first_holder = await wait_holder(bench, bool, "a Lease holder")
     follower = candidates("follower")
@@ -156,7 +161,7 @@ async def test_one_leader_acts_and_a_follower_takes_over_after_sigkill(
     assert controller_writes(bench, after_kill, acquired) == []  # the follower wrote nothing
     bench.controller = follower  # its log explains a timeout from here on
     await bench.wait_phase("Succeeded")
-    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
+    await bench.wait_message(f"Promotion completed! Scaling down podinfo.{bench.ns}")
     assert any("/canaries/podinfo/status" in write for write in controller_writes(bench, acquired))
     await wait_ready(follower)
     spec = await lease_spec(bench)
@@ -173,7 +178,7 @@ async def test_sigterm_releases_the_lease_so_a_follower_takes_over_at_once(
     await deploy_podinfo(bench)
     await apply_canary(bench)
     leader = bench.controller
-    leader.extra_args.extend(ELECTION_ARGS)
+    leader.extra_args.extend(election_args(bench.ns))
     leader.start()
     first_holder = await wait_holder(bench, bool, "a Lease holder")
     follower = candidates("follower")
@@ -182,10 +187,10 @@ async def test_sigterm_releases_the_lease_so_a_follower_takes_over_at_once(
 
     started = time.monotonic()
     assert leader.stop() == 0
-    assert time.monotonic() - started < 4  # kopf stopped by its own signal handler, no waiting out
+    assert time.monotonic() - started < 4  # the operator stopped by its own signal handler, no waiting out
     await wait_holder(bench, lambda holder: holder not in ("", first_holder), "the follower to take over")
     assert time.monotonic() - started < 10  # far less than the 30s lease
-    assert "Released Lease test/flagger-leader-election" in leader.log_tail()
+    assert f"Released Lease {bench.ns}/flagger-leader-election" in leader.log_tail()
     await wait_ready(follower)
 
     # The last replica releases too: nobody holds the Lease afterwards.
@@ -199,7 +204,7 @@ async def test_a_follower_stops_at_once_on_sigterm(
     bench: Bench, candidates: Callable[[str], ControllerProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_timings(monkeypatch, lease="30s", renew="20s", retry="200ms")
-    bench.controller.extra_args.extend(ELECTION_ARGS)
+    bench.controller.extra_args.extend(election_args(bench.ns))
     bench.controller.start()
     holder = await wait_holder(bench, bool, "a Lease holder")
     follower = candidates("follower")
@@ -211,11 +216,12 @@ async def test_a_follower_stops_at_once_on_sigterm(
     assert (await lease_spec(bench))["holderIdentity"] == holder  # the follower did not touch it
 
 
+@pytest.mark.emulator_only  # injected 503s
 async def test_a_leader_that_cannot_renew_exits_non_zero(
     bench: Bench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_timings(monkeypatch, lease="3s", renew="1s", retry="200ms")
-    bench.controller.extra_args.extend(ELECTION_ARGS)
+    bench.controller.extra_args.extend(election_args(bench.ns))
     bench.controller.start()
     await wait_holder(bench, bool, "a Lease holder")
     await wait_ready(bench.controller)
@@ -225,7 +231,7 @@ async def test_a_leader_that_cannot_renew_exits_non_zero(
     finally:
         bench.server.faults.clear()
     assert code == 1
-    assert "Leadership lost: could not renew Lease test/flagger-leader-election for 1s" in (
+    assert f"Leadership lost: could not renew Lease {bench.ns}/flagger-leader-election for 1s" in (
         bench.controller.log_tail()
     )
 
@@ -236,15 +242,18 @@ async def test_without_the_flag_no_lease_is_used(bench: Bench) -> None:
     bench.controller.start()
     await bench.wait_phase("Initialized")
     await wait_ready(bench.controller)
-    used = [record for record in list(bench.server.request_log) if "/leases" in record.path]
-    assert used == []
-    assert (await bench.api.list(LEASES))["items"] == []
+    if bench.target.server is not None:  # the emulator's request log: not even a read
+        assert [record for record in list(bench.server.request_log) if "/leases" in record.path] == []
+    assert (await bench.api.list(LEASES, bench.ns))["items"] == []
 
 
 async def test_unusable_timings_are_refused(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_timings(monkeypatch, lease="1s", renew="2s", retry="200ms")
     controller = ControllerProcess(
-        str(tmp_path / "no-kubeconfig"), "http://127.0.0.1:9", tmp_path / "controller.log", ELECTION_ARGS
+        str(tmp_path / "no-kubeconfig"),
+        "http://127.0.0.1:9",
+        tmp_path / "controller.log",
+        election_args("test"),
     ).start()
     assert await wait_exit(controller) == 2  # before any connection attempt
     assert (

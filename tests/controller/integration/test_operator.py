@@ -39,7 +39,7 @@ async def test_health_metrics_and_graceful_sigterm(bench: Bench) -> None:
     await bench.wait_phase("Initialized")
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     await bench.wait_phase("Succeeded")
-    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
+    await bench.wait_message(f"Promotion completed! Scaling down podinfo.{bench.ns}")
 
     async def counted() -> str | None:
         status, text = await _get(f"{base}/metrics")
@@ -48,11 +48,11 @@ async def test_health_metrics_and_graceful_sigterm(bench: Bench) -> None:
     text = await eventually(counted, what="the success counter")
     lines = set(text.splitlines())
     assert 'flagger_info{mesh_provider="kubernetes",version="0.1.0"} 1.0' in lines
-    assert 'flagger_canary_total{namespace="test"} 1.0' in lines
-    assert 'flagger_canary_status{name="podinfo",namespace="test"} 1.0' in lines
+    assert f'flagger_canary_total{{namespace="{bench.ns}"}} 1.0' in lines
+    assert f'flagger_canary_status{{name="podinfo",namespace="{bench.ns}"}} 1.0' in lines
     success = (
         'flagger_canary_successes_total{analysis_status="completed",deployment_strategy="blue-green",'
-        'name="podinfo",namespace="test"} 1.0'
+        f'name="podinfo",namespace="{bench.ns}"}} 1.0'
     )
     assert success in lines
     assert any(line.startswith("flagger_canary_duration_seconds_count{") for line in lines)
@@ -82,7 +82,7 @@ async def test_deleting_a_canary_stops_its_loop(bench: Bench) -> None:
     await apply_canary(bench)
     bench.controller.start()
     await bench.wait_phase("Initialized")
-    await bench.api.request("DELETE", CANARIES.path("test", "podinfo"))
+    await bench.api.request("DELETE", CANARIES.path(bench.ns, "podinfo"))
 
     async def gone() -> bool:
         try:
@@ -98,9 +98,9 @@ async def test_deleting_a_canary_stops_its_loop(bench: Bench) -> None:
 
 
 def _controller_requests(bench: Bench, since: int, name: str = "podinfo") -> list[str]:
-    """`METHOD path` of the controller's requests (its own client, not kopf's) about Canary `name`, and
+    """`METHOD path` of the controller's requests about Canary `name`, and
     of all its writes."""
-    path = CANARIES.path("test", name)
+    path = CANARIES.path(bench.ns, name)
     return [
         f"{record.method} {record.path}"
         for record in list(bench.server.request_log)[since:]
@@ -109,14 +109,15 @@ def _controller_requests(bench: Bench, since: int, name: str = "podinfo") -> lis
     ]
 
 
+@pytest.mark.emulator_only  # the emulator's request log
 async def test_a_deleted_canarys_loop_stops_and_writes_nothing_more(bench: Bench) -> None:
     await deploy_podinfo(bench)
     await apply_canary(bench)
     bench.controller.start()
     await bench.wait_phase("Initialized")
-    assert f"PUT {CANARIES.path('test', 'podinfo')}/status" in _controller_requests(bench, 0)
+    assert f"PATCH {CANARIES.path(bench.ns, 'podinfo')}/status" in _controller_requests(bench, 0)
 
-    await bench.api.request("DELETE", CANARIES.path("test", "podinfo"))
+    await bench.api.request("DELETE", CANARIES.path(bench.ns, "podinfo"))
     with pytest.raises(NotFoundError):  # no finalizer: gone as soon as the DELETE answers
         await bench.canary()
     await asyncio.sleep(0.5)  # a tick that was running when the Canary went may still finish
@@ -126,8 +127,8 @@ async def test_a_deleted_canarys_loop_stops_and_writes_nothing_more(bench: Bench
     await asyncio.sleep(1.5)
     assert _controller_requests(bench, stopped_since) == []
     log = bench.controller.log_tail(400)
-    assert "Deleting podinfo.test from cache" in log
-    assert any("canary loop stopped" in line and "podinfo.test" in line for line in log.splitlines())
+    assert f"Deleting podinfo.{bench.ns} from cache" in log
+    assert any("canary loop stopped" in line and f"podinfo.{bench.ns}" in line for line in log.splitlines())
     assert "canary loop did not stop" not in log
 
 
@@ -148,15 +149,16 @@ async def test_deleting_a_canary_while_the_controller_is_stopped_completes_at_on
     bench.controller.start()
     await bench.wait_phase("Initialized")
     assert bench.controller.stop() == 0  # as after `helm uninstall`
-    await bench.api.request("DELETE", CANARIES.path("test", "podinfo"))
+    await bench.api.request("DELETE", CANARIES.path(bench.ns, "podinfo"))
     with pytest.raises(NotFoundError):
         await bench.canary()
 
 
+@pytest.mark.emulator_only  # a Deployment stuck past its progress deadline
 async def test_failed_promotion_routes_the_apex_to_the_canary(bench: Bench) -> None:
     await deploy_podinfo(bench)
     await apply_canary(bench)
-    bench.controller.extra_args.append("-namespace=test")  # also covers the namespaced watches
+    bench.controller.extra_args.append(f"-namespace={bench.ns}")  # also covers the namespaced watches
     bench.controller.start()
     await bench.wait_phase("Initialized")
     bench.rollouts.stuck.add("podinfo-primary")  # the promoted primary will never become ready
@@ -167,16 +169,17 @@ async def test_failed_promotion_routes_the_apex_to_the_canary(bench: Bench) -> N
     assert_in_order(
         messages,
         [
-            "Copying podinfo.test template spec to podinfo-primary.test",
-            "Promotion of podinfo.test failed, primary not ready: "
-            'podinfo-primary.test not ready: deployment "podinfo-primary" exceeded its progress deadline',
+            f"Copying podinfo.{bench.ns} template spec to podinfo-primary.{bench.ns}",
+            f"Promotion of podinfo.{bench.ns} failed, primary not ready: "
+            f"podinfo-primary.{bench.ns} not ready: "
+            'deployment "podinfo-primary" exceeded its progress deadline',
         ],
     )
-    assert "Canary failed! Scaling down podinfo.test" not in messages
+    assert f"Canary failed! Scaling down podinfo.{bench.ns}" not in messages
 
     async def apex_on_canary() -> bool:
-        apex = await bench.api.get(SERVICES, "test", "podinfo")
+        apex = await bench.api.get(SERVICES, bench.ns, "podinfo")
         return bool(apex["spec"]["selector"] == {"app": "podinfo"})
 
     await eventually(apex_on_canary, what="the apex Service selecting the canary pods")
-    assert (await bench.api.get(DEPLOYMENTS, "test", "podinfo"))["spec"]["replicas"] > 0
+    assert (await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo"))["spec"]["replicas"] > 0

@@ -15,7 +15,7 @@ from tests.controller.kube.support import eventually
 
 
 async def _canary_replicas(bench: Bench) -> int:
-    return int((await bench.api.get(DEPLOYMENTS, "test", "podinfo"))["spec"]["replicas"])
+    return int((await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo"))["spec"]["replicas"])
 
 
 async def _wait_message(bench: Bench, message: str, name: str = "podinfo") -> None:
@@ -47,28 +47,28 @@ async def test_low_success_rate_rolls_back(bench: Bench) -> None:
     bench.prometheus.success_rate = 60.0
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     canary = await bench.wait_phase("Failed")
-    await bench.wait_message("Canary failed! Scaling down podinfo.test")
+    await bench.wait_message(f"Canary failed! Scaling down podinfo.{bench.ns}")
 
     messages = await bench.messages()
-    halt = "Halt podinfo.test advancement success rate 60.00% < 99%"
+    halt = f"Halt podinfo.{bench.ns} advancement success rate 60.00% < 99%"
     assert_in_order(
         messages,
         [
-            "New revision detected! Scaling up podinfo.test",
-            "Starting canary analysis for podinfo.test",
+            f"New revision detected! Scaling up podinfo.{bench.ns}",
+            f"Starting canary analysis for podinfo.{bench.ns}",
             "Pre-rollout check smoke-test passed",
             halt,
             halt,
-            "Rolling back podinfo.test failed checks threshold reached 2",
-            "Canary failed! Scaling down podinfo.test",
+            f"Rolling back podinfo.{bench.ns} failed checks threshold reached 2",
+            f"Canary failed! Scaling down podinfo.{bench.ns}",
         ],
     )
     assert messages.count(halt) == 2
     events = dict((message, kind) for kind, message in await bench.events())
-    assert events["Canary failed! Scaling down podinfo.test"] == "Warning"
+    assert events[f"Canary failed! Scaling down podinfo.{bench.ns}"] == "Warning"
     assert canary["status"]["failedChecks"] == 2
     assert await _canary_replicas(bench) == 0
-    primary = await bench.api.get(DEPLOYMENTS, "test", "podinfo-primary")
+    primary = await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo-primary")
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "stefanprodan/podinfo:3.1.0"
     promoted = next(c for c in canary["status"]["conditions"] if c["type"] == "Promoted")
     assert (promoted["status"], promoted["reason"]) == ("False", "Failed")
@@ -92,25 +92,25 @@ async def test_change_during_analysis_restarts_it(bench: Bench) -> None:
     bench.controller.start()
     await bench.wait_phase("Initialized")
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
-    await _wait_message(bench, "Advance podinfo.test canary iteration 3/10")
+    await _wait_message(bench, f"Advance podinfo.{bench.ns} canary iteration 3/10")
     await set_image(bench, "stefanprodan/podinfo:3.1.2")
     await bench.wait_phase("Succeeded")
-    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
+    await bench.wait_message(f"Promotion completed! Scaling down podinfo.{bench.ns}")
 
     messages = await bench.messages()
-    restart = messages.index("New revision detected! Restarting analysis for podinfo.test")
+    restart = messages.index(f"New revision detected! Restarting analysis for podinfo.{bench.ns}")
     assert_in_order(
         messages[restart:],
         [
-            "Starting canary analysis for podinfo.test",
-            *(f"Advance podinfo.test canary iteration {i}/10" for i in range(1, 11)),
-            "Copying podinfo.test template spec to podinfo-primary.test",
-            "Promotion completed! Scaling down podinfo.test",
+            f"Starting canary analysis for podinfo.{bench.ns}",
+            *(f"Advance podinfo.{bench.ns} canary iteration {i}/10" for i in range(1, 11)),
+            f"Copying podinfo.{bench.ns} template spec to podinfo-primary.{bench.ns}",
+            f"Promotion completed! Scaling down podinfo.{bench.ns}",
         ],
     )
-    assert messages.count("New revision detected! Scaling up podinfo.test") == 1  # no second scale-up
-    assert messages.count("Copying podinfo.test template spec to podinfo-primary.test") == 1
-    primary = await bench.api.get(DEPLOYMENTS, "test", "podinfo-primary")
+    assert messages.count(f"New revision detected! Scaling up podinfo.{bench.ns}") == 1  # no second scale-up
+    assert messages.count(f"Copying podinfo.{bench.ns} template spec to podinfo-primary.{bench.ns}") == 1
+    primary = await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo-primary")
     assert primary["spec"]["template"]["spec"]["containers"][0]["image"] == "stefanprodan/podinfo:3.1.2"
 
 
@@ -147,7 +147,7 @@ async def test_not_found_percentage_template_rolls_back(bench: Bench) -> None:
             "query": NOT_FOUND_QUERY,
         },
     }
-    await bench.api.create(METRIC_TEMPLATES, "test", template)
+    await bench.create(METRIC_TEMPLATES, template)
     await deploy_podinfo(bench)
     extra = [
         {
@@ -163,20 +163,20 @@ async def test_not_found_percentage_template_rolls_back(bench: Bench) -> None:
     bench.prometheus.custom['status!="404"'] = [6.20, 6.45]
     await set_image(bench, "stefanprodan/podinfo:3.1.3")
     canary = await bench.wait_phase("Failed")
-    await bench.wait_message("Canary failed! Scaling down podinfo.test")
+    await bench.wait_message(f"Canary failed! Scaling down podinfo.{bench.ns}")
     assert_in_order(
         await bench.messages(),
         [
-            "New revision detected! Scaling up podinfo.test",
-            "Halt podinfo.test advancement 404s percentage 6.20 > 5",
-            "Halt podinfo.test advancement 404s percentage 6.45 > 5",
-            "Rolling back podinfo.test failed checks threshold reached 2",
-            "Canary failed! Scaling down podinfo.test",
+            f"New revision detected! Scaling up podinfo.{bench.ns}",
+            f"Halt podinfo.{bench.ns} advancement 404s percentage 6.20 > 5",
+            f"Halt podinfo.{bench.ns} advancement 404s percentage 6.45 > 5",
+            f"Rolling back podinfo.{bench.ns} failed checks threshold reached 2",
+            f"Canary failed! Scaling down podinfo.{bench.ns}",
         ],
     )
     assert canary["status"]["failedChecks"] == 2
     rendered = [q for q in bench.prometheus.queries if 'status!="404"' in q]
-    assert rendered and 'kubernetes_namespace="test"' in rendered[0] and "[1m]" in rendered[0]
+    assert rendered and f'kubernetes_namespace="{bench.ns}"' in rendered[0] and "[1m]" in rendered[0]
 
 
 async def test_malformed_canary_does_not_stop_a_good_one(bench: Bench) -> None:
@@ -186,7 +186,7 @@ async def test_malformed_canary_does_not_stop_a_good_one(bench: Bench) -> None:
     broken = objects.tutorial_canary(name="backend", target="backend", interval="200ms")
     broken["spec"]["service"]["port"] = 0
     broken["spec"]["progressDeadlineSeconds"] = -5
-    await bench.api.create(CANARIES, "test", broken)
+    await bench.create(CANARIES, broken)
     await apply_canary(bench)
     bench.controller.start()
     await bench.wait_phase("Initialized")
@@ -206,9 +206,9 @@ async def test_malformed_canary_does_not_stop_a_good_one(bench: Bench) -> None:
 
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
     await bench.wait_phase("Succeeded")
-    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
+    await bench.wait_message(f"Promotion completed! Scaling down podinfo.{bench.ns}")
     # The invalid canary touched nothing: no primary for its target.
-    listing = await bench.api.request("GET", DEPLOYMENTS.path("test"))
+    listing = await bench.api.request("GET", DEPLOYMENTS.path(bench.ns))
     assert "backend-primary" not in {item["metadata"]["name"] for item in listing["items"]}
     await asyncio.sleep(0.5)
     assert len(warnings) <= len([m for k, m in await bench.events("backend") if k == "Warning"])
@@ -221,7 +221,7 @@ async def test_killed_controller_resumes_from_status(bench: Bench) -> None:
     bench.controller.start()
     await bench.wait_phase("Initialized")
     await set_image(bench, "stefanprodan/podinfo:3.1.1")
-    await _wait_message(bench, "Advance podinfo.test canary iteration 4/10")
+    await _wait_message(bench, f"Advance podinfo.{bench.ns} canary iteration 4/10")
     bench.controller.kill()
     before = await bench.canary()
     stopped_at = before["status"]["iterations"]
@@ -230,12 +230,12 @@ async def test_killed_controller_resumes_from_status(bench: Bench) -> None:
     assert (await bench.canary())["status"]["iterations"] == stopped_at
     bench.controller.start()
     await bench.wait_phase("Succeeded")
-    await bench.wait_message("Promotion completed! Scaling down podinfo.test")
+    await bench.wait_message(f"Promotion completed! Scaling down podinfo.{bench.ns}")
 
     messages = await bench.messages()
     for i in range(1, 11):
-        assert messages.count(f"Advance podinfo.test canary iteration {i}/10") == 1, (i, messages)
-    assert messages.count("Starting canary analysis for podinfo.test") == 1
-    assert messages.count("Copying podinfo.test template spec to podinfo-primary.test") == 1
-    assert messages.count("Promotion completed! Scaling down podinfo.test") == 1
-    assert messages.count("New revision detected! Scaling up podinfo.test") == 1
+        assert messages.count(f"Advance podinfo.{bench.ns} canary iteration {i}/10") == 1, (i, messages)
+    assert messages.count(f"Starting canary analysis for podinfo.{bench.ns}") == 1
+    assert messages.count(f"Copying podinfo.{bench.ns} template spec to podinfo-primary.{bench.ns}") == 1
+    assert messages.count(f"Promotion completed! Scaling down podinfo.{bench.ns}") == 1
+    assert messages.count(f"New revision detected! Scaling up podinfo.{bench.ns}") == 1

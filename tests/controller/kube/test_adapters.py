@@ -310,7 +310,7 @@ async def test_status_write_goes_through_the_subresource_and_retries_conflicts(
         last_applied_spec="fm1-abc",
         last_transition_time="2026-11-26T15:00:00Z",
     )
-    apiserver.faults.fail("update", "canaries", 409, times=2)
+    apiserver.faults.fail("patch", "canaries", 409, times=2)
     await store.write(ref, status)
     stored = await api.get(CANARIES, "test", "podinfo")
     assert stored["status"]["phase"] == "Progressing"
@@ -319,9 +319,15 @@ async def test_status_write_goes_through_the_subresource_and_retries_conflicts(
     statuses = [
         (r.verb, r.resource, r.status)
         for r in apiserver.request_log
-        if r.method == "PUT" and r.path.endswith("/canaries/podinfo/status")
+        if r.method == "PATCH" and r.path.endswith("/canaries/podinfo/status")
     ]
     assert [status for _, _, status in statuses] == [409, 409, 200], statuses
+    # A later write sends only what changed, and removes what the new status leaves out.
+    await store.write(ref, CanaryStatus(phase=Phase.PROGRESSING, failed_checks=1, iterations=4))
+    stored = await api.get(CANARIES, "test", "podinfo")
+    assert stored["status"]["iterations"] == 4
+    assert stored["status"].get("lastAppliedSpec", "") == ""
+    assert "lastTransitionTime" not in stored["status"]  # unset: the empty timestamp is left out
     # Spec edits through the status subresource are ignored by the API server.
     with pytest.raises(NotFoundError):
         await store.get(CanaryRef(name="absent", namespace="test"))

@@ -137,6 +137,7 @@ class World:
     services: set[str] = field(default_factory=set)
     autoscaler: dict[str, int] = field(default_factory=dict)
     selector_error: str = ""
+    revert_error: str = ""
     hook_answers: dict[str, HookAnswer] = field(default_factory=dict)
     hook_calls: list[tuple[str, Phase]] = field(default_factory=list)
     results: list[AnalysisResult] = field(default_factory=list)
@@ -241,6 +242,12 @@ class FakeWorkloads:
         self.world.target_replicas = 1
         self.world.actions.append("scale-from-zero")
 
+    async def revert(self, canary: Canary) -> None:
+        if self.world.revert_error:
+            raise KubeError(self.world.revert_error)
+        self.world.target_replicas = 1
+        self.world.actions.append("revert")
+
 
 class FakeRouter:
     def __init__(self, world: World) -> None:
@@ -254,6 +261,10 @@ class FakeRouter:
         if self.world.apex_selects != apex_selects:
             self.world.actions.append(f"apex->{apex_selects.value}")
         self.world.apex_selects = apex_selects
+
+    async def finalize(self, canary: Canary, target: Target) -> None:
+        self.world.apex_selects = None  # the target's own pods
+        self.world.actions.append("apex->target")
 
 
 class FakeMetrics:
@@ -315,6 +326,14 @@ class FakeStatusStore:
             raise KubeError("the server is unavailable")
         self.world.body["status"] = status.to_dict()
         self.world.status_writes += 1
+
+    async def set_finalizer(self, ref: CanaryRef, finalizer: str, *, present: bool) -> None:
+        metadata = self.world.body.setdefault("metadata", {})
+        finalizers = [item for item in metadata.get("finalizers") or [] if item != finalizer]
+        if present:
+            finalizers.append(finalizer)
+        metadata["finalizers"] = finalizers
+        self.world.actions.append(f"finalizer {'added' if present else 'removed'}")
 
 
 class FakeTelemetry:

@@ -1,0 +1,329 @@
+"""`python -m bench.scale`: one controller process with N canaries in Blue/Green analysis.
+
+The sandbox API server runs in its own process (`bench.scale.apiserver`), the controller in another
+(`python -m controller`, the integration tests' flags), and this process plays the rest of the cluster on
+loopback: the Deployment controller (the integration tests' `RolloutSimulator`) and Prometheus (their stub).
+N Deployments and N Canaries (the tutorial's, without HPA and webhooks, `iterations` large enough never to
+finish) are created, the controller started, and after every Canary is Initialized each Deployment gets a
+new image, so all N analyse at `--interval`. Then, over a steady window:
+
+* tick lateness p50/p99/max: time between two "Advance ... iteration" log lines of one canary minus the
+  interval (the controller's own timestamps);
+* controller CPU per steady tick (`/proc/PID/stat` user+system over the window / ticks in it);
+* API requests per tick: the controller's non-watch requests in the API server's request log / ticks;
+* resident memory of the controller (VmRSS), cold start (process start to all Initialized) and its CPU;
+* the load average beside them, since the machine is shared.
+
+    .venv/bin/python -m bench.scale --canaries 100 --interval 1 [--window 20] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import copy
+import json
+import pathlib
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aiohttp
+
+from bench.scale.measure import Ticks, cpu_seconds, load_average, percentile, rss_megabytes
+from controller.kube.api import CANARIES, CONFIGMAPS, DEPLOYMENTS, SECRETS, KubeApi
+from sandbox.apiserver.testing import kubeconfig_text
+from tests.controller.integration.harness import (
+    PYTHON,
+    REPO,
+    ControllerProcess,
+    RolloutSimulator,
+    free_port,
+    start_prometheus_stub,
+)
+from tests.controller.kube import objects
+from tests.controller.kube.support import create_namespace, install_crds
+
+HARNESS_AGENT = "flagman-bench"
+NAMESPACE = "scale"
+ITERATIONS = 1_000_000  # never finishes within a bench
+CREATE_CONCURRENCY = 16
+
+
+@dataclass
+class Result:
+    canaries: int
+    interval: float
+    window: float
+    ticks: int
+    lateness_p50_ms: float
+    lateness_p99_ms: float
+    lateness_max_ms: float
+    spacing_max_over_interval: float
+    cpu_ms_per_tick: float
+    cpu_busy_fraction: float
+    requests_per_tick: float
+    requests_by_kind: dict[str, float]
+    apiserver_cpu_ms_per_request: float
+    rss_mb: float
+    init_seconds: float
+    init_cpu_ms_per_canary: float
+    load_average: str
+
+
+@contextlib.contextmanager
+def apiserver_process(workdir: pathlib.Path) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    log = (workdir / "apiserver.log").open("wb")
+    process = subprocess.Popen(
+        [PYTHON, "-m", "bench.scale.apiserver", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[bool]], within: float, what: str, every: float = 0.5
+) -> None:
+    deadline = time.monotonic() + within
+    while not await probe():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {within:.0f}s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+def deployment(index: int) -> dict[str, Any]:
+    body = objects.podinfo(replicas=1)
+    name = f"app-{index}"
+    body["metadata"] = {"name": name, "namespace": NAMESPACE, "labels": {"app": name}}
+    body["spec"]["selector"] = {"matchLabels": {"app": name}}
+    body["spec"]["template"]["metadata"]["labels"] = {"app": name}
+    return body
+
+
+def canary(index: int, interval: float) -> dict[str, Any]:
+    body = objects.tutorial_canary(
+        interval=f"{round(interval * 1000)}ms", name=f"app-{index}", target=f"app-{index}", webhooks=[]
+    )
+    body["metadata"]["namespace"] = NAMESPACE
+    del body["spec"]["autoscalerRef"]
+    body["spec"]["analysis"]["iterations"] = ITERATIONS
+    return body
+
+
+async def create_all(api: KubeApi, count: int, interval: float) -> None:
+    limit = asyncio.Semaphore(CREATE_CONCURRENCY)
+
+    async def create(index: int) -> None:
+        async with limit:
+            await api.create(DEPLOYMENTS, NAMESPACE, deployment(index))
+            await api.create(CANARIES, NAMESPACE, canary(index, interval))
+
+    await asyncio.gather(*(create(index) for index in range(count)))
+
+
+async def phases(api: KubeApi) -> collections.Counter[str]:
+    listing = await api.list(CANARIES, NAMESPACE)
+    return collections.Counter(
+        str((item.get("status") or {}).get("phase") or "") for item in listing.get("items") or []
+    )
+
+
+async def new_revision(api: KubeApi, count: int) -> None:
+    limit = asyncio.Semaphore(CREATE_CONCURRENCY)
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "podinfod", "image": "podinfo:2"}]}}}}
+
+    async def one(index: int) -> None:
+        async with limit:
+            await api.request(
+                "PATCH",
+                DEPLOYMENTS.path(NAMESPACE, f"app-{index}"),
+                body=copy.deepcopy(patch),
+                content_type="application/strategic-merge-patch+json",
+            )
+
+    await asyncio.gather(*(one(index) for index in range(count)))
+
+
+async def request_counts(session: aiohttp.ClientSession, url: str, since: int) -> tuple[int, dict[str, int]]:
+    async with session.get(f"{url}/bench/requests", params={"since": str(since)}) as response:
+        data = await response.json()
+    return int(data["next"]), {key: int(value) for key, value in data["counts"].items()}
+
+
+async def run(canaries: int, interval: float, window: float, workdir: pathlib.Path) -> Result:
+    with apiserver_process(workdir) as (url, server_pid):
+        kubeconfig = workdir / "kubeconfig"
+        kubeconfig.write_text(kubeconfig_text(url))
+        api = await KubeApi.connect(str(kubeconfig), user_agent=HARNESS_AGENT)
+        session = aiohttp.ClientSession()
+        stub, stub_runner = await start_prometheus_stub()
+        rollouts = RolloutSimulator(api)
+        controller = ControllerProcess(str(kubeconfig), stub.url, workdir / "controller.log")
+        try:
+            await wait_for(_answers(api), 20, "the API server")
+            await install_crds(api)
+            await create_namespace(api, NAMESPACE)
+            await api.create(
+                CONFIGMAPS,
+                NAMESPACE,
+                {**objects.podinfo_config(), "metadata": {"name": "podinfo-config", "namespace": NAMESPACE}},
+            )
+            await api.create(
+                SECRETS,
+                NAMESPACE,
+                {**objects.podinfo_secret(), "metadata": {"name": "podinfo-secret", "namespace": NAMESPACE}},
+            )
+            await rollouts.start()
+            progress(f"creating {canaries} Deployments and Canaries")
+            await create_all(api, canaries, interval)
+            progress("starting the controller")
+            started = time.monotonic()
+            controller.start()
+            assert controller.process is not None and controller.process.popen is not None
+            pid = controller.process.popen.pid
+
+            async def all_in(phase: str) -> bool:
+                counts = await phases(api)
+                if (
+                    controller.process
+                    and controller.process.popen
+                    and controller.process.popen.poll() is not None
+                ):
+                    raise SystemExit(f"the controller exited:\n{controller.log_tail()}")
+                progress(f"  {dict(counts)}")
+                return counts.get(phase, 0) == canaries
+
+            await wait_for(lambda: all_in("Initialized"), 600, "every Canary Initialized", every=1.0)
+            init_seconds = time.monotonic() - started
+            init_cpu = cpu_seconds(pid)
+            progress(f"all Initialized after {init_seconds:.1f}s; triggering {canaries} rollouts")
+            await new_revision(api, canaries)
+            await wait_for(lambda: all_in("Progressing"), 600, "every Canary Progressing", every=1.0)
+            await asyncio.sleep(2 * interval)  # let the first analysis ticks pass
+            progress(f"measuring for {window:.0f}s")
+            cursor, _ = await request_counts(session, url, 0)
+            cpu_before, wall_before = cpu_seconds(pid), time.time()
+            server_cpu_before = cpu_seconds(server_pid)
+            await asyncio.sleep(window)
+            cpu_after, wall_after = cpu_seconds(pid), time.time()
+            server_cpu = cpu_seconds(server_pid) - server_cpu_before
+            _, counts = await request_counts(session, url, cursor)
+            rss = rss_megabytes(pid)
+            load = load_average()
+        finally:
+            controller.stop()
+            await rollouts.stop()
+            await stub_runner.cleanup()
+            await session.close()
+            await api.close()
+    ticks = Ticks.from_log_lines(
+        (workdir / "controller.log").read_text(errors="replace").splitlines(), wall_before, wall_after
+    )
+    lateness = ticks.lateness(interval)
+    spacings = ticks.spacings()
+    all_requests = {key: value for key, value in counts.items() if " watch " not in key}
+    own: dict[str, int] = {}
+    for key, value in counts.items():
+        agent, verb, resource = key.split(" ", 2)
+        if agent != HARNESS_AGENT and verb != "watch" and not resource.startswith("/bench/"):
+            own[f"{agent} {verb} {resource}"] = value
+    count = max(ticks.count, 1)
+    return Result(
+        canaries=canaries,
+        interval=interval,
+        window=window,
+        ticks=ticks.count,
+        lateness_p50_ms=1000 * percentile(lateness, 0.5),
+        lateness_p99_ms=1000 * percentile(lateness, 0.99),
+        lateness_max_ms=1000 * max(lateness, default=float("nan")),
+        spacing_max_over_interval=max(spacings, default=float("nan")) / interval,
+        cpu_ms_per_tick=1000 * (cpu_after - cpu_before) / count,
+        cpu_busy_fraction=(cpu_after - cpu_before) / (wall_after - wall_before),
+        requests_per_tick=sum(own.values()) / count,
+        requests_by_kind={key: round(value / count, 3) for key, value in sorted(own.items())},
+        apiserver_cpu_ms_per_request=1000 * server_cpu / max(1, sum(all_requests.values())),
+        rss_mb=rss,
+        init_seconds=init_seconds,
+        init_cpu_ms_per_canary=1000 * init_cpu / canaries,
+        load_average=load,
+    )
+
+
+def _answers(api: KubeApi) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        try:
+            await api.request("GET", "/version")
+        except Exception:  # not up yet
+            return False
+        return True
+
+    return probe
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--canaries", type=int, default=100, help="number of Canaries (default 100)")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, help="analysis interval in seconds (default 1)"
+    )
+    parser.add_argument(
+        "--window", type=float, help="steady window in seconds (default max(20, 4 intervals))"
+    )
+    parser.add_argument("--quick", action="store_true", help="50 canaries at 1s for 10s (under a minute)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--keep", type=pathlib.Path, help="keep the logs in this directory")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.canaries, options.interval, options.window = 50, 1.0, options.window or 10.0
+    if options.canaries < 1 or options.interval <= 0:
+        parser.error("--canaries must be at least 1 and --interval positive")
+    window = options.window or max(20.0, 4 * options.interval)
+    workdir = options.keep or pathlib.Path(tempfile.mkdtemp(prefix="flagman-bench-scale-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run(options.canaries, options.interval, window, workdir))
+    if options.json:
+        print(json.dumps(asdict(result), indent=2))
+    else:
+        print(
+            f"canaries {result.canaries} at {result.interval:g}s:"
+            f" ticks {result.ticks} in {result.window:.0f}s,"
+            f" lateness p50 {result.lateness_p50_ms:.0f} ms p99 {result.lateness_p99_ms:.0f} ms"
+            f" max {result.lateness_max_ms:.0f} ms"
+            f" (max spacing {result.spacing_max_over_interval:.2f}x interval),"
+            f" CPU {result.cpu_ms_per_tick:.2f} ms/tick ({100 * result.cpu_busy_fraction:.0f}% of a core),"
+            f" {result.requests_per_tick:.2f} requests/tick"
+            f" (API server {result.apiserver_cpu_ms_per_request:.2f} ms CPU/request),"
+            f" RSS {result.rss_mb:.0f} MB,"
+            f" cold start {result.init_seconds:.1f}s ({result.init_cpu_ms_per_canary:.0f} ms CPU/canary),"
+            f" load average {result.load_average}"
+        )
+        for kind, per_tick in result.requests_by_kind.items():
+            print(f"  {per_tick:.3f}/tick  {kind}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

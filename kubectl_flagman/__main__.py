@@ -1,0 +1,3 @@
+from kubectl_flagman.cli import main
+
+main()
