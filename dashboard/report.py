@@ -52,7 +52,21 @@ def render_html(history: History, run: Run) -> str:
     title = f"{history.name}.{history.namespace} analysis run {run.number}"
     sections = [
         f'<h1>{_e(title)}: <span class="{_e(run.status)}" id="outcome">{_e(run.status)}</span></h1>',
-        f"<p>revision <code>{_e(run.revision)}</code>, started {_e(run.started)}"
+        *run_sections(run),
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )
+
+
+def run_sections(run: Run) -> list[str]:
+    """The body of a run's report (also the dashboard's analysis panel)."""
+    sections = [
+        f'<p>run {run.number} (<span class="{_e(run.status)}">{_e(run.status)}</span>), '
+        f"revision <code>{_e(run.revision)}</code>, started {_e(run.started)}"
         + (f", ended {_e(run.ended)}" if run.ended else ", still running")
         + "</p>",
         "<h2>Phases</h2>",
@@ -99,12 +113,7 @@ def render_html(history: History, run: Run) -> str:
             row_classes=["fail" if e.type == "Warning" else "" for e in run.events],
         )
     )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
-        + "\n".join(sections)
-        + "</body></html>\n"
-    )
+    return sections
 
 
 def _slug(text: str) -> str:
