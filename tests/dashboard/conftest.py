@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import pathlib
 import shutil
@@ -64,7 +65,7 @@ async def sandbox(apiserver: ApiServer) -> AsyncIterator[Sandbox]:
         "test",
         {
             "metadata": {"name": "flagman-history-podinfo"},
-            "data": {"history.json": __import__("json").dumps(history_document(outcome=None))},
+            "data": {"history.json": json.dumps(history_document(outcome=None))},
         },
     )
     sandbox = Sandbox(api, apiserver, canary)
@@ -93,7 +94,7 @@ async def running_dashboard(kubeconfig: str, *, allow_actions: bool) -> AsyncIte
 
 
 def chromium_or_skip() -> pathlib.Path:
-    """Chromium and Playwright, or a skip saying what is missing (a failure with FLAGMAN_REQUIRE_BROWSER=1)."""
+    """Chromium and Playwright, or a skip saying what is missing (fails with FLAGMAN_REQUIRE_BROWSER=1)."""
     problem = ""
     if not CHROMIUM.exists() and shutil.which(str(CHROMIUM)) is None:
         problem = f"{CHROMIUM} not found: apt-get install -y chromium"
