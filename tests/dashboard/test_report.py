@@ -98,3 +98,30 @@ def test_flagman_report_reads_the_configmap_with_the_users_kubeconfig(
     assert "canary absent.test has no analysis history (configmap flagman-history-absent not found)" in (
         capsys.readouterr().err
     )
+
+
+def test_kubectl_flagman_hands_report_and_dashboard_over() -> None:
+    from dashboard.plugin import command_of
+
+    assert command_of(["-n", "test", "report", "podinfo"]) == ("report", ["-n", "test", "podinfo"])
+    assert command_of(["--kubeconfig", "k", "dashboard", "--allow-actions"]) == (
+        "dashboard",
+        ["--kubeconfig", "k", "--allow-actions"],
+    )
+    assert command_of(["status", "report"]) is None, "a Canary named report"
+    assert command_of(["-n", "report", "get"]) is None, "a namespace named report"
+
+
+@pytest.mark.slow
+def test_kubectl_flagman_report_runs(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "history.json"
+    source.write_text(json.dumps(history_document()))
+    plugin = pathlib.Path(sys.executable).parent / "kubectl-flagman"
+    done = subprocess.run(
+        [str(plugin), "report", "podinfo", "--from-file", str(source), "-o", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == str(tmp_path / "podinfo-run4.html")
