@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from sandbox.demo_visibility import DemoVisibility
 from sandbox.runtime.kube import EVENTS, Kube, KubeError, Obj, Resource
 from sandbox.up import NAMESPACE_MARKER, Sandbox, SandboxError, SandboxSettings, in_private_namespace_argv
 
@@ -393,9 +394,13 @@ class Demo:
             self.kube = sandbox.kube
             prometheus = "comes with the chart" if self.settings.install == "helm" else PROMETHEUS_URL
             self.say(f"sandbox up: API server {self.sandbox_settings.api_url}, Prometheus {prometheus}")
+            visibility = DemoVisibility(self.sandbox_settings.kubeconfig, self.state_dir)
+            self.say(f"follow the rollouts in a browser: open {visibility.start_dashboard()}")
             try:
                 await self.story()
+                self.say(f"report of the last analysis: {await visibility.write_report('podinfo', 'test')}")
             finally:
+                visibility.stop_dashboard()
                 self.stop_controller()
 
     async def install_with_helm(self) -> None:
