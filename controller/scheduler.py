@@ -246,9 +246,12 @@ class Scheduler:
         read_canary: ReadCanary,
         totals: CanaryTotals,
         control_loop_interval: float,
+        after_tick: Callable[[CanaryRef], Awaitable[None]] | None = None,
         gate: TickGate | None = None,
     ) -> None:
+        """`after_tick` runs after every tick of a Canary (the analysis history's save)."""
         self._ports = ports
+        self._after_tick = after_tick
         self.gate = gate or TickGate()
         self._settings = settings
         self._canaries = canaries
@@ -325,6 +328,8 @@ class Scheduler:
                     started = loop.time()
                     try:
                         outcome = await advance(ref, self._ports, self._settings, memory)
+                        if self._after_tick is not None:
+                            await self._after_tick(ref)
                     except Exception:  # a bug in one tick must not kill the canary's loop
                         logger.exception("tick failed", extra={"canary": key})
                 # Changes the tick itself caused (scaling the target, promoting the primary) must not

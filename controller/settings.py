@@ -134,6 +134,8 @@ class Settings:
     # Flagman only: the address the /metrics, /healthz and /readyz server binds (empty: all interfaces).
     # The sandbox runs controller pods on their own loopback IP, as a pod network would.
     listen_address: str = ""
+    # Flagman only: analysis runs kept per Canary in its `flagman-history-{name}` ConfigMap (0: none).
+    analysis_history_runs: int = 10
     # klog's flags as given (`v` -> "2"): accepted for Flagger's manifests, no effect (controller.klog_flags).
     klog: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -226,6 +228,7 @@ FLAGS: Final = FlagTable(
         Flag("version", bool_value, boolean=True),
         Flag("min-analysis-interval", duration_value),
         Flag("listen-address", _listen_address),
+        Flag("analysis-history-runs", int_value),
     ),
     env_prefix=ENV_FALLBACK_PREFIX,
     extra=frozenset({_LOG_FORMAT_FLAG}),
@@ -325,6 +328,10 @@ def validate(settings: Settings) -> None:
         raise SettingsError("-kubeconfig-qps and -kubeconfig-burst must be positive")
     if settings.control_loop_interval <= 0:
         raise SettingsError("-control-loop-interval must be a positive duration")
+    if settings.analysis_history_runs < 0:
+        raise SettingsError(
+            f"invalid -analysis-history-runs {settings.analysis_history_runs}: must be 0 (no history) or more"
+        )
     if settings.min_analysis_interval <= 0:
         raise SettingsError("-min-analysis-interval must be a positive duration")
     if not settings.selector_labels:

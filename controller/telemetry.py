@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import (
@@ -199,8 +200,17 @@ class Health:
         return found
 
 
+class HistoryReader(Protocol):
+    """What `/history` serves (`controller.rollout.history.HistoryBook`)."""
+
+    def document(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def canaries(self) -> list[tuple[str, str]]: ...
+
+
 METRICS_KEY = web.AppKey("metrics", ControllerMetrics)
 HEALTH_KEY = web.AppKey("health", Health)
+HISTORY_KEY = web.AppKey("history", HistoryReader)
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -225,22 +235,49 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_app(metrics: ControllerMetrics, health: Health) -> web.Application:
+async def _history_index(request: web.Request) -> web.Response:
+    canaries = request.app[HISTORY_KEY].canaries()
+    return web.json_response({"canaries": [{"namespace": ns, "name": name} for ns, name in canaries]})
+
+
+async def _history(request: web.Request) -> web.Response:
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    document = request.app[HISTORY_KEY].document(namespace, name)
+    if document is None:
+        raise web.HTTPNotFound(text=f"no analysis history for canary {name}.{namespace} in this controller\n")
+    return web.json_response(document)
+
+
+def create_app(
+    metrics: ControllerMetrics, health: Health, history: HistoryReader | None = None
+) -> web.Application:
     app = web.Application()
     app[METRICS_KEY] = metrics
     app[HEALTH_KEY] = health
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
+    if history is not None:  # the analysis history, as JSON (docs/visibility.md)
+        app[HISTORY_KEY] = history
+        app.router.add_get("/history", _history_index)
+        app.router.add_get("/history/{namespace}/{name}", _history)
     return app
 
 
 class TelemetryServer:
     """The HTTP side server, started and stopped by `controller.wiring`; it installs no signal handlers."""
 
-    def __init__(self, metrics: ControllerMetrics, health: Health, host: str = "", port: int = 8080) -> None:
+    def __init__(
+        self,
+        metrics: ControllerMetrics,
+        health: Health,
+        host: str = "",
+        port: int = 8080,
+        history: HistoryReader | None = None,
+    ) -> None:
         """`host` empty: every interface (IPv4 and IPv6), as Flagger's `:8080` does."""
-        self._runner = web.AppRunner(create_app(metrics, health), handle_signals=False, access_log=None)
+        app = create_app(metrics, health, history)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         self._host = host
         self._port = port
 

@@ -26,11 +26,13 @@ from controller.kube.api import CANARIES, KubeApi
 from controller.kube.backoff import Backoff
 from controller.kube.cluster import Cluster
 from controller.kube.cluster_access import KubeClusterAccess
+from controller.kube.history import KubeHistoryStore
 from controller.kube.recorder import KubeRecorder
 from controller.kube.router import KubeRouter
 from controller.kube.sources import CachedSecrets, CachedTemplates, KubeAlertProviders
 from controller.kube.status import KubeStatusStore
 from controller.kube.workloads import KubeWorkloads, WorkloadOptions
+from controller.rollout.history import HistoryBook, with_history
 from controller.rollout.ports import Ports
 from controller.rollout.tick import RolloutSettings
 from controller.scheduler import Scheduler
@@ -77,8 +79,15 @@ class Controller:
         metrics = ControllerMetrics()
         metrics.set_info(VERSION, settings.mesh_provider)
         health = Health()
-        server = TelemetryServer(metrics, health, host=settings.listen_address, port=settings.port)
         cluster = Cluster.create(api, settings.namespace, watch_timeout_seconds=watch_timeout_seconds)
+        clock = SystemClock()
+        history = None
+        if settings.analysis_history_runs > 0:
+            store = KubeHistoryStore(api, cluster.configmaps)
+            history = HistoryBook(store, clock, runs_kept=settings.analysis_history_runs)
+        server = TelemetryServer(
+            metrics, health, host=settings.listen_address, port=settings.port, history=history
+        )
         try:
             await server.start()
             await cluster.start(health.waiting, backoff)
@@ -126,9 +135,11 @@ class Controller:
             webhooks=webhooks,
             recorder=recorder,
             status=KubeStatusStore(cluster),
-            clock=SystemClock(),
+            clock=clock,
             telemetry=CanaryTelemetry(metrics),
         )
+        if history is not None:
+            ports = with_history(ports, history)
         scheduler = Scheduler(
             ports,
             RolloutSettings(
@@ -140,6 +151,7 @@ class Controller:
             read_canary=functools.partial(api.get, CANARIES),
             totals=metrics,
             control_loop_interval=settings.control_loop_interval,
+            after_tick=history.flush if history is not None else None,
         )
         health.checks.extend(
             [cluster.liveness_problem, scheduler.stalled_loops, scheduler.canaries_without_loop]

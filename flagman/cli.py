@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "controller": ("controller.cli", "run the Blue/Green controller (Flagger compatible)"),
     "sandbox": ("sandbox.cli", "the local Kubernetes stand-in: apiserver, up, down, status"),
     "demo": ("sandbox.demo", "run the Blue/Green tutorial end to end on the local sandbox"),
+    "report": ("dashboard.report_cli", "write the HTML/SVG report of a Canary's analysis run"),
+    "dashboard": ("dashboard.dashboard_cli", "serve a live web dashboard of the Canaries on 127.0.0.1"),
 }
 
 

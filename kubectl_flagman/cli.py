@@ -26,6 +26,8 @@ Commands:
   abort NAME            roll the current revision back now
   retry NAME            re-run the analysis of the failed revision (no spec change needed)
   pause NAME            suspend the Canary (survives GitOps applies); resume NAME to continue
+  report NAME           write the HTML/SVG report of the latest analysis run (docs/visibility.md)
+  dashboard             serve a live web dashboard on 127.0.0.1 (--allow-actions for the buttons)
 
 Exit codes: 0 ok, 1 error or request ignored, 2 usage, 3 release failed (status --watch), 4 timeout.
 See docs/release-control.md."""
@@ -151,6 +153,12 @@ async def _status(cluster: Cluster, args: argparse.Namespace) -> ExitCode:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from dashboard import (
+        plugin,
+    )  # `report` and `dashboard` live in the dashboard package (docs/visibility.md)
+
+    if (delegated := plugin.command_of(sys.argv[1:] if argv is None else argv)) is not None:
+        sys.exit(plugin.main(*delegated))
     args = build_parser().parse_args(argv)
     try:
         code = asyncio.run(run(args))

@@ -33,6 +33,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from sandbox.demo_visibility import DemoVisibility
 from sandbox.runtime.kube import EVENTS, Kube, KubeError, Obj, Resource
 from sandbox.up import NAMESPACE_MARKER, Sandbox, SandboxError, SandboxSettings, in_private_namespace_argv
 
@@ -459,9 +460,13 @@ class Demo:
             self.kube = sandbox.kube
             prometheus = "comes with the chart" if self.settings.install == "helm" else PROMETHEUS_URL
             self.say(f"sandbox up: API server {self.sandbox_settings.api_url}, Prometheus {prometheus}")
+            visibility = DemoVisibility(self.sandbox_settings.kubeconfig, self.state_dir)
+            self.say(f"follow the rollouts in a browser: open {visibility.start_dashboard()}")
             try:
                 await self.story()
+                self.say(f"report of the last analysis: {await visibility.write_report('podinfo', 'test')}")
             finally:
+                visibility.stop_dashboard()
                 self.stop_controller()
 
     async def run_on_real_control_plane(self) -> None:
