@@ -41,7 +41,7 @@ from controller.rollout.finalizer import FINALIZER
 from controller.rollout.ports import Ports
 from controller.rollout.readiness import DaemonSetState, DeploymentState, WorkloadState, parse_time
 from controller.rollout.revision import template_hash
-from controller.rollout.tick import RolloutSettings, TickMemory, TickOutcome, advance
+from controller.rollout.tick import RolloutSettings, TickMemory, TickOutcome, advance, next_tick_due_now
 
 logger = logging.getLogger("controller")
 
@@ -339,7 +339,11 @@ class Scheduler:
                 if outcome is not None:
                     self._remember(key, outcome.canary)
                     self._intervals[key] = outcome.interval
-                    if outcome.due_now:
+                    # Asked again once the index holds the canary as the tick left it: a primary that became
+                    # ready after the tick's own check and before `wake.clear()` woke nobody.
+                    if outcome.due_now or (
+                        outcome.canary is not None and await next_tick_due_now(outcome.canary, self._ports)
+                    ):
                         due = loop.time()
                         continue
                 interval = self._intervals.get(key) or analysis_interval_seconds(
@@ -402,7 +406,7 @@ class Scheduler:
                 if spec_hash is None:
                     template = (deployment.get("spec") or {}).get("template") or {}
                     spec_hash = template_hash(without_scale_to_zero(template) if daemonset else template)
-                due = schedule.wakes_on_target(canary, spec_hash)
+                due = schedule.wakes_on_target(canary, spec_hash) or actions.awaits_canary_pods(canary)
             else:
                 state = state or (
                     DaemonSetState.from_dict(deployment)

@@ -56,6 +56,16 @@ def pending_request(canary: Canary) -> ReleaseRequest | None:
     return request
 
 
+def awaits_canary_pods(canary: Canary) -> bool:
+    """A promote request is pending: it waits for ready canary pods, so a change of the canary's workload
+    should run the tick at once instead of at the next interval (on a real cluster pods take seconds)."""
+    try:
+        request = pending_request(canary)
+    except RequestError:
+        return False
+    return request is not None and request.action is Action.PROMOTE
+
+
 def judge(request: ReleaseRequest, phase: Phase, last_applied: str, current_revision: str) -> Verdict:
     """Pure rule: whether ``request`` applies to the canary's phase and revision."""
     if request.revision not in (last_applied, current_revision) or last_applied != current_revision:

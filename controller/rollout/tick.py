@@ -77,11 +77,12 @@ async def advance(
     with contextlib.suppress(StopTick):
         await _tick(ctx)
     return TickOutcome(
-        ctx.canary, ctx.canary.analysis.interval_seconds(minimum), await _next_tick_due_now(ctx.canary, ports)
+        ctx.canary, ctx.canary.analysis.interval_seconds(minimum), await next_tick_due_now(ctx.canary, ports)
     )
 
 
-async def _next_tick_due_now(canary: Canary, ports: Ports) -> bool:
+async def next_tick_due_now(canary: Canary, ports: Ports) -> bool:
+    """`schedule.next_tick_due_now` with the primary read through the ports (only while Promoting)."""
     primary = None
     if schedule.needs_primary(canary):
         with contextlib.suppress(FlagmanError):

@@ -14,7 +14,7 @@ from controller.api.requests import (
     Action,
     ReleaseRequest,
 )
-from controller.rollout.actions import judge, wakes_on_canary
+from controller.rollout.actions import awaits_canary_pods, judge, wakes_on_canary
 from controller.rollout.ports import AnalysisResult
 from tests.controller.rollout.fakes import Harness, World, canary_body
 
@@ -108,9 +108,12 @@ async def test_promote_waits_for_ready_canary_pods() -> None:
     )
     from tests.controller.rollout.fakes import ready_deployment
 
+    # The waiting promote makes a change of the canary's pods wake the loop (not the next interval).
+    assert awaits_canary_pods(Canary.from_dict(world.body))
     world.canary = ready_deployment("podinfo")
     await harness.tick()
     assert world.phase == Phase.PROMOTING
+    assert not awaits_canary_pods(Canary.from_dict(world.body)), "handled: nothing waits any more"
 
 
 async def test_abort_rolls_back_now() -> None:
