@@ -15,7 +15,7 @@ from aiohttp import web
 
 from controller.errors import ConflictError
 from controller.kube.api import KubeApi
-from tests.controller.integration.harness import PrometheusStub, free_port
+from tests.controller.integration.harness import PrometheusStub, free_port, start_prometheus_stub
 from tests.controller.kube.support import CRD_FILE, CRD_PATH, eventually
 
 
@@ -35,15 +35,7 @@ class TargetPrometheus(PrometheusStub):
 
 async def start_prometheus() -> tuple[TargetPrometheus, web.AppRunner]:
     stub = TargetPrometheus()
-    app = web.Application()
-    app.router.add_get("/api/v1/query", stub.query)
-    app.router.add_get("/", stub.app_root)
-    app.router.add_post("/token", stub.token)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    stub.url = f"http://127.0.0.1:{port}"
+    _, runner = await start_prometheus_stub(stub)
     return stub, runner
 
 

@@ -278,8 +278,9 @@ class RolloutSimulator:
         self._pending.put_nowait((namespace, name))
 
 
-async def start_prometheus_stub() -> tuple[PrometheusStub, web.AppRunner]:
-    stub = PrometheusStub()
+async def start_prometheus_stub(stub: PrometheusStub | None = None) -> tuple[PrometheusStub, web.AppRunner]:
+    """Serve `stub` (a new `PrometheusStub` by default) on a free loopback port."""
+    stub = stub or PrometheusStub()
     app = web.Application()
     app.router.add_get("/api/v1/query", stub.query)
     app.router.add_get("/", stub.app_root)
