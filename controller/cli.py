@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     configure_logging(settings)
     # the heavy imports (kubernetes_asyncio) only when running
     from controller.leader import LeaseTimings, LeaseTimingsError
-    from controller.operator import run
+    from controller.operator import run, shard_timings
+    from controller.sharding.timings import ShardTimingsError
 
     try:
         lease_timings = (
@@ -58,7 +59,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             if settings.enable_leader_election
             else None
         )
-    except LeaseTimingsError as error:
+        if settings.enable_sharding:
+            shard_timings(settings)  # refused before any connection attempt
+    except (LeaseTimingsError, ShardTimingsError) as error:
         print(f"flagman controller: {error}", file=sys.stderr)
         return 2
     try:

@@ -16,10 +16,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from controller.errors import FlagmanError
 from controller.leader import LeaseElector, LeaseTimings, candidate_identity, lead
 from controller.settings import Settings
+from controller.sharding.coordinator import ShardCoordinator
+from controller.sharding.timings import ShardTimings
 from controller.telemetry import VERSION
 from controller.wiring import Controller
 
@@ -43,6 +47,10 @@ async def run(settings: Settings, lease_timings: LeaseTimings | None = None) -> 
         settings.namespace or "all",
     )
     try:
+        if settings.enable_sharding:
+            coordinator = _shard_coordinator(controller, settings)
+            await _operate(controller, settings, alongside=coordinator.run)
+            return 0
         if not settings.enable_leader_election:
             await _operate(controller, settings)
             return 0
@@ -58,20 +66,54 @@ async def run(settings: Settings, lease_timings: LeaseTimings | None = None) -> 
         logger.info("controller stopped")
 
 
-async def _operate(controller: Controller, settings: Settings) -> None:
+def _shard_coordinator(controller: Controller, settings: Settings) -> ShardCoordinator:
+    """With `-enable-sharding` this replica runs only the Canaries of the shards it holds."""
+    scheduler = controller.scheduler
+    coordinator = ShardCoordinator(
+        controller.api,
+        settings.leader_election_lease_namespace,
+        candidate_identity(),
+        settings.shards,
+        shard_timings(settings),
+        start_loops=scheduler.ensure_loops,
+        stop_loops=scheduler.stop_loops_where,
+        report=controller.metrics.set_shard_held,
+    )
+    scheduler.owns = coordinator.owns
+    return coordinator
+
+
+async def _operate(
+    controller: Controller,
+    settings: Settings,
+    alongside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
     """The canary loops and the sweep, until SIGTERM/SIGINT or cancellation (leadership lost); /readyz
-    says when they run. The loops follow the Canary watch cache (`Scheduler.on_canary_event`)."""
+    says when they run. The loops follow the Canary watch cache (`Scheduler.on_canary_event`).
+    `alongside` (the shard coordinator) runs meanwhile and is cancelled first when stopping."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     owned = _own_signals(loop, stop)
     controller.scheduler.operator_started()
     sweeper = asyncio.create_task(controller.scheduler.sweep_forever(), name="sweep")
+    helper = asyncio.create_task(alongside(), name="sharding") if alongside is not None else None
     controller.health.ready = True
     try:
-        await stop.wait()
+        stopping = asyncio.create_task(stop.wait(), name="stop signal")
+        try:
+            await asyncio.wait(
+                {stopping} | ({helper} if helper else set()), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopping.cancel()
+        if helper is not None and helper.done():
+            helper.result()  # the coordinator crashed: fail the process
         logger.info("signal received: stopping the canary loops")
     finally:
         controller.health.ready = False
+        if helper is not None:  # it stops its shards' loops, then releases their Leases
+            helper.cancel()
+            await asyncio.gather(helper, return_exceptions=True)
         await controller.scheduler.operator_stopped()
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -90,3 +132,10 @@ def _own_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[s
             continue
         owned.append(signum)
     return owned
+
+
+def shard_timings(settings: Settings) -> ShardTimings:
+    """`-shard-lease-duration`, `-shard-renew-deadline`, `-shard-retry-period` (raises ShardTimingsError)."""
+    return ShardTimings(
+        settings.shard_lease_duration, settings.shard_renew_deadline, settings.shard_retry_period
+    )

@@ -140,18 +140,33 @@ class CanaryLoops:
         while self._stopping:
             await asyncio.gather(*list(self._stopping), return_exceptions=True)
 
-    def _stop(self, loop: _Loop) -> None:
+    async def stop_where(self, selected: Callable[[CanaryRef], bool], grace: float) -> None:
+        """Stop the loops `selected` picks (a shard given up, `controller.sharding`), each cancelled after
+        `grace` seconds; return once they have ended."""
+        stoppers = [
+            self._stop(self._loops.pop(key), grace)
+            for key, loop in list(self._loops.items())
+            if selected(loop.ref)
+        ]
+        if stoppers:
+            await asyncio.gather(*stoppers, return_exceptions=True)
+
+    def _stop(self, loop: _Loop, grace: float | None = None) -> asyncio.Task[None]:
         loop.stop.set()
-        stopper = asyncio.create_task(self._cancel_after_grace(loop), name=f"stop canary {loop.ref.key}")
+        stopper = asyncio.create_task(
+            self._cancel_after_grace(loop, self._grace if grace is None else grace),
+            name=f"stop canary {loop.ref.key}",
+        )
         self._stopping.add(stopper)
         stopper.add_done_callback(self._stopping.discard)
+        return stopper
 
-    async def _cancel_after_grace(self, loop: _Loop) -> None:
-        done, _ = await asyncio.wait({loop.task}, timeout=self._grace)
+    async def _cancel_after_grace(self, loop: _Loop, grace: float) -> None:
+        done, _ = await asyncio.wait({loop.task}, timeout=grace)
         if not done:
             logger.warning(
                 "canary loop did not stop within %.1fs: cancelling it",
-                self._grace,
+                grace,
                 extra={"canary": loop.ref.key},
             )
             loop.task.cancel()
@@ -266,6 +281,8 @@ class Scheduler:
         self._wakeups: dict[str, asyncio.Event] = {}
         self._latest: dict[str, Canary] = {}  # the Canary as its last tick left it
         self._watchers: dict[tuple[str, str], dict[str, schedule.Watched]] = {}  # Deployment -> canaries
+        # Sharding (`controller.sharding`): whether this replica runs the Canary `(namespace, name)`.
+        self.owns: Callable[[str, str], bool] = lambda namespace, name: True
 
     def operator_started(self) -> None:
         """The operator runs from now on: every cached Canary gets its loop, later ones as they come, and
@@ -273,6 +290,10 @@ class Scheduler:
         self._started_at = self._ports.clock.monotonic()
         self._operating = True
         self.ensure_loops()
+
+    async def stop_loops_where(self, selected: Callable[[str, str], bool], grace: float) -> None:
+        """Stop the loops of the Canaries `(namespace, name)` that `selected` picks (sharding)."""
+        await self.loops.stop_where(lambda ref: selected(ref.namespace, ref.name), grace)
 
     async def operator_stopped(self) -> None:
         """Stop every loop (shutdown, or leadership lost); events no longer start loops."""
@@ -297,7 +318,7 @@ class Scheduler:
         deleting = bool(meta.get("deletionTimestamp"))
         if event_type == "DELETED" or (deleting and FINALIZER not in (meta.get("finalizers") or ())):
             self.loops.retire(ref.key, ref.uid)
-        else:
+        elif self.owns(ref.namespace, ref.name):
             # With revertOnDeletion's finalizer the loop's next tick reverts the target; wake it for that.
             self.loops.ensure(ref)
             if deleting:
@@ -440,6 +461,8 @@ class Scheduler:
             key = f"{meta.get('name')}.{meta.get('namespace')}"
             if meta.get("deletionTimestamp") or key in self._last_tick:
                 continue
+            if not self.owns(str(meta.get("namespace") or ""), str(meta.get("name") or "")):
+                continue
             created = parse_time(meta.get("creationTimestamp"))
             if created is not None and (now - created).total_seconds() > ORPHAN_GRACE_SECONDS:
                 orphans.append(key)
@@ -469,7 +492,8 @@ class Scheduler:
         targets: Counter[tuple[str, str]] = Counter()
         for body in self._canaries.items():
             namespace = str((body.get("metadata") or {}).get("namespace") or "")
-            counts[namespace] += 1
+            # with sharding, each replica counts its own Canaries: summed over replicas, the total
+            counts[namespace] += self.owns(namespace, str((body.get("metadata") or {}).get("name") or ""))
             target = str(((body.get("spec") or {}).get("targetRef") or {}).get("name") or "")
             targets[(namespace, target)] += 1
         for namespace, count in counts.items():

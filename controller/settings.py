@@ -82,6 +82,8 @@ FLAGGER_MESH_PROVIDERS: Final = frozenset(
 )
 SUPPORTED_MESH_PROVIDERS: Final = frozenset({"kubernetes"})
 
+MAX_SHARDS: Final = 1024  # one Lease renewal per shard per retry period: keep the API traffic bounded
+
 # Flagger's zap levels, plus the `warning` its help text advertises.
 LOG_LEVELS: Final = ("debug", "info", "warn", "warning", "error", "fatal", "panic")
 ZAP_ENCODINGS: Final = ("json", "console")
@@ -136,6 +138,12 @@ class Settings:
     listen_address: str = ""
     # Flagman only: analysis runs kept per Canary in its `flagman-history-{name}` ConfigMap (0: none).
     analysis_history_runs: int = 10
+    # Flagman only: several replicas split the Canaries over `shards` shard Leases (controller.sharding).
+    enable_sharding: bool = False
+    shards: int = 16
+    shard_lease_duration: float = 15.0
+    shard_renew_deadline: float = 10.0
+    shard_retry_period: float = 2.0
     # klog's flags as given (`v` -> "2"): accepted for Flagger's manifests, no effect (controller.klog_flags).
     klog: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -229,6 +237,11 @@ FLAGS: Final = FlagTable(
         Flag("min-analysis-interval", duration_value),
         Flag("listen-address", _listen_address),
         Flag("analysis-history-runs", int_value),
+        Flag("enable-sharding", bool_value, boolean=True),
+        Flag("shards", int_value),
+        Flag("shard-lease-duration", duration_value),
+        Flag("shard-renew-deadline", duration_value),
+        Flag("shard-retry-period", duration_value),
     ),
     env_prefix=ENV_FALLBACK_PREFIX,
     extra=frozenset({_LOG_FORMAT_FLAG}),
@@ -334,6 +347,13 @@ def validate(settings: Settings) -> None:
         )
     if settings.min_analysis_interval <= 0:
         raise SettingsError("-min-analysis-interval must be a positive duration")
+    if not 1 <= settings.shards <= MAX_SHARDS:
+        raise SettingsError(f"invalid -shards {settings.shards}: must be between 1 and {MAX_SHARDS}")
+    if settings.enable_sharding and settings.enable_leader_election:
+        raise SettingsError(
+            "-enable-sharding and -enable-leader-election exclude each other: with sharding every replica"
+            " acts, each on its own shards of the Canaries"
+        )
     if not settings.selector_labels:
         raise SettingsError("-selector-labels needs at least one label")
     if settings.metrics_server:

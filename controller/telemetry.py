@@ -87,12 +87,22 @@ class ControllerMetrics:
             ["name", "namespace", "deployment_strategy", "analysis_status"],
             registry=self.registry,
         )
+        self.shards_held = Gauge(
+            "flagman_shard_held",
+            "1 while this replica holds the shard (-enable-sharding); summed over replicas, 1 per shard",
+            ["shard"],
+            registry=self.registry,
+        )
         self.failures = Counter(
             "flagger_canary_failures",
             "Total number of canary failures",
             ["name", "namespace", "deployment_strategy", "analysis_status"],
             registry=self.registry,
         )
+
+    def set_shard_held(self, shard: int, held: bool) -> None:
+        """Flagman only (`-enable-sharding`): 1 for each shard this replica holds, 0 once given up."""
+        self.shards_held.labels(shard=str(shard)).set(1 if held else 0)
 
     def set_info(self, version: str, mesh_provider: str) -> None:
         self.info.labels(version=version, mesh_provider=mesh_provider).set(1)
