@@ -39,6 +39,14 @@ COMBINATIONS: dict[str, dict[str, Any]] = {
     "prometheus": TUTORIAL_INSTALL,
     "metrics-server": {"metricsServer": "http://prometheus.monitoring:9090"},
     "leader-election": {"leaderElection.enabled": True, "leaderElection.replicaCount": 2},
+    "sharding": {
+        "sharding.enabled": True,
+        "replicaCount": 3,
+        "sharding.shards": 12,
+        "sharding.leaseDuration": "5s",
+        "sharding.renewDeadline": "3s",
+        "sharding.retryPeriod": "1s",
+    },
     "service-monitor": {"serviceMonitor.enabled": True, "serviceMonitor.namespace": "monitoring"},
     "pod-monitor": {"podMonitor.enabled": True, "podMonitor.namespace": "monitoring"},
     "slack": {**TUTORIAL_INSTALL, **TUTORIAL_SLACK, "slack.proxy": "http://proxy.corp:3128"},
@@ -236,6 +244,37 @@ def test_leader_election_sets_replicas_and_flags() -> None:
 def test_several_replicas_without_leader_election_is_refused() -> None:
     error = helm_template_error("flagman", {"leaderElection.replicaCount": 2})
     assert "leaderElection.replicaCount > 1 needs leaderElection.enabled=true" in error
+
+
+def test_sharding_runs_every_replica_with_its_flags_a_pdb_and_lease_deletion() -> None:
+    objects = helm_template("flagman", "flagger", "flagger", COMBINATIONS["sharding"])
+    deployment = find(objects, "Deployment", "flagger")
+    assert deployment["spec"]["replicas"] == 3
+    assert "strategy" not in deployment["spec"]  # a rolling update: the replicas hand their shards over
+    assert flags(objects)[-6:] == [
+        "-enable-sharding=true",
+        "-leader-election-namespace=flagger",
+        "-shards=12",
+        "-shard-lease-duration=5s",
+        "-shard-renew-deadline=3s",
+        "-shard-retry-period=1s",
+    ]
+    pdb = find(objects, "PodDisruptionBudget", "flagger")
+    assert pdb["spec"]["maxUnavailable"] == 1 and "minAvailable" not in pdb["spec"]
+    rules = find(objects, "ClusterRole", "flagger")["rules"]
+    assert any("delete" in rule["verbs"] for rule in rules if rule["resources"] == ["leases"])
+
+
+def test_without_sharding_no_pdb_is_added() -> None:
+    objects = helm_template("flagman", "flagger", "flagger", COMBINATIONS["leader-election"])
+    assert not [item for item in objects if item["kind"] == "PodDisruptionBudget"]
+
+
+def test_sharding_with_leader_election_or_replicas_without_either_are_refused() -> None:
+    error = helm_template_error("flagman", {"sharding.enabled": True, "leaderElection.enabled": True})
+    assert "sharding.enabled and leaderElection.enabled exclude each other" in error
+    error = helm_template_error("flagman", {"replicaCount": 3})
+    assert "or sharding.enabled=true (each acts on its own shards)" in error
 
 
 @pytest.mark.parametrize("provider", ["istio", "linkerd", "gatewayapi:v1"])

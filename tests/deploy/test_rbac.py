@@ -49,7 +49,8 @@ MESH_GROUPS = {
 # Grants outside the "no wildcard, no delete" rule, each for a provider that needs it (as Flagger's chart):
 # the external metrics API names a metric as its resource; the keptn provider deletes the Analyses it ran.
 WILDCARD_RESOURCE_GROUPS = {"external.metrics.k8s.io"}
-DELETABLE = {("metrics.keptn.sh", "analyses")}
+# Sharding deletes its membership Leases (update already lets a holder take any Lease over: no more power).
+DELETABLE = {("metrics.keptn.sh", "analyses"), ("coordination.k8s.io", "leases")}
 
 
 def controller_api_usage_from_code() -> set[ApiUse]:
@@ -81,7 +82,7 @@ def controller_api_usage_from_code() -> set[ApiUse]:
     add("flagger.app", "canaries/status", "update", "patch")
     add("flagger.app", "metrictemplates", "get", "list", "watch")
     add("flagger.app", "alertproviders", "get")
-    add("coordination.k8s.io", "leases", "get", "create", "update")
+    add("coordination.k8s.io", "leases", "get", "list", "create", "update", "delete")  # delete: sharding
     return usage
 
 

@@ -67,9 +67,12 @@ flagman.meshProvider: empty means kubernetes, the only provider Flagman implemen
 {{- end -}}
 
 {{- define "flagman.replicas" -}}
-{{- $replicas := int (default 1 .Values.leaderElection.replicaCount) -}}
-{{- if and (gt $replicas 1) (not .Values.leaderElection.enabled) -}}
-{{- fail "leaderElection.replicaCount > 1 needs leaderElection.enabled=true: several controllers without leader election would act on the same canaries" -}}
+{{- $replicas := int (default (default 1 .Values.leaderElection.replicaCount) .Values.replicaCount) -}}
+{{- if and .Values.sharding.enabled .Values.leaderElection.enabled -}}
+{{- fail "sharding.enabled and leaderElection.enabled exclude each other: with sharding every replica acts, each on its own shards of the canaries" -}}
+{{- end -}}
+{{- if and (gt $replicas 1) (not (or .Values.leaderElection.enabled .Values.sharding.enabled)) -}}
+{{- fail "leaderElection.replicaCount > 1 needs leaderElection.enabled=true (one replica acts) or sharding.enabled=true (each acts on its own shards): several controllers without either would act on the same canaries" -}}
 {{- end -}}
 {{ $replicas }}
 {{- end -}}
