@@ -265,3 +265,45 @@ def test_listen_address_accepts_ipv6_and_normalises_it() -> None:
 def test_listen_address_with_a_port_or_garbage_is_refused(raw: str) -> None:
     with pytest.raises(SettingsError, match=r"-listen-address.*without a port"):
         parse_settings([f"-listen-address={raw}"], {})
+
+
+def test_sharding_flags_default_to_off_16_shards_and_client_gos_timings() -> None:
+    settings = parse_settings([], {})
+    assert (settings.enable_sharding, settings.shards) == (False, 16)
+    assert (settings.shard_lease_duration, settings.shard_renew_deadline, settings.shard_retry_period) == (
+        15.0,
+        10.0,
+        2.0,
+    )
+    settings = parse_settings(
+        ["-enable-sharding", "-shards=12", "-shard-lease-duration=2s", "--shard-retry-period=300ms"], {}
+    )
+    assert (settings.enable_sharding, settings.shards, settings.shard_lease_duration) == (True, 12, 2.0)
+    assert settings.shard_retry_period == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-shards=0"], "invalid -shards 0: must be between 1 and 1024"),
+        (["-shards=5000"], "invalid -shards 5000: must be between 1 and 1024"),
+        (
+            ["-enable-sharding", "-enable-leader-election"],
+            "-enable-sharding and -enable-leader-election exclude",
+        ),
+    ],
+)
+def test_bad_sharding_flags_are_refused(argv: list[str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        parse_settings(argv, {})
+
+
+def test_sharding_timings_that_cannot_keep_the_promise_exit_2_before_connecting() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "controller", "-enable-sharding", "-shard-lease-duration=10s"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "-shard-lease-duration (10s) must be greater than -shard-renew-deadline (10s)" in result.stderr
