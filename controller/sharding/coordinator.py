@@ -449,7 +449,11 @@ class ShardCoordinator:
                     self.api.request(
                         "DELETE",
                         LEASES.path(self.namespace, lease.name),
-                        body={"preconditions": {"resourceVersion": version}},
+                        body={
+                            "apiVersion": "v1",
+                            "kind": "DeleteOptions",
+                            "preconditions": {"resourceVersion": version},
+                        },
                     ),
                     self.timings.retry_period,
                 )

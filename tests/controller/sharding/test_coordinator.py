@@ -18,11 +18,12 @@ import pytest
 
 from controller.errors import UnavailableError
 from controller.kube.api import KubeApi
-from controller.sharding.coordinator import CanaryFilter, ShardCoordinator
+from controller.sharding.coordinator import DEAD_MEMBER_AFTER_LEASES, CanaryFilter, ShardCoordinator
 from controller.sharding.hashing import shard_of
-from controller.sharding.leases import LEASES, shard_lease_name
+from controller.sharding.leases import LEASE_LABEL, LEASES, shard_lease_name
 from controller.sharding.timings import ShardTimings, ShardTimingsError
 from sandbox.apiserver.testing import ApiServer
+from sandbox.controlplane import ControlPlane
 from tests.controller.kube.support import create_namespace, eventually
 
 TIMINGS = ShardTimings(lease_duration=1.0, renew_deadline=0.6, retry_period=0.15)
@@ -246,3 +247,56 @@ def test_timings_that_cannot_keep_the_promise_are_refused(
 ) -> None:
     with pytest.raises(ShardTimingsError, match=message):
         ShardTimings(*timings)
+
+
+async def ghost_is_deleted(api: KubeApi, namespace: str, coordinator: ShardCoordinator) -> None:
+    """A membership Lease nobody renews is deleted after DEAD_MEMBER_AFTER_LEASES lease durations."""
+    ghost = "flagman-replica-ghost"
+    spec = {
+        "holderIdentity": "ghost_1",
+        "leaseDurationSeconds": 1,
+        "renewTime": "2026-01-01T00:00:00.000000Z",
+    }
+    await api.create(
+        LEASES,
+        namespace,
+        {
+            "metadata": {"name": ghost, "namespace": namespace, "labels": {LEASE_LABEL: "replica"}},
+            "spec": spec,
+        },
+    )
+    running = asyncio.create_task(coordinator.run())
+    try:
+
+        async def gone() -> bool:
+            names = [item["metadata"]["name"] for item in (await api.list(LEASES, namespace))["items"]]
+            return ghost not in names and coordinator.member_lease_name in names
+
+        await eventually(gone, within=DEAD_MEMBER_AFTER_LEASES * TIMINGS.lease_duration + 3)
+        assert len(coordinator.held) == SHARDS  # the ghost was no live member: it got no share
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+def lone_coordinator(api: KubeApi, namespace: str) -> ShardCoordinator:
+    async def stop(selected: CanaryFilter, grace: float) -> None:
+        pass
+
+    return ShardCoordinator(
+        api, namespace, "alone", SHARDS, TIMINGS, start_loops=lambda: None, stop_loops=stop
+    )
+
+
+async def test_the_membership_lease_of_a_replica_gone_for_long_is_deleted(api: KubeApi) -> None:
+    await ghost_is_deleted(api, "test", lone_coordinator(api, "test"))
+
+
+async def test_kube_apiserver_accepts_the_lease_writes_and_the_conditional_delete(
+    control_plane: ControlPlane, real_namespace: str
+) -> None:
+    client = await KubeApi.connect(str(control_plane.admin_kubeconfig))
+    try:
+        await ghost_is_deleted(client, real_namespace, lone_coordinator(client, real_namespace))
+    finally:
+        await client.close()
