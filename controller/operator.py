@@ -29,6 +29,8 @@ from controller.wiring import Controller
 
 logger = logging.getLogger("controller")
 
+HELPER_CANCEL_RETRY_SECONDS = 30.0  # more than a shard release takes (the loops' grace, then Lease writes)
+
 
 async def run(settings: Settings, lease_timings: LeaseTimings | None = None) -> int:
     """Run the controller until SIGTERM/SIGINT or a fatal error; return the exit code.
@@ -112,8 +114,11 @@ async def _operate(
     finally:
         controller.health.ready = False
         if helper is not None:  # it stops its shards' loops, then releases their Leases
-            helper.cancel()
-            await asyncio.gather(helper, return_exceptions=True)
+            while not helper.done():  # again if a library swallowed the cancellation (3.11's wait_for)
+                helper.cancel()
+                await asyncio.wait({helper}, timeout=HELPER_CANCEL_RETRY_SECONDS)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                helper.result()
         await controller.scheduler.operator_stopped()
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from controller.errors import ConflictError, KubeError, NotFoundError
 from controller.kube.api import KubeApi
@@ -52,6 +52,7 @@ from controller.sharding.leases import (
 from controller.sharding.timings import ShardTimings
 
 logger = logging.getLogger("controller.sharding")
+T = TypeVar("T")
 
 CanaryFilter = Callable[[str, str], bool]
 """`(namespace, name)` -> whether the Canary belongs to the shards in question."""
@@ -186,14 +187,14 @@ class ShardCoordinator:
                 "spec": held_spec(held.lease.get("spec"), self.identity, self.timings.lease_duration, _now()),
             }
             try:
-                written = await asyncio.wait_for(
+                written = await _within(
                     self.api.replace(LEASES, self.namespace, shard_lease_name(shard), body), remaining
                 )
             except ConflictError:
                 await self._after_conflict(shard, held, remaining)
                 return
             except (KubeError, TimeoutError) as error:
-                logger.warning("cannot renew shard %d: %s", shard, error or "timed out")
+                logger.warning("cannot renew shard %d: %s", shard, str(error) or "timed out")
                 return
             if self._held.get(shard) is held:
                 self._held[shard] = _Held(written, sent)
@@ -233,7 +234,7 @@ class ShardCoordinator:
     async def _stop_lost(self, shards: frozenset[int], stop_by: float) -> None:
         remaining = max(0.0, stop_by - self._monotonic())
         try:
-            await asyncio.wait_for(self._stop_loops(self._in(shards), remaining / 2), remaining)
+            await _within(self._stop_loops(self._in(shards), remaining / 2), remaining)
         except TimeoutError:
             logger.error(
                 "the canaries of lost shards %s did not stop in time: exiting before another replica starts"
@@ -247,12 +248,12 @@ class ShardCoordinator:
     async def plan_round(self, *, acquire: bool = True) -> None:
         """List the Leases, renew the membership, release the surplus and take free shards."""
         try:
-            listing = await asyncio.wait_for(
+            listing = await _within(
                 self.api.request("GET", LEASES.path(self.namespace), query={"labelSelector": LEASE_LABEL}),
                 self.timings.retry_period,
             )
         except (KubeError, TimeoutError) as error:
-            logger.warning("cannot list the shard Leases: %s", error or "timed out")
+            logger.warning("cannot list the shard Leases: %s", str(error) or "timed out")
             return
         leases = [
             ListedLease(str((item.get("metadata") or {}).get("name") or ""), item)
@@ -340,11 +341,11 @@ class ShardCoordinator:
                     kind="replica",
                     annotations={SHARDS_ANNOTATION: str(self.shards)},
                 )
-                written = await asyncio.wait_for(
+                written = await _within(
                     self.api.create(LEASES, self.namespace, body), self.timings.retry_period
                 )
             else:
-                written = await asyncio.wait_for(
+                written = await _within(
                     self.api.replace(
                         LEASES, self.namespace, self.member_lease_name, {**current, "spec": spec}
                     ),
@@ -355,7 +356,7 @@ class ShardCoordinator:
             return
         except (KubeError, TimeoutError) as error:
             logger.warning(
-                "cannot renew the membership Lease %s: %s", self.member_lease_name, error or "timed out"
+                "cannot renew the membership Lease %s: %s", self.member_lease_name, str(error) or "timed out"
             )
             return
         self._member = written
@@ -374,9 +375,9 @@ class ShardCoordinator:
                     request = self.api.create(LEASES, self.namespace, body)
                 else:
                     request = self.api.replace(LEASES, self.namespace, name, {**listed.body, "spec": spec})
-                written = await asyncio.wait_for(request, self.timings.retry_period)
+                written = await _within(request, self.timings.retry_period)
             except (KubeError, TimeoutError) as error:  # a conflict: another replica was faster
-                logger.debug("cannot take shard %d: %s", shard, error or "timed out")
+                logger.debug("cannot take shard %d: %s", shard, str(error) or "timed out")
                 return False
             self._held[shard] = _Held(written, sent)
             self._observe(written)
@@ -405,7 +406,7 @@ class ShardCoordinator:
             for attempt in range(2):
                 body = {**lease, "spec": released_spec(dict(lease.get("spec") or {}), _now())}
                 try:
-                    written = await asyncio.wait_for(
+                    written = await _within(
                         self.api.replace(LEASES, self.namespace, name, body), self.timings.renew_deadline
                     )
                 except ConflictError:
@@ -416,7 +417,7 @@ class ShardCoordinator:
                         continue
                     return
                 except (KubeError, TimeoutError) as error:  # it expires on its own after the lease duration
-                    logger.warning("cannot release shard %d: %s", shard, error or "timed out")
+                    logger.warning("cannot release shard %d: %s", shard, str(error) or "timed out")
                     return
                 self._observe(written)
                 logger.info("Released shard %d (Lease %s/%s)", shard, self.namespace, name)
@@ -424,11 +425,9 @@ class ShardCoordinator:
 
     async def _read(self, name: str) -> dict[str, Any] | None:
         try:
-            return await asyncio.wait_for(
-                self.api.get(LEASES, self.namespace, name), self.timings.retry_period
-            )
+            return await _within(self.api.get(LEASES, self.namespace, name), self.timings.retry_period)
         except (KubeError, TimeoutError) as error:
-            logger.warning("cannot read Lease %s/%s: %s", self.namespace, name, error or "timed out")
+            logger.warning("cannot read Lease %s/%s: %s", self.namespace, name, str(error) or "timed out")
             return None
 
     async def _forget_dead_members(self, leases: Collection[ListedLease]) -> None:
@@ -445,7 +444,7 @@ class ShardCoordinator:
                 continue
             version = (lease.body.get("metadata") or {}).get("resourceVersion")
             with contextlib.suppress(KubeError, TimeoutError):
-                await asyncio.wait_for(
+                await _within(
                     self.api.request(
                         "DELETE",
                         LEASES.path(self.namespace, lease.name),
@@ -474,7 +473,7 @@ class ShardCoordinator:
             await asyncio.gather(*(self._give_up(shard) for shard in sorted(self._held)))
             if self._member is not None:
                 with contextlib.suppress(KubeError, TimeoutError):
-                    await asyncio.wait_for(
+                    await _within(
                         self.api.request("DELETE", LEASES.path(self.namespace, self.member_lease_name)),
                         self.timings.renew_deadline,
                     )
@@ -496,6 +495,13 @@ class ShardCoordinator:
             logger.info(
                 "Holding shards [%s] of %d (%d replicas)", _listing(holdings[0]), self.shards, self._members
             )
+
+
+async def _within(awaitable: Awaitable[T], seconds: float) -> T:
+    """`asyncio.wait_for`, except that a cancellation arriving as the awaitable completes is never lost
+    (Python 3.11's `wait_for` may swallow it, and a shutdown would then wait forever)."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
 
 
 def _holder(lease: dict[str, Any]) -> str:

@@ -119,10 +119,11 @@ async def replicas(api: KubeApi) -> AsyncIterator[Callable[..., Replica]]:
         return replica
 
     yield start
-    for replica in started:
-        if replica.task is not None:
-            replica.task.cancel()
-    await asyncio.gather(*(replica.task for replica in started if replica.task), return_exceptions=True)
+    tasks = {replica.task for replica in started if replica.task is not None}
+    while not all(task.done() for task in tasks):
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=5)
 
 
 async def balanced(replicas: list[Replica], shares: list[int], within: float = 10.0) -> None:
