@@ -21,7 +21,7 @@ from dashboard.dashboard_cli import serve
 from sandbox.apiserver.testing import ApiServer
 from tests.controller.kube import objects
 from tests.controller.kube.support import create_namespace, install_crds
-from tests.dashboard.samples import history_document
+from tests.dashboard.samples import two_runs
 
 CHROMIUM = pathlib.Path(os.environ.get("FLAGMAN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -65,7 +65,7 @@ async def sandbox(apiserver: ApiServer) -> AsyncIterator[Sandbox]:
         "test",
         {
             "metadata": {"name": "flagman-history-podinfo"},
-            "data": {"history.json": json.dumps(history_document(outcome=None))},
+            "data": {"history.json": json.dumps(two_runs())},
         },
     )
     sandbox = Sandbox(api, apiserver, canary)

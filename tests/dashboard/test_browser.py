@@ -78,6 +78,14 @@ async def test_dashboard_follows_a_rollout_live_and_sends_an_action(
         await page.locator("#action-abort").click()
         await expect(page.locator("#action-result")).to_contain_text("abort requested for podinfo.test")
         await page.screenshot(path=str(artefacts / "4-abort-requested.png"), full_page=True)
+
+        await page.locator("#run-picker").select_option("3")  # an earlier kept run
+        await expect(page.locator("#analysis")).to_contain_text("run 3 (Succeeded)")
+        await expect(page.locator("#analysis svg")).to_have_count(2)
+        await expect(page.locator("#report-png")).to_have_attribute(
+            "href", "/canary/test/podinfo/report?run=3&format=png"
+        )
+        await page.screenshot(path=str(artefacts / "5-run-3.png"), full_page=True)
     stored = await sandbox.api.get(CANARIES, "test", "podinfo")
     assert json.loads(stored["metadata"]["annotations"]["flagman.app/request"])["action"] == "abort"
     assert sorted(name for name in os.listdir(artefacts) if name.endswith(".png")) == [
@@ -85,6 +93,7 @@ async def test_dashboard_follows_a_rollout_live_and_sends_an_action(
         "2-list-advanced.png",
         "3-canary.png",
         "4-abort-requested.png",
+        "5-run-3.png",
     ]
 
 
