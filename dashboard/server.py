@@ -17,8 +17,9 @@ import contextlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from aiohttp import web
 from kubernetes_asyncio import client
@@ -32,10 +33,11 @@ from dashboard.plots import IMAGE_FORMATS, run_image
 from dashboard.report import render_html
 from kubectl_flagman.actions import write_pause, write_request, write_resume
 from kubectl_flagman.cluster import Cluster
-from kubectl_flagman.errors import PluginError
+from kubectl_flagman.errors import ConflictError, PluginError
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
 HEARTBEAT_SECONDS = 15.0
+CONFLICT_ATTEMPTS = 5
 
 
 @dataclass
@@ -45,11 +47,24 @@ class Dashboard:
     cluster: Cluster | None  # None: read-only
     scope: str
     token: str = ""
+    # Plots take a second or more on a busy machine: drawn on one thread of their own (matplotlib's
+    # settings are global, so one at a time), the event loop keeps serving the live feed and the actions
+    # (whose read-then-write of the Canary must not straddle a drawing).
+    plotter: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="flagman-plots")
+    )
 
     def __post_init__(self) -> None:
         self.token = self.token or secrets.token_urlsafe(24)
 
+    async def draw(self, render: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.plotter, render)
 
+    def close(self) -> None:
+        self.plotter.shutdown(wait=False, cancel_futures=True)
+
+
+T = TypeVar("T")
 DASHBOARD = web.AppKey("dashboard", Dashboard)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -129,7 +144,10 @@ async def _analysis(request: web.Request) -> web.Response:
     base = f"/canary/{request.match_info['namespace']}/{request.match_info['name']}"
     try:
         history, run = await _history_run(request)
-        page = analysis_fragment(history, run, follow=_run_number(request) is None, base=base)
+        follow = _run_number(request) is None
+        page = await request.app[DASHBOARD].draw(
+            lambda: analysis_fragment(history, run, follow=follow, base=base)
+        )
     except (ClusterError, HistoryFormatError) as error:
         page = analysis_fragment(None, None, str(error))
     return web.Response(text=page, content_type="text/html")
@@ -143,10 +161,11 @@ async def _report(request: web.Request) -> web.Response:
         history, run = await _history_run(request)
     except (ClusterError, HistoryFormatError) as error:
         raise web.HTTPNotFound(text=f"{error}\n") from error
+    draw = request.app[DASHBOARD].draw
     if kind == "html":
-        return web.Response(text=render_html(history, run), content_type="text/html")
+        return web.Response(text=await draw(lambda: render_html(history, run)), content_type="text/html")
     content_type = "image/png" if kind == "png" else "image/svg+xml"
-    return web.Response(body=run_image(history, run, kind), content_type=content_type)
+    return web.Response(body=await draw(lambda: run_image(history, run, kind)), content_type=content_type)
 
 
 async def _act(cluster: Cluster, verb: str, body: dict[str, object]) -> dict[str, object]:
@@ -174,11 +193,19 @@ async def _action(request: web.Request) -> web.Response:
     namespace, name, verb = (request.match_info[key] for key in ("namespace", "name", "action"))
     if verb not in ACTIONS:
         raise web.HTTPNotFound(text=f"actions: {', '.join(ACTIONS)}\n")
-    try:
-        answer = await _act(dashboard.cluster, verb, await dashboard.cluster.canary(name, namespace))
-    except PluginError as error:
-        return web.json_response({"ok": False, "message": str(error)}, status=409)
-    return web.json_response(answer)
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            answer = await _act(dashboard.cluster, verb, await dashboard.cluster.canary(name, namespace))
+        except ConflictError as error:
+            # The status changed between the read and the write (each analysis step writes it): what
+            # the user would do is click again, which reads the Canary again; so do it for them.
+            if attempt == CONFLICT_ATTEMPTS:
+                return web.json_response({"ok": False, "message": str(error)}, status=409)
+        except PluginError as error:
+            return web.json_response({"ok": False, "message": str(error)}, status=409)
+        else:
+            return web.json_response(answer)
+    raise AssertionError("unreachable")
 
 
 def create_app(dashboard: Dashboard) -> web.Application:

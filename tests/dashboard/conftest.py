@@ -108,3 +108,30 @@ def chromium_or_skip() -> pathlib.Path:
             pytest.fail(f"FLAGMAN_REQUIRE_BROWSER=1 but {problem}", pytrace=False)
         pytest.skip(problem)
     return CHROMIUM
+
+
+@pytest.fixture
+def artefacts(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> pathlib.Path:
+    root = pathlib.Path(os.environ.get("FLAGMAN_ARTEFACTS") or tmp_path / "artefacts")
+    directory = root / str(request.node.name)
+    directory.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {directory}")
+    return directory
+
+
+@pytest.fixture
+async def browser_context(tmp_path: pathlib.Path) -> AsyncIterator[object]:
+    executable = chromium_or_skip()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path / "chromium-profile"),  # a fresh profile per test
+            executable_path=str(executable),
+            headless=True,
+            args=CHROMIUM_ARGS,
+        )
+        try:
+            yield context
+        finally:
+            await context.close()
