@@ -121,7 +121,17 @@ async def test_actions_need_the_token_and_write_the_request_as_the_user(sandbox:
                 return (await response.json())["canaries"][0]["paused"]
 
         assert await eventually(listed_paused_by, what="the watch sees the pause") == "sandbox"
+        # A status write between the read and the patch (409): the Canary is read again, as a second
+        # click would; after five conflicts in a row the user is told to try again.
+        sandbox.server.faults.fail("patch", "canaries", 409, times=2)
         assert (await act("resume"))["message"] == "podinfo.test resumed"
+        sandbox.server.faults.fail("patch", "canaries", 409, times=5)
+        async with http.post(
+            "/canary/test/podinfo/actions/pause", headers={"X-Flagman-Token": token}
+        ) as response:
+            assert response.status == 409
+            assert "changed while the request was written: try again" in (await response.json())["message"]
+        sandbox.server.faults.clear()
         assert (await act("resume"))["message"] == "podinfo.test is not paused"
         resumed = await sandbox.api.get(CANARIES, "test", "podinfo")
         assert "flagman.app/paused" not in resumed["metadata"]["annotations"]
