@@ -114,7 +114,8 @@ def chromium_or_skip() -> pathlib.Path:
 def artefacts(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> pathlib.Path:
     root = pathlib.Path(os.environ.get("FLAGMAN_ARTEFACTS") or tmp_path / "artefacts")
     directory = root / str(request.node.name)
-    directory.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(directory, ignore_errors=True)  # this test's screenshots only, from this run only
+    directory.mkdir(parents=True)
     print(f"screenshots in {directory}")
     return directory
 

@@ -217,9 +217,10 @@ async def test_a_real_rollout_followed_live_in_the_browser(
         requested.append(route.request.url)
         await (route.continue_() if route.request.url.startswith("file://") else route.abort())
 
+    await page.close()  # its EventSource would try to reconnect to the stopped dashboard
     await browser_context.set_offline(True)
-    await browser_context.route("**/*", no_network)
     offline = await browser_context.new_page()
+    await offline.route("**/*", no_network)
     await offline.goto((report / "failed.html").as_uri())
     await expect(offline.locator("#outcome")).to_have_text("Failed")
     await expect(offline.locator(".plot svg")).to_have_count(3)
