@@ -512,7 +512,12 @@ class Demo:
         if binaries is None:
             raise DemoFailed("no control-plane binaries (make control-plane)")
         self.step = "starting the control plane and the node"
-        cluster = RealCluster(self.real_dir, binaries, progress=lambda message: self.say(message))
+        cluster = RealCluster(
+            self.real_dir,
+            binaries,
+            progress=lambda message: self.say(message),
+            pod_runtime=self.settings.pod_runtime,
+        )
         await asyncio.to_thread(cluster.start)
         try:
             self.kube = await Kube.from_kubeconfig(str(cluster.kubeconfig))
@@ -708,8 +713,8 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
     args = parser.parse_args(list(argv))
     if (error := pod_runtime_error(args.pod_runtime)) is not None:
         parser.error(error)
-    if args.pod_runtime == "podman" and (args.control_plane == "real" or args.install == "process"):
-        parser.error("--pod-runtime podman runs the chart's controller pod: --install helm, the emulator")
+    if args.pod_runtime == "podman" and args.install == "process":
+        parser.error("--pod-runtime podman runs the chart's controller pod: it needs --install helm")
     if args.control_plane == "real" and args.install == "process":
         parser.error("--control-plane real needs --install helm (a local controller cannot reach ClusterIPs)")
     return DemoSettings(

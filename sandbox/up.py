@@ -56,6 +56,7 @@ DEFAULT_STATE_DIR = Path(os.environ.get("FLAGMAN_SANDBOX_DIR", "/tmp/flagman-san
 NAMESPACE_MARKER = "FLAGMAN_SANDBOX_NAMESPACE"
 API_PORT = 6443
 CONTROL_PLANES = ("emulator", "real")
+PODMAN_PODS = "controller and load tester from their images (podman), others as processes"
 
 
 class SandboxError(Exception):
@@ -248,7 +249,10 @@ def read_record(settings: SandboxSettings) -> dict[str, Any] | None:
 def supervisor_argv(settings: SandboxSettings) -> list[str]:
     if settings.control_plane == "real":
         return in_private_namespace_argv(
-            [sys.executable, "-m", "sandbox.node.serve", "--state-dir", str(settings.state_dir)]
+            [
+                *(sys.executable, "-m", "sandbox.node.serve", "--state-dir", str(settings.state_dir)),
+                f"--pod-runtime={settings.pod_runtime}",
+            ]
         )
     return in_private_namespace_argv(
         [
@@ -280,12 +284,6 @@ def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
         print(f"sandbox: {error}", file=sys.stderr)
         return 1
     if settings.pod_runtime == "podman":
-        if real:
-            print(
-                "sandbox: --pod-runtime podman runs with the emulator only (not --control-plane real)",
-                file=sys.stderr,
-            )
-            return 1
         try:
             PodmanImages.find(str(settings.state_dir))
         except PodmanUnavailable as exc:
@@ -323,6 +321,8 @@ def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
                 print(f"  control plane: real Kubernetes {record['version']} (logs: {record['logs']})")
                 print(f"  node:          {record['node']} (agent log: {record['agent_log']})")
                 print(f"  pod logs:      {record['pod_logs']}")
+                if settings.pod_runtime == "podman":
+                    print(f"  pods:          {PODMAN_PODS}")
                 print(f"export KUBECONFIG={record['kubeconfig']}")
                 print("kubectl exec POD -- CMD reaches ClusterIPs and cluster DNS names from inside a pod")
                 return 0
@@ -333,9 +333,7 @@ def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
             print(f"  prometheus: {where}")
             print(f"  pod logs:   {record['logs']}")
             if record.get("pod_runtime") == "podman":
-                print(
-                    "  pods:       controller and load tester from their images (podman), others as processes"
-                )
+                print(f"  pods:       {PODMAN_PODS}")
             print(f"export KUBECONFIG={record['kubeconfig']}")
             print("cluster DNS works in pods (kubectl exec POD -- CMD) and in: flagman sandbox exec -- CMD")
             return 0

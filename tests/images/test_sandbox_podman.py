@@ -1,13 +1,15 @@
 """The sandbox with `--pod-runtime podman` (`make images && make test-images`): the tutorial's install paths
-with the images users run.
+with the images users run, on the emulator and on the real control plane (its node agent; skipped without
+`make control-plane`, failed instead with FLAGMAN_REQUIRE_REAL_BACKEND=1, as in CI).
 
 `flagman sandbox up --pod-runtime podman`, then as the tutorial: the CRDs, `kubectl apply -k` of podinfo and
 the load tester, `helm upgrade -i` of the controller's chart. The controller and load tester pods run as
 podman containers of the built images (uid 10001, read-only root, no capabilities), podinfo as a process:
 
 - a Canary reaches Initialized, driven by the controller container;
-- a pre-rollout webhook's bash task runs in the load tester container: its request reaches a server of
-  the test as uid 10001 (the process runtime would run it as the sandbox's own user);
+- a pre-rollout webhook's bash task runs in the load tester container: it writes its uid to the container's
+  /tmp (the pod's emptyDir), where `kubectl exec` finds 10001 (the process runtime would run it as the
+  sandbox's own user, on the host's /tmp);
 - `kubectl exec` and `kubectl logs` reach the containers; a pod of a missing image reports ErrImagePull
   naming `make images`; `sandbox down` leaves no container.
 """
@@ -19,17 +21,16 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from sandbox.controlplane.testing import availability
 from tests.deploy.tooling import CRD_SOURCE, KUSTOMIZE, REPO, helm
 from tests.images.engine import Engine
 
@@ -37,11 +38,15 @@ pytestmark = [pytest.mark.images, pytest.mark.timeout(240)]
 
 DEFAULT_LOADTESTER_IMAGE = "ghcr.io/flagman/loadtester:0.1.0"
 SANDBOX_LABEL = "io.flagman.sandbox"
+#: Where the pre-rollout task leaves its uid: the load tester pod's emptyDir at /tmp.
+WEBHOOK_MARK = "/tmp/pre-rollout-ran"
 
 
 @dataclass
 class PodmanSandbox:
-    state_dir: Path
+    control_plane: str
+    #: What the sandbox's containers are labelled with: its pod runtime's state directory.
+    label: Path
     env: dict[str, str]
     engine: Engine
 
@@ -58,7 +63,7 @@ class PodmanSandbox:
 
     def containers(self, *filters: str) -> list[dict[str, Any]]:
         """This sandbox's podman containers (`podman ps`), narrowed by `label=...` filters."""
-        options = [f"--filter=label={SANDBOX_LABEL}={self.state_dir}"]
+        options = [f"--filter=label={SANDBOX_LABEL}={self.label}"]
         options += [f"--filter=label={label}" for label in filters]
         listed = self.engine.run("ps", "--all", "--format=json", *options)
         assert listed.returncode == 0, listed.stderr
@@ -67,7 +72,7 @@ class PodmanSandbox:
 
 def flagman(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "flagman", *args], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "flagman", *args], capture_output=True, text=True, env=env, timeout=180
     )
 
 
@@ -80,19 +85,37 @@ def wait_for(check: Callable[[], Any], what: str, within: float, diagnose: Calla
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["emulator", "real"])
 def sandbox(
-    engine: Engine, controller_image: str, loadtester_image: str, tmp_path_factory: Any
+    request: pytest.FixtureRequest,
+    engine: Engine,
+    controller_image: str,
+    loadtester_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PodmanSandbox]:
     if engine.name != "podman":
         pytest.skip(f"the sandbox's podman pod runtime needs podman (the image engine here is {engine.name})")
-    state_dir = tmp_path_factory.mktemp("podman-sandbox")
-    common = ["--state-dir", str(state_dir), "--second-octet", str(random.randint(100, 250))]
+    control_plane = str(request.param)
+    state_dir = tmp_path_factory.mktemp(f"podman-{control_plane}").resolve()
+    common = ["--state-dir", str(state_dir)]
+    if control_plane == "real":
+        found = availability()
+        if found.binaries is None:
+            if found.required:
+                pytest.fail(found.reason, pytrace=False)
+            pytest.skip(found.reason)
+        label = state_dir / "node"  # the node agent's state directory
+    else:
+        common += ["--second-octet", str(random.randint(100, 250))]
+        label = state_dir
     env = {**engine.environ, "PATH": f"{Path(helm()).parent}:{os.environ['PATH']}"}
-    started = flagman("sandbox", "up", "--pod-runtime", "podman", *common, env=env)
+    up = ["sandbox", "up", f"--control-plane={control_plane}", "--pod-runtime=podman", *common]
+    started = flagman(*up, env=env)
     assert started.returncode == 0, started.stdout + started.stderr
     assert "controller and load tester from their images (podman)" in started.stdout
-    running = PodmanSandbox(state_dir, {**env, "KUBECONFIG": str(state_dir / "kubeconfig")}, engine)
+    running = PodmanSandbox(
+        control_plane, label, {**env, "KUBECONFIG": str(state_dir / "kubeconfig")}, engine
+    )
     try:
         yield running
     finally:
@@ -101,34 +124,7 @@ def sandbox(
         assert running.containers() == [], "sandbox down left podman containers"
 
 
-class Recorder(BaseHTTPRequestHandler):
-    """What the load tester's webhook task requests: its path says who ran it."""
-
-    paths: list[str] = []
-
-    def do_GET(self) -> None:
-        Recorder.paths.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def recorder() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    Recorder.paths = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def canary(recorder: str) -> dict[str, Any]:
+def canary() -> dict[str, Any]:
     """The tutorial's Blue/Green Canary without metrics, with a pre-rollout bash task on the load tester."""
     return {
         "apiVersion": "flagger.app/v1beta1",
@@ -150,7 +146,7 @@ def canary(recorder: str) -> dict[str, Any]:
                         "type": "pre-rollout",
                         "url": "http://flagger-loadtester.test/",
                         "timeout": "15s",
-                        "metadata": {"type": "bash", "cmd": f"curl -fsS {recorder}/from-uid-$(id -u)"},
+                        "metadata": {"type": "bash", "cmd": f"id -u > {WEBHOOK_MARK}"},
                     }
                 ],
             },
@@ -158,10 +154,7 @@ def canary(recorder: str) -> dict[str, Any]:
     }
 
 
-def test_controller_and_loadtester_pods_run_from_the_images(
-    sandbox: PodmanSandbox, controller_image: str, loadtester_image: str, recorder: str
-) -> None:
-    s = sandbox
+def install_as_the_tutorial(s: PodmanSandbox, controller_image: str, loadtester_image: str) -> None:
     s.kubectl("apply", "-f", str(CRD_SOURCE))
     s.kubectl("wait", "--for=condition=established", "crd/canaries.flagger.app", "--timeout=30s")
     s.kubectl("create", "ns", "test")
@@ -186,7 +179,14 @@ def test_controller_and_loadtester_pods_run_from_the_images(
         ("test", "flagger-loadtester"),
         ("flagger", "flagger"),
     ):
-        s.kubectl("-n", namespace, "rollout", "status", f"deployment/{deployment}", "--timeout=90s")
+        s.kubectl("-n", namespace, "rollout", "status", f"deployment/{deployment}", "--timeout=120s")
+
+
+def test_controller_and_loadtester_pods_run_from_the_images(
+    sandbox: PodmanSandbox, controller_image: str, loadtester_image: str
+) -> None:
+    s = sandbox
+    install_as_the_tutorial(s, controller_image, loadtester_image)
 
     # the two pods are podman containers of the images, locked down as the manifests ask
     for namespace, image in (("flagger", controller_image), ("test", loadtester_image)):
@@ -196,47 +196,44 @@ def test_controller_and_loadtester_pods_run_from_the_images(
         (status,) = pod["status"]["containerStatuses"]
         assert status["containerID"] == f"podman://{container['Names'][0]}"
         assert status["ready"] and status["restartCount"] == 0, status
-        inspected = s.engine.run("inspect", container["Names"][0])
-        (config,) = json.loads(inspected.stdout)
+        (config,) = json.loads(s.engine.run("inspect", container["Names"][0]).stdout)
         assert config["Config"]["User"] == "10001:10001"
         assert config["HostConfig"]["ReadonlyRootfs"] is True
         assert config["HostConfig"]["CapDrop"] and not config["EffectiveCaps"], config["EffectiveCaps"]
-        # kubectl exec runs in the container (podman exec), not beside it
+        # kubectl exec runs in the container (podman exec), not beside it: the image's /app, its user
         exec_ = s.kubectl(
             "-n", namespace, "exec", pod["metadata"]["name"], "--", "sh", "-c", "id -u; ls /app"
         )
         assert exec_.split()[0] == "10001", exec_
     # podinfo stays a local process
-    (podinfo,) = [p for p in s.get("-n", "test", "pods", "-l", "app=podinfo")["items"]]
-    assert podinfo["status"]["containerStatuses"][0]["containerID"].startswith("sandbox://")
+    for podinfo in s.get("-n", "test", "pods", "-l", "app=podinfo")["items"]:
+        assert podinfo["status"]["containerStatuses"][0]["containerID"].startswith("sandbox://")
 
-    s.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(canary(recorder)))
+    s.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(canary()))
 
     def phase() -> str:
         return str((s.get("-n", "test", "canary", "podinfo").get("status") or {}).get("phase", ""))
 
-    def controller_log() -> str:
-        return f"phase {phase()!r}; controller log:\n" + s.kubectl(
-            "-n", "flagger", "logs", "deployment/flagger", "--tail=30", check=False
-        )
+    def logs() -> str:
+        controller = s.kubectl("-n", "flagger", "logs", "deployment/flagger", "--tail=30", check=False)
+        tester = s.kubectl("-n", "test", "logs", "deployment/flagger-loadtester", "--tail=20", check=False)
+        return f"phase {phase()!r}\ncontroller log:\n{controller}\nload tester log:\n{tester}"
 
-    wait_for(lambda: phase() == "Initialized", "the Canary to be Initialized", 90, controller_log)
+    wait_for(lambda: phase() == "Initialized", "the Canary to be Initialized", 90, logs)
     assert s.get("-n", "test", "deployment", "podinfo")["spec"]["replicas"] == 0
     assert s.get("-n", "test", "deployment", "podinfo-primary")["status"].get("readyReplicas") == 1
-    log = s.kubectl("-n", "flagger", "logs", "deployment/flagger")
-    assert "Initialization done! podinfo.test" in log, log
+    assert "Initialization done! podinfo.test" in s.kubectl("-n", "flagger", "logs", "deployment/flagger")
 
     # a new revision: the pre-rollout webhook's bash task runs in the load tester container
     s.kubectl("-n", "test", "set", "image", "deployment/podinfo", "podinfod=stefanprodan/podinfo:3.1.1")
-    wait_for(
-        lambda: Recorder.paths,
-        "the load tester's webhook task to reach the test's server",
-        90,
-        lambda: controller_log() + "\nload tester log:\n" + s.kubectl(
-            "-n", "test", "logs", "deployment/flagger-loadtester", "--tail=20", check=False
-        ),
-    )  # fmt: skip
-    assert Recorder.paths[0] == "/from-uid-10001", Recorder.paths
+
+    def webhook_passed() -> bool:
+        events = s.kubectl("-n", "test", "get", "events", "--field-selector=involvedObject.kind=Canary")
+        return "Pre-rollout check smoke-test passed" in events
+
+    wait_for(webhook_passed, "the pre-rollout webhook to pass", 90, logs)
+    mark = s.kubectl("-n", "test", "exec", "deployment/flagger-loadtester", "--", "cat", WEBHOOK_MARK)
+    assert mark.strip() == "10001"
 
 
 def test_a_missing_image_is_an_image_pull_error_naming_make_images(sandbox: PodmanSandbox) -> None:
@@ -253,7 +250,7 @@ def test_a_missing_image_is_an_image_pull_error_naming_make_images(sandbox: Podm
         return (statuses or [{}])[0].get("state", {}).get("waiting")
 
     state = wait_for(
-        waiting, "the pod's pull error", 30, lambda: sandbox.kubectl("describe", "pod", "unbuilt")
+        waiting, "the pod's pull error", 60, lambda: sandbox.kubectl("describe", "pod", "unbuilt")
     )
     assert state["reason"] in ("ErrImagePull", "ImagePullBackOff"), state
     events = sandbox.kubectl("get", "events", "--field-selector=involvedObject.name=unbuilt")
