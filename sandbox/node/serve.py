@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -61,7 +62,7 @@ def serve(state_dir: Path, binaries: Path, pod_runtime: str = "process") -> int:
     clean_leftovers(state_dir)
     record = state_dir / "sandbox.json"
     kubeconfig = state_dir / "kubeconfig"
-    progress = lambda message: print(message, flush=True)  # noqa: E731
+    progress = functools.partial(print, flush=True)
     with RealCluster(state_dir, binaries, progress=progress, pod_runtime=pod_runtime) as cluster:
         shutil.copyfile(cluster.kubeconfig, kubeconfig)
         kubeconfig.chmod(0o600)
