@@ -156,7 +156,9 @@ def canary() -> dict[str, Any]:
 
 def install_as_the_tutorial(s: PodmanSandbox, controller_image: str, loadtester_image: str) -> None:
     s.kubectl("apply", "-f", str(CRD_SOURCE))
-    s.kubectl("wait", "--for=condition=established", "crd/canaries.flagger.app", "--timeout=30s")
+    # retried: kubectl wait fails at once on a CRD whose status has no conditions yet (the real API server)
+    established = ("wait", "--for=condition=established", "crd/canaries.flagger.app", "--timeout=10s")
+    wait_for(lambda: "condition met" in s.kubectl(*established, check=False), "the CRDs", 30, lambda: "")
     s.kubectl("create", "ns", "test")
     s.kubectl("apply", "-k", str(KUSTOMIZE / "podinfo"))
     # `kubectl apply -k kustomize/tester`, with the image `make images` tagged (the same unless overridden)
