@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from controller.api import PROMOTED_CONDITION, Canary, Metric, Phase
+from controller.api.bluegreen_options import ROLLBACK_CONDITION
 from controller.api.requests import REQUEST_CONDITION, read_pause
 from controller.errors import CanaryValidationError
 
@@ -101,6 +102,7 @@ def summary(body: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dic
             for hook in canary.analysis.webhooks
         ]
     request = conditions.get(REQUEST_CONDITION)
+    rollback = conditions.get(ROLLBACK_CONDITION)
     pause = read_pause(metadata)
     return {
         "name": metadata.get("name"),
@@ -119,6 +121,9 @@ def summary(body: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dic
         "paused": None if pause is None else (pause or "unknown user"),
         "suspended": bool((body.get("spec") or {}).get("suspend")),
         "lastRequest": None if request is None else _request_row(request),
+        "instantRollback": None
+        if rollback is None
+        else {"state": rollback.get("reason"), "message": rollback.get("message")},
         "invalidSpec": spec_problem or None,
         "metrics": metrics,
         "webhooks": webhooks,
@@ -222,6 +227,9 @@ def status_text(info: Mapping[str, Any], now: datetime) -> str:
     if info["lastRequest"] is not None:
         verdict = "honoured" if info["lastRequest"]["honoured"] else "ignored"
         lines.append(f"Last request:   {verdict}: {info['lastRequest']['message']}")
+    if info.get("instantRollback"):
+        rollback = info["instantRollback"]
+        lines.append(f"Rollback:       {rollback['state']}: {rollback['message']}")
     if info["invalidSpec"]:
         lines.append(f"Invalid spec:   {info['invalidSpec']}")
     if info["metrics"]:
