@@ -301,12 +301,12 @@ class Cluster:
         shared = frozenset(
             key for key, value in obj.items() if old is not None and key in old and old[key] is value
         )
+        unknown: list[str] = []
+        pruned = rt.schema.default_and_prune(obj, shared, unknown)
         if options.field_validation in ("Strict", "Warn"):
-            unknown = rt.schema.unknown_fields(obj, shared)
             if unknown and options.field_validation == "Strict":
                 raise strict_decoding_error(rt.kind, rt.version, unknown)
             options.warnings.extend(f'unknown field "{path}"' for path in unknown)
-        pruned = rt.schema.default_and_prune(obj, shared)
         errors = rt.schema.validate(pruned, shared)
         if errors:
             raise schema_invalid(rt.kind, obj.get("metadata", {}).get("name", ""), errors, rt.group)

@@ -196,6 +196,26 @@ def parse_fields_v1(tree: Any, prefix: Path = ()) -> FieldSet:
     return members
 
 
+# Parsed trees by identity: an unchanged manager's stored tree is the same object write after write (see
+# Manager.encode), so most writes parse no tree. Each entry holds its tree, so an id is not reused.
+_PARSED: dict[int, tuple[dict[str, Any], frozenset[Path], bool]] = {}
+_PARSED_LIMIT = 4096
+
+
+def _parsed(tree: dict[str, Any]) -> tuple[frozenset[Path], bool]:
+    """``tree``'s paths and whether it is canonical, parsed once while it is recent."""
+    hit = _PARSED.get(id(tree))
+    if hit is not None and hit[0] is tree:
+        return hit[1], hit[2]
+    members: FieldSet = set()
+    canonical = _parse_fields_v1(tree, (), members)
+    if len(_PARSED) >= _PARSED_LIMIT:
+        del _PARSED[next(iter(_PARSED))]  # the oldest entry
+    frozen = frozenset(members)
+    _PARSED[id(tree)] = (tree, frozen, canonical)
+    return frozen, canonical
+
+
 def _order(element: str) -> tuple[bool, str]:
     return element != ".", element
 
@@ -436,12 +456,16 @@ class Manager:
 
     def __init__(self, entry: dict[str, Any]) -> None:
         self.entry = {k: v for k, v in entry.items() if k != "fieldsV1"}
-        self.fields: FieldSet = set()
         raw = entry.get("fieldsV1")
         # The stored tree, kept for encode() while it is canonical and the fields have not changed.
         self._stored: tuple[dict[str, Any], frozenset[Path]] | None = None
-        if isinstance(raw, dict) and _parse_fields_v1(raw, (), self.fields):
-            self._stored = (raw, frozenset(self.fields))
+        if not isinstance(raw, dict):
+            self.fields: FieldSet = set()
+            return
+        members, canonical = _parsed(raw)
+        self.fields = set(members)
+        if canonical:
+            self._stored = (raw, members)
 
     def keep_stored_tree(self, previous: Manager) -> None:
         """Encode as ``previous`` did while the fields stay the same (this entry replaces that one)."""

@@ -197,11 +197,15 @@ class StructuralSchema:
         self._default(result, self.root, skip)
         return result
 
-    def default_and_prune(self, obj: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """``prune(apply_defaults(obj))`` with one copy instead of two."""
+    def default_and_prune(
+        self, obj: dict[str, Any], skip: frozenset[str] = frozenset(), unknown: list[str] | None = None
+    ) -> dict[str, Any]:
+        """``prune(apply_defaults(obj))`` with one copy instead of two; ``unknown`` gets what
+        ``unknown_fields(obj)`` would return (defaults fill only declared fields, so it is the same)."""
         result = _clone_except(obj, skip)
         self._default(result, self.root, skip)
-        self._prune(result, self.root, "", root=True, removed=[], skip=skip)
+        removed = unknown if unknown is not None else []
+        self._prune(result, self.root, "", root=True, removed=removed, skip=skip, report_nulls=False)
         return result
 
     def _default(self, value: JSON, schema: Schema, skip: frozenset[str] = frozenset()) -> None:

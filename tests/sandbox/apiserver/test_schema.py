@@ -139,7 +139,11 @@ class TestTutorialCanary:
         assert canary == before  # reporting and admission work on copies
         assert errors == []
         assert result == {**tutorial.canary(), "status": {"phase": "Initialized"}}
-        assert CANARY.default_and_prune(canary) == CANARY.prune(CANARY.apply_defaults(canary))
+        unknown: list[str] = []
+        assert CANARY.default_and_prune(canary, unknown=unknown) == CANARY.prune(
+            CANARY.apply_defaults(canary)
+        )
+        assert unknown == CANARY.unknown_fields(canary)
         error = strict_decoding_error("Canary", "v1beta1", CANARY.unknown_fields(canary)[:2])
         assert error.code == 400
         assert error.message == (
