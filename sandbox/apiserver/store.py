@@ -64,9 +64,17 @@ class Watcher:
 
     def translate(self, event: WatchEvent) -> WatchEvent | None:
         """The event as this watcher sees it: leaving the selection is a DELETED, entering an ADDED."""
-        now_matches = self.selection.matches(event.obj)
+        selection = self.selection
+        if not selection.labels.requirements and not selection.fields.terms:
+            # Only the namespace filters, and an object never changes namespace: no translation to do.
+            if selection.namespace is None or event.obj.get("metadata", {}).get("namespace", "") == (
+                selection.namespace
+            ):
+                return event
+            return None
+        now_matches = selection.matches(event.obj)
         if event.type == "MODIFIED" and event.old is not None:
-            was_matching = self.selection.matches(event.old)
+            was_matching = selection.matches(event.old)
             if was_matching and not now_matches:
                 return WatchEvent(event.rv, event.storage, "DELETED", event.obj)
             if now_matches and not was_matching:

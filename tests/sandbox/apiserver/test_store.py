@@ -51,3 +51,21 @@ async def test_a_waiting_stream_wakes_for_an_event_a_drop_or_its_timer() -> None
     assert not watcher.pending
     assert store.drop_watches("/configmaps") == 1
     assert list(watcher.pending) == [None]
+
+
+async def test_a_label_selected_watch_sees_objects_enter_and_leave_its_selection() -> None:
+    store = Store()
+    selected = Selection(None, LabelSelector.parse("app=a"), FieldSelector.parse(None, "ConfigMap", ()))
+    labelled = store.open_watch("/configmaps", selected)
+    namespaced = store.open_watch("/configmaps", everything("default"))
+    store.put("/configmaps", configmap("x"))
+    store.put("/configmaps", configmap("x", app="a"))
+    store.put("/configmaps", configmap("x", app="a", more="1"))
+    store.put("/configmaps", configmap("x", app="b"))
+    assert [e.type for e in labelled.pending if e is not None] == ["ADDED", "MODIFIED", "DELETED"]
+    assert [e.type for e in namespaced.pending if e is not None] == [
+        "ADDED",
+        "MODIFIED",
+        "MODIFIED",
+        "MODIFIED",
+    ]
