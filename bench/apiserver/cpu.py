@@ -5,10 +5,13 @@ JSON merge patch of `/status` with a resourceVersion precondition the controller
 events.k8s.io/v1 Event POST, and the fan-out of a status write to W open watches of the Canaries. The
 server runs as its own process; its CPU time (utime + stime from /proc, so other load on the machine
 does not count as the server's) is read before and after each batch of sequential requests on one
-keep-alive connection. Rounds interleave the scenarios and the median is reported, with the 1-minute
-load average beside it. Bounded by counts (about 30 s with the defaults).
+keep-alive connection. Rounds interleave the scenarios; the median and the minimum (the round least
+disturbed by other processes: contention inflates CPU time, never deflates it) are reported, with the
+1-minute load average beside them. Per delivery = (CPU per write with W watches - without) / W. With
+`--baseline CHECKOUT` a second server runs from another checkout in the same rounds, alternating which
+goes first. Bounded by counts (about 40 s with the defaults, twice that with a baseline).
 
-    .venv/bin/python -m bench.apiserver.cpu [--requests 400] [--rounds 3] [--watchers 1,10,100]
+    .venv/bin/python -m bench.apiserver.cpu [--requests 500] [--rounds 3] [--watchers 1,10,100]
                                             [--baseline CHECKOUT] [--json FILE]
 """
 
@@ -294,14 +297,16 @@ def table(figures: list[Figure]) -> list[str]:
     servers = list(dict.fromkeys(f.server for f in figures))
     by_key = {(f.server, f.scenario): f for f in figures}
     lines = [
-        "| scenario | " + " | ".join(f"CPU ms / request: {s}" for s in servers) + " | rounds | load avg |",
+        "| scenario | "
+        + " | ".join(f"CPU ms / request, median: {s}" for s in servers)
+        + " | rounds | load avg |",
         "|---|" + "---:|" * len(servers) + "---|---:|",
     ]
     for scenario in dict.fromkeys(f.scenario for f in figures):
         cells, rounds = [], []
         for server in servers:
             figure = by_key[(server, scenario)]
-            cell = f"{figure.cpu_ms_per_request:.3f}"
+            cell = f"{figure.cpu_ms_per_request:.3f} (min {min(figure.rounds):.3f})"
             if figure.watches:
                 plain = by_key[(server, SCENARIOS[1][0])].cpu_ms_per_request
                 per_delivery = (figure.cpu_ms_per_request - plain) * 1000 / figure.watches
@@ -324,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.apiserver.cpu", description=(__doc__ or "").splitlines()[0]
     )
-    parser.add_argument("--requests", type=int, default=400, help="requests per scenario and round")
+    parser.add_argument("--requests", type=int, default=500, help="requests per scenario and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (the median is reported)")
     parser.add_argument(
         "--watchers", type=watch_counts, default=[1, 10, 100], help="comma-separated watch counts (fan-out)"
