@@ -4,6 +4,7 @@ The server runs as its own process (`flagman sandbox apiserver`), the client is 
 loopback. Everything is bounded by count or time; the results table goes to bench/README.md by hand.
 
     .venv/bin/python -m bench.apiserver [--seconds 5] [--watchers 100] [--objects 10000]
+                                        [--only throughput|cpu]   (cpu: bench/apiserver/cpu.py)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.apiserver import cpu
 from bench.apiserver.harness import RawConnection, percentile, server_process
 
 MERGE = "application/merge-patch+json"
@@ -289,13 +291,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=int, default=200, help="writes during the fan-out run")
     parser.add_argument("--rate", type=float, default=50.0, help="writes per second during the fan-out run")
     parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument(
+        "--only",
+        choices=("throughput", "cpu"),
+        help="throughput: the table above only; cpu: CPU per write only (`python -m bench.apiserver.cpu`)",
+    )
     args = parser.parse_args(argv)
-    rows = asyncio.run(run(args))
-    print(f"\nsandbox API server, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
-    print("| measurement | result | detail |")
-    print("|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    if args.only != "cpu":
+        rows = asyncio.run(run(args))
+        print(f"\nsandbox API server, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
+        print("| measurement | result | detail |")
+        print("|---|---|---|")
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+    if args.only != "throughput":
+        return cpu.main([])
     return 0
 
 
