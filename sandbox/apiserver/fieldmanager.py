@@ -492,8 +492,17 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+_IGNORED = frozenset(IGNORED_PATHS)
+_IGNORED_LENGTHS = tuple(sorted({len(path) for path in IGNORED_PATHS}))
+
+
 def _without_ignored(paths: FieldSet) -> FieldSet:
-    return {p for p in paths if not any(p[: len(i)] == i for i in IGNORED_PATHS) and p != ("f:metadata",)}
+    """``paths`` without those at or below an ignored path (set lookups of each prefix length)."""
+    return {
+        p
+        for p in paths
+        if p != ("f:metadata",) and not any(p[:length] in _IGNORED for length in _IGNORED_LENGTHS)
+    }
 
 
 def _decode_managers(obj: dict[str, Any] | None) -> list[Manager]:
