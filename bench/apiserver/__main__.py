@@ -4,6 +4,7 @@ The server runs as its own process (`flagman sandbox apiserver`), the client is 
 loopback. Everything is bounded by count or time; the results table goes to bench/README.md by hand.
 
     .venv/bin/python -m bench.apiserver [--seconds 5] [--watchers 100] [--objects 10000]
+                                        [--only throughput|cpu]   (cpu: bench/apiserver/cpu.py)
 """
 
 from __future__ import annotations
@@ -15,87 +16,19 @@ import os
 import pathlib
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
 
+from bench.apiserver import cpu
+from bench.apiserver.harness import RawConnection, percentile, server_process
+
 MERGE = "application/merge-patch+json"
 SEQ = re.compile(rb'"seq":"(\d+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def server_process() -> Iterator[tuple[str, int]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flagman", "sandbox", "apiserver", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise SystemExit("the API server did not start") from None
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-class RawConnection:
-    """A minimal keep-alive HTTP/1.1 client: the Python side costs little, so the server is measured."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
-        self.reader, self.writer, self.host = reader, writer, host
-
-    @classmethod
-    async def open(cls, base: str) -> RawConnection:
-        host, port = base.removeprefix("http://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        return cls(reader, writer, f"{host}:{port}")
-
-    async def request(self, method: str, path: str, body: bytes = b"", content_type: str = "") -> int:
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAccept: application/json\r\n"
-        if body:
-            head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + body)
-        status_line = await self.reader.readline()
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        await self.reader.readexactly(length)
-        return int(status_line.split()[1])
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 async def throughput(
@@ -358,13 +291,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=int, default=200, help="writes during the fan-out run")
     parser.add_argument("--rate", type=float, default=50.0, help="writes per second during the fan-out run")
     parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument(
+        "--only",
+        choices=("throughput", "cpu"),
+        help="throughput: the table above only; cpu: CPU per write only (`python -m bench.apiserver.cpu`)",
+    )
     args = parser.parse_args(argv)
-    rows = asyncio.run(run(args))
-    print(f"\nsandbox API server, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
-    print("| measurement | result | detail |")
-    print("|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    if args.only != "cpu":
+        rows = asyncio.run(run(args))
+        print(f"\nsandbox API server, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
+        print("| measurement | result | detail |")
+        print("|---|---|---|")
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+    if args.only != "throughput":
+        return cpu.main([])
     return 0
 
 

@@ -288,18 +288,26 @@ class Cluster:
             )
         metadata["namespace"] = namespace or body_namespace or "default"
 
-    def _admit_custom(self, rt: ResourceType, obj: dict[str, Any], options: WriteOptions) -> None:
-        """CRD structural schema: defaults, pruning, validation (422 naming every bad field)."""
+    def _admit_custom(
+        self, rt: ResourceType, obj: dict[str, Any], options: WriteOptions, old: dict[str, Any] | None = None
+    ) -> None:
+        """CRD structural schema: defaults, pruning, validation (422 naming every bad field).
+
+        Top-level fields ``obj`` shares with the stored ``old`` (a status write's spec) were admitted when
+        they were stored, and are not walked again: see :class:`~sandbox.apiserver.schema.StructuralSchema`.
+        """
         if rt.schema is None:
             return
+        shared = frozenset(
+            key for key, value in obj.items() if old is not None and key in old and old[key] is value
+        )
+        unknown: list[str] = []
+        pruned = rt.schema.default_and_prune(obj, shared, unknown)
         if options.field_validation in ("Strict", "Warn"):
-            unknown = rt.schema.unknown_fields(obj)
             if unknown and options.field_validation == "Strict":
                 raise strict_decoding_error(rt.kind, rt.version, unknown)
             options.warnings.extend(f'unknown field "{path}"' for path in unknown)
-        defaulted = rt.schema.apply_defaults(obj)
-        pruned = rt.schema.prune(defaulted)
-        errors = rt.schema.validate(pruned)
+        errors = rt.schema.validate(pruned, shared)
         if errors:
             raise schema_invalid(rt.kind, obj.get("metadata", {}).get("name", ""), errors, rt.group)
         obj.clear()
@@ -326,7 +334,17 @@ class Cluster:
             raise ApiError(400, "BadRequest", "the body of the request was in an unknown format")
         self._check_kind(rt, body)
         old = self.get(rt, namespace, name)
-        new: dict[str, Any] = clone_json(self.ingest(rt, body))
+        ingested = self.ingest(rt, body)
+        if subresource == "status":
+            # Only status is taken from the body, and metadata's top level is read for the checks below.
+            new: dict[str, Any] = {}
+            if "metadata" in ingested:
+                sent = ingested["metadata"]
+                new["metadata"] = dict(sent) if isinstance(sent, dict) else sent
+            if "status" in ingested:
+                new["status"] = clone_json(ingested["status"])
+        else:
+            new = clone_json(ingested)
         metadata = new.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             raise ApiError(400, "BadRequest", "metadata must be an object")
@@ -349,7 +367,7 @@ class Cluster:
                 metadata.pop(immutable, None)
         if subresource == "status":
             # Only status changes through /status; metadata and spec stay as stored.
-            new = {**clone_json(old), "status": new.get("status")}
+            new = {**self._stored_copy(rt, old), "status": new.get("status")}
             if new["status"] is None:
                 new.pop("status")
             metadata = new["metadata"]
@@ -377,7 +395,7 @@ class Cluster:
         if rt.kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io" and not subresource:
             options.warnings.extend(crds.format_warnings(new, old))
         check_update(rt, old, new)
-        self._admit_custom(rt, new, options)
+        self._admit_custom(rt, new, options, old)
         metadata = new["metadata"]  # admission may have replaced the dict
         if rt.has_generation:
             generation = int(old_meta.get("generation", 1))
@@ -402,6 +420,21 @@ class Cluster:
         if options.dry_run:
             return new
         return self._commit_update(rt, new)
+
+    @staticmethod
+    def _stored_copy(rt: ResourceType, old: dict[str, Any]) -> dict[str, Any]:
+        """A stored object to change in place: a deep copy, except that a custom resource's top-level
+        fields other than metadata are shared with ``old`` (stored objects are never mutated in place,
+        and nothing below mutates a custom resource's spec), so a status write copies only what it writes.
+        Built-in kinds get builtin defaults applied in place, so they are copied whole."""
+        if not rt.custom:
+            copied: dict[str, Any] = clone_json(old)
+            return copied
+        metadata = old.get("metadata") or {}
+        own = {key: clone_json(value) for key, value in metadata.items() if key != "managedFields"}
+        if "managedFields" in metadata:
+            own["managedFields"] = metadata["managedFields"]  # replaced, never changed, by record_write
+        return {**old, "metadata": own}
 
     def _commit_update(self, rt: ResourceType, new: dict[str, Any]) -> dict[str, Any]:
         metadata = new["metadata"]

@@ -16,8 +16,8 @@ schema, maps are granular and lists atomic.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.apiserver import builtin_schema
@@ -191,19 +191,57 @@ def _sorted_tree(tree: dict[str, Any]) -> dict[str, Any]:
 def parse_fields_v1(tree: Any, prefix: Path = ()) -> FieldSet:
     """The set of paths a FieldsV1 JSON object stands for (malformed parts are ignored)."""
     members: FieldSet = set()
-    if not isinstance(tree, dict):
-        return members
+    if isinstance(tree, dict):
+        _parse_fields_v1(tree, prefix, members)
+    return members
+
+
+# Parsed trees by identity: an unchanged manager's stored tree is the same object write after write (see
+# Manager.encode), so most writes parse no tree. Each entry holds its tree, so an id is not reused.
+_PARSED: dict[int, tuple[dict[str, Any], frozenset[Path], bool]] = {}
+_PARSED_LIMIT = 4096
+
+
+def _parsed(tree: dict[str, Any]) -> tuple[frozenset[Path], bool]:
+    """``tree``'s paths and whether it is canonical, parsed once while it is recent."""
+    hit = _PARSED.get(id(tree))
+    if hit is not None and hit[0] is tree:
+        return hit[1], hit[2]
+    members: FieldSet = set()
+    canonical = _parse_fields_v1(tree, (), members)
+    if len(_PARSED) >= _PARSED_LIMIT:
+        del _PARSED[next(iter(_PARSED))]  # the oldest entry
+    frozen = frozenset(members)
+    _PARSED[id(tree)] = (tree, frozen, canonical)
+    return frozen, canonical
+
+
+def _order(element: str) -> tuple[bool, str]:
+    return element != ".", element
+
+
+def _parse_fields_v1(tree: dict[str, Any], prefix: Path, members: FieldSet) -> bool:
+    """Add the paths of ``tree`` to ``members``; True when ``tree`` is exactly what :func:`fields_v1`
+    makes of them (then an unchanged manager keeps its stored tree instead of encoding it again)."""
+    canonical = True
+    previous: tuple[bool, str] | None = None
     for element, child in tree.items():
+        order = _order(element)
+        if previous is not None and order <= previous:
+            canonical = False
+        previous = order
         if element == ".":
             if prefix:
                 members.add(prefix)
+            canonical = canonical and bool(prefix) and child == {} and len(tree) > 1
             continue
         path = (*prefix, element)
         if not child or not isinstance(child, dict):
             members.add(path)
+            canonical = canonical and child == {}
         else:
-            members |= parse_fields_v1(child, path)
-    return members
+            canonical = _parse_fields_v1(child, path, members) and canonical
+    return canonical
 
 
 # ----------------------------------------------------------------------------- value -> field set
@@ -263,8 +301,10 @@ def _map_like(value: JSON) -> bool:
 
 
 def _compare(old: JSON, new: JSON, shape: Shape, path: Path, out: Comparison) -> None:
-    if old is _MISSING and new is _MISSING:
-        return
+    if old is new:
+        return  # also both missing; a status write shares the stored spec
+    if type(old) is type(new) and isinstance(old, dict | list) and old == new:
+        return  # equal values differ nowhere below: one C-level comparison instead of a walk
     # Non-empty maps are compared key by key; empty or null ones are leaves (as in structured-merge-diff).
     non_empty = (isinstance(old, dict) and bool(old)) or (isinstance(new, dict) and bool(new))
     if non_empty and not shape.atomic_map() and _map_like(old) and _map_like(new):
@@ -416,7 +456,20 @@ class Manager:
 
     def __init__(self, entry: dict[str, Any]) -> None:
         self.entry = {k: v for k, v in entry.items() if k != "fieldsV1"}
-        self.fields = parse_fields_v1(entry.get("fieldsV1"))
+        raw = entry.get("fieldsV1")
+        # The stored tree, kept for encode() while it is canonical and the fields have not changed.
+        self._stored: tuple[dict[str, Any], frozenset[Path]] | None = None
+        if not isinstance(raw, dict):
+            self.fields: FieldSet = set()
+            return
+        members, canonical = _parsed(raw)
+        self.fields = set(members)
+        if canonical:
+            self._stored = (raw, members)
+
+    def keep_stored_tree(self, previous: Manager) -> None:
+        """Encode as ``previous`` did while the fields stay the same (this entry replaces that one)."""
+        self._stored = previous._stored
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -428,16 +481,28 @@ class Manager:
     def encode(self) -> dict[str, Any]:
         entry = dict(self.entry)
         entry["fieldsType"] = "FieldsV1"
-        entry["fieldsV1"] = fields_v1(self.fields)
+        if self._stored is not None and self._stored[1] == self.fields:
+            entry["fieldsV1"] = self._stored[0]  # stored trees are never changed in place
+        else:
+            entry["fieldsV1"] = fields_v1(self.fields)
         return entry
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+_IGNORED = frozenset(IGNORED_PATHS)
+_IGNORED_LENGTHS = tuple(sorted({len(path) for path in IGNORED_PATHS}))
 
 
 def _without_ignored(paths: FieldSet) -> FieldSet:
-    return {p for p in paths if not any(p[: len(i)] == i for i in IGNORED_PATHS) and p != ("f:metadata",)}
+    """``paths`` without those at or below an ignored path (set lookups of each prefix length)."""
+    return {
+        p
+        for p in paths
+        if p != ("f:metadata",) and not any(p[:length] in _IGNORED for length in _IGNORED_LENGTHS)
+    }
 
 
 def _decode_managers(obj: dict[str, Any] | None) -> list[Manager]:
@@ -512,6 +577,7 @@ def record_write(
     for existing in managers:
         if existing.key == current.key:
             current.fields = set(existing.fields)
+            current.keep_stored_tree(existing)
             if not changed:  # the entry's time moves only when this write took fields
                 current.entry["time"] = existing.entry.get("time", current.entry["time"])
     for other in managers:
@@ -529,11 +595,10 @@ def record_write(
 
 def _drop(fields: FieldSet, removed: FieldSet) -> FieldSet:
     """``fields`` without the removed paths and without anything below a removed list item or map."""
-    return {
-        p
-        for p in fields
-        if p not in removed and not any(p[: len(r)] == r for r in removed if _is_container(r))
-    }
+    containers = [r for r in removed if _is_container(r)]
+    if not containers:
+        return fields - removed
+    return {p for p in fields if p not in removed and not any(p[: len(r)] == r for r in containers)}
 
 
 def _is_container(path: Path) -> bool:

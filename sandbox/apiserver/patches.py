@@ -64,7 +64,9 @@ def merge_patch(target: dict[str, Any], patch: JSON) -> dict[str, Any]:
     """RFC 7386 JSON merge patch: maps merge recursively, ``null`` deletes, everything else replaces.
 
     A patch that is not a JSON object would replace the whole object with a non-object, which
-    kube-apiserver cannot decode: it is refused with 400 before anything is changed.
+    kube-apiserver cannot decode: it is refused with 400 before anything is changed. The result shares
+    the values the patch does not touch with ``target`` (a status patch need not copy the spec):
+    callers copy what they go on to change.
     """
     if not isinstance(patch, dict):
         raise bad_request(
@@ -81,7 +83,7 @@ def _merge(target: JSON, patch: JSON) -> JSON:
         return clone_json(patch)
     if not isinstance(target, dict):
         target = {}
-    merged = {key: clone_json(value) for key, value in target.items() if key not in patch}
+    merged = {key: value for key, value in target.items() if key not in patch}
     for key, value in patch.items():
         if value is not None:
             merged[key] = _merge(target.get(key), value)

@@ -160,21 +160,55 @@ def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _clone_except(obj: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
+    """A deep copy of ``obj`` whose top-level ``skip`` values are shared, not copied, and so is
+    ``metadata.managedFields``: a CRD schema may constrain only the name in ObjectMeta, so nothing here
+    changes it."""
+    result = {
+        key: value if key in skip else clone_json(value) for key, value in obj.items() if key != "metadata"
+    }
+    metadata = obj.get("metadata", _NO_VALUE)
+    if isinstance(metadata, dict):
+        own = {key: clone_json(value) for key, value in metadata.items() if key != "managedFields"}
+        if "managedFields" in metadata:
+            own["managedFields"] = metadata["managedFields"]
+        result["metadata"] = own
+    elif metadata is not _NO_VALUE:
+        result["metadata"] = clone_json(metadata)
+    return {key: result[key] for key in obj}  # the order of the keys as sent
+
+
 class StructuralSchema:
-    """One version's ``openAPIV3Schema`` of a CRD."""
+    """One version's ``openAPIV3Schema`` of a CRD.
+
+    Every entry point takes ``skip``: top-level fields that were admitted already (the spec a status write
+    shares with the stored object). They count as present but are neither copied, defaulted, pruned nor
+    validated again: unchanged, they cannot have become invalid (kube-apiserver's validation ratcheting).
+    """
 
     def __init__(self, openapi_v3_schema: dict[str, Any]) -> None:
         self.root: Schema = openapi_v3_schema or {}
 
     # ------------------------------------------------------------------------------- defaulting
 
-    def apply_defaults(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def apply_defaults(self, obj: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
         """A copy of ``obj`` with every absent (or null, non-nullable) field that has a ``default`` set."""
-        result: dict[str, Any] = clone_json(obj)
-        self._default(result, self.root)
+        result = _clone_except(obj, skip)
+        self._default(result, self.root, skip)
         return result
 
-    def _default(self, value: JSON, schema: Schema) -> None:
+    def default_and_prune(
+        self, obj: dict[str, Any], skip: frozenset[str] = frozenset(), unknown: list[str] | None = None
+    ) -> dict[str, Any]:
+        """``prune(apply_defaults(obj))`` with one copy instead of two; ``unknown`` gets what
+        ``unknown_fields(obj)`` would return (defaults fill only declared fields, so it is the same)."""
+        result = _clone_except(obj, skip)
+        self._default(result, self.root, skip)
+        removed = unknown if unknown is not None else []
+        self._prune(result, self.root, "", root=True, removed=removed, skip=skip, report_nulls=False)
+        return result
+
+    def _default(self, value: JSON, schema: Schema, skip: frozenset[str] = frozenset()) -> None:
         if isinstance(value, dict):
             properties = schema.get("properties") or {}
             for key, sub in properties.items():
@@ -183,6 +217,8 @@ class StructuralSchema:
                 ):
                     value[key] = clone_json(sub["default"])
             for key, item in value.items():
+                if key in skip:
+                    continue
                 if key in properties:
                     self._default(item, properties[key])
                 elif isinstance(schema.get("additionalProperties"), dict):
@@ -193,20 +229,22 @@ class StructuralSchema:
 
     # ---------------------------------------------------------------------------------- pruning
 
-    def prune(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def prune(self, obj: dict[str, Any], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
         """A copy of ``obj`` without the fields the schema does not declare (and without non-nullable nulls).
 
         ``apiVersion``, ``kind`` and ``metadata`` at the root and in embedded resources are kept,
         ``x-kubernetes-preserve-unknown-fields`` keeps everything below it that is not declared.
         """
-        result: dict[str, Any] = clone_json(obj)
-        self._prune(result, self.root, "", root=True, removed=[])
+        result = _clone_except(obj, skip)
+        self._prune(result, self.root, "", root=True, removed=[], skip=skip)
         return result
 
-    def unknown_fields(self, obj: dict[str, Any]) -> list[str]:
+    def unknown_fields(self, obj: dict[str, Any], skip: frozenset[str] = frozenset()) -> list[str]:
         """The paths pruning would remove (for ``fieldValidation=Strict|Warn``), e.g. ``spec.foo``."""
         removed: list[str] = []
-        self._prune(clone_json(obj), self.root, "", root=True, removed=removed, report_nulls=False)
+        self._prune(
+            obj, self.root, "", root=True, removed=removed, report_nulls=False, skip=skip, mutate=False
+        )
         return removed
 
     def _prune(
@@ -218,12 +256,17 @@ class StructuralSchema:
         root: bool = False,
         removed: list[str],
         report_nulls: bool = True,
+        skip: frozenset[str] = frozenset(),
+        mutate: bool = True,
     ) -> None:
+        """Remove (or with ``mutate=False`` only report) the undeclared fields below ``value``."""
         if isinstance(value, dict):
             properties = schema.get("properties") or {}
             additional = schema.get("additionalProperties")
             keep_meta = root or schema.get(EMBEDDED)
             for key in list(value):
+                if key in skip:
+                    continue
                 child_path = _child(path, key)
                 if keep_meta and key in ("apiVersion", "kind", "metadata"):
                     continue  # ObjectMeta is pruned to its own Go type, not by the CRD schema
@@ -234,31 +277,46 @@ class StructuralSchema:
                 elif schema.get(PRESERVE) or additional is True or (root and not properties and not schema):
                     continue
                 else:
-                    del value[key]
+                    if mutate:
+                        del value[key]
                     removed.append(child_path)
                     continue
                 if value[key] is None and not sub.get("nullable"):
-                    del value[key]
+                    if mutate:
+                        del value[key]
                     if report_nulls:
                         removed.append(child_path)
                     continue
-                self._prune(value[key], sub, child_path, removed=removed, report_nulls=report_nulls)
+                self._prune(
+                    value[key], sub, child_path, removed=removed, report_nulls=report_nulls, mutate=mutate
+                )
         elif isinstance(value, list) and isinstance(schema.get("items"), dict):
             for index, item in enumerate(value):
                 self._prune(
-                    item, schema["items"], f"{path}[{index}]", removed=removed, report_nulls=report_nulls
+                    item,
+                    schema["items"],
+                    f"{path}[{index}]",
+                    removed=removed,
+                    report_nulls=report_nulls,
+                    mutate=mutate,
                 )
 
     # ------------------------------------------------------------------------------- validation
 
-    def validate(self, obj: dict[str, Any]) -> list[FieldError]:
+    def validate(self, obj: dict[str, Any], skip: frozenset[str] = frozenset()) -> list[FieldError]:
         """Every violation of the schema, in the order kube-openapi reports them."""
         errors: list[FieldError] = []
-        self._validate(obj, self.root, "", errors, root=True)
+        self._validate(obj, self.root, "", errors, root=True, skip=skip)
         return errors
 
     def _validate(
-        self, value: JSON, schema: Schema, path: str, errors: list[FieldError], root: bool = False
+        self,
+        value: JSON,
+        schema: Schema,
+        path: str,
+        errors: list[FieldError],
+        root: bool = False,
+        skip: frozenset[str] = frozenset(),
     ) -> None:
         shown = path or "<nil>"
         if value is None:
@@ -275,7 +333,7 @@ class StructuralSchema:
         self._validate_value(value, schema, shown, errors)
         self._validate_combinators(value, schema, path, errors)
         if isinstance(value, dict):
-            self._validate_object(value, schema, path, errors, root)
+            self._validate_object(value, schema, path, errors, root, skip)
         elif isinstance(value, list):
             self._validate_list(value, schema, path, errors)
 
@@ -357,7 +415,13 @@ class StructuralSchema:
             fail(f"should be a multiple of {go_value(multiple)}")
 
     def _validate_object(
-        self, value: dict[str, Any], schema: Schema, path: str, errors: list[FieldError], root: bool
+        self,
+        value: dict[str, Any],
+        schema: Schema,
+        path: str,
+        errors: list[FieldError],
+        root: bool,
+        skip: frozenset[str] = frozenset(),
     ) -> None:
         for key in schema.get("required") or []:
             if key not in value:
@@ -383,6 +447,8 @@ class StructuralSchema:
         for key, item in value.items():
             if root and key == "metadata" and key in properties:
                 continue  # ObjectMeta is validated by the generic object code, not by the CRD schema
+            if key in skip:
+                continue
             if key in properties:
                 self._validate(item, properties[key], _child(path, key), errors)
             elif isinstance(additional, dict):
@@ -425,6 +491,8 @@ class StructuralSchema:
 
     def _validate_combinators(self, value: JSON, schema: Schema, path: str, errors: list[FieldError]) -> None:
         """oneOf / anyOf / allOf / not: value validations only (structural schemas allow no types there)."""
+        if not ("allOf" in schema or "anyOf" in schema or "oneOf" in schema or "not" in schema):
+            return
         quoted = json.dumps(path)
         for sub in schema.get("allOf") or []:
             self._validate_combinator_branch(value, sub, path, errors)

@@ -2,7 +2,8 @@
 
 Everything runs on the server's event loop, so there are no locks: a write is a synchronous call that
 bumps the counter, replaces the stored dict (stored dicts are never mutated in place, so watch events
-can share them) and fans the event out to the watchers' queues.
+and the next version of an object can share them) and fans the event out to the watchers of its
+storage, a deque append each (and a wake-up for a stream that waits).
 """
 
 from __future__ import annotations
@@ -31,17 +32,49 @@ class WatchEvent:
 
 @dataclass(eq=False)
 class Watcher:
-    """One open watch: its filter and the queue its stream drains (None in the queue = drop)."""
+    """One open watch: its filter and the events its stream has yet to send (None = drop the watch).
+
+    A deque and a bare future rather than an ``asyncio.Queue`` read with ``wait_for``: that made a task
+    and a timer per event and per watcher. The stream's own timer (bookmarks, the timeout) calls ``wake``.
+    """
 
     storage: str
     selection: Selection
-    queue: asyncio.Queue[WatchEvent | None] = field(default_factory=asyncio.Queue)
+    pending: deque[WatchEvent | None] = field(default_factory=deque)
+    _waiter: asyncio.Future[None] | None = field(default=None, repr=False)
+
+    def push(self, event: WatchEvent | None) -> None:
+        self.pending.append(event)
+        self.wake()
+
+    def wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until an event is pending or ``wake`` is called (returns at once if one is pending)."""
+        if self.pending:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
     def translate(self, event: WatchEvent) -> WatchEvent | None:
         """The event as this watcher sees it: leaving the selection is a DELETED, entering an ADDED."""
-        now_matches = self.selection.matches(event.obj)
+        selection = self.selection
+        if not selection.labels.requirements and not selection.fields.terms:
+            # Only the namespace filters, and an object never changes namespace: no translation to do.
+            if selection.namespace is None or event.obj.get("metadata", {}).get("namespace", "") == (
+                selection.namespace
+            ):
+                return event
+            return None
+        now_matches = selection.matches(event.obj)
         if event.type == "MODIFIED" and event.old is not None:
-            was_matching = self.selection.matches(event.old)
+            was_matching = selection.matches(event.old)
             if was_matching and not now_matches:
                 return WatchEvent(event.rv, event.storage, "DELETED", event.obj)
             if now_matches and not was_matching:
@@ -62,6 +95,7 @@ class Store:
         self.history_size = history_size
         self.compacted_rv = 0  # every event with rv > compacted_rv is still in history
         self.watchers: set[Watcher] = set()
+        self._watchers_of: dict[str, set[Watcher]] = {}  # the same watchers by storage
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, storage: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -123,11 +157,10 @@ class Store:
         self.history.append(event)
         while len(self.history) > self.history_size:
             self.compacted_rv = self.history.popleft().rv
-        for watcher in self.watchers:
-            if watcher.storage == event.storage:
-                translated = watcher.translate(event)
-                if translated is not None:
-                    watcher.queue.put_nowait(translated)
+        for watcher in self._watchers_of.get(event.storage, ()):
+            translated = watcher.translate(event)
+            if translated is not None:
+                watcher.push(translated)
 
     def compact(self) -> None:
         """Forget the whole watch history (tests use it to provoke 410 Gone)."""
@@ -152,17 +185,23 @@ class Store:
     def open_watch(self, storage: str, selection: Selection) -> Watcher:
         watcher = Watcher(storage, selection)
         self.watchers.add(watcher)
+        self._watchers_of.setdefault(storage, set()).add(watcher)
         return watcher
 
     def close_watch(self, watcher: Watcher) -> None:
         self.watchers.discard(watcher)
+        of_storage = self._watchers_of.get(watcher.storage)
+        if of_storage is not None:
+            of_storage.discard(watcher)
+            if not of_storage:
+                del self._watchers_of[watcher.storage]
 
     def drop_watches(self, storage: str | None = None) -> int:
         """End open watches (fault injection): their streams close as if the server restarted them."""
         dropped = 0
         for watcher in list(self.watchers):
             if storage is None or watcher.storage == storage:
-                watcher.queue.put_nowait(None)
+                watcher.push(None)
                 dropped += 1
         return dropped
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -24,7 +23,7 @@ from .keys import ServerConfig
 from .meta import parse_bool
 from .registry import ResourceType
 from .selectors import Selection
-from .store import WatchEvent
+from .store import Watcher, WatchEvent
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -133,7 +132,7 @@ async def serve_watch(
             await response.write(chunk)
         await _stream(
             response,
-            watcher.queue,
+            watcher,
             encoder,
             store_rv=lambda: store.rv,
             duration=timeout,
@@ -151,37 +150,60 @@ async def serve_watch(
 
 async def _stream(
     response: web.StreamResponse,
-    queue: asyncio.Queue[WatchEvent | None],
+    watcher: Watcher,
     encoder: _Encoder,
     store_rv: Any,
     duration: float,
     bookmarks: bool,
     bookmark_interval: float,
 ) -> None:
-    deadline = time.monotonic() + duration
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            if bookmarks:
+    """Send the watcher's events as they come and a bookmark after each ``bookmark_interval`` without any,
+    until the timeout (with a last bookmark) or a drop.
+
+    One timer per stream wakes it for a bookmark or the end. It is set again only after it has fired, so
+    an event costs no timer: a stream woken early by its timer finds the bookmark not due and sets it anew.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + duration
+    idle_since = loop.time()
+    timer: asyncio.TimerHandle | None = None
+    timer_armed = False
+
+    def ring() -> None:
+        nonlocal timer_armed
+        timer_armed = False
+        watcher.wake()
+
+    try:
+        while True:
+            now = loop.time()
+            if now >= deadline:
+                if bookmarks:
+                    await response.write(encoder.bookmark(store_rv()))
+                return
+            if watcher.pending:
+                chunk = []
+                dropped = False
+                while watcher.pending:
+                    event = watcher.pending.popleft()
+                    if event is None:
+                        dropped = True
+                        break
+                    chunk.append(encoder.cached_event(event))
+                if chunk:
+                    await response.write(b"".join(chunk))
+                if dropped:
+                    return  # dropped by fault injection
+                idle_since = loop.time()
+                continue
+            if bookmarks and now >= idle_since + bookmark_interval:
                 await response.write(encoder.bookmark(store_rv()))
-            return
-        wait = min(remaining, bookmark_interval) if bookmarks else remaining
-        try:
-            event = await asyncio.wait_for(queue.get(), wait)
-        except TimeoutError:
-            if bookmarks and deadline - time.monotonic() > 0:
-                await response.write(encoder.bookmark(store_rv()))
-            continue
-        if event is None:
-            return  # dropped by fault injection
-        chunk = [encoder.cached_event(event)]
-        dropped = False
-        while not queue.empty():
-            more = queue.get_nowait()
-            if more is None:
-                dropped = True
-                break
-            chunk.append(encoder.cached_event(more))
-        await response.write(b"".join(chunk))
-        if dropped:
-            return
+                idle_since = loop.time()
+                continue
+            if not timer_armed:  # the due time only moves later, so an armed timer is never late
+                due = min(deadline, idle_since + bookmark_interval) if bookmarks else deadline
+                timer, timer_armed = loop.call_at(due, ring), True
+            await watcher.wait()
+    finally:
+        if timer is not None:
+            timer.cancel()

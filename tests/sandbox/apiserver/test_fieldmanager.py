@@ -426,6 +426,47 @@ class TestFieldsV1:
         assert parse_fields_v1("nonsense") == set()
         assert parse_fields_v1({"f:a": "x"}) == {("f:a",)}
 
+    def test_an_unchanged_manager_keeps_its_stored_tree_and_a_changed_one_is_encoded(self) -> None:
+        """Writes re-encode only what changed: a Canary status write leaves the other managers' trees as
+        stored (the same objects: stored trees are never changed in place)."""
+        live = record_write(None, deployment(), "kubectl", "Update", now=at(T0))
+        live = record_write(live, {**live, "status": {"replicas": 1}}, "ctl", "Update", "status", now=at(T1))
+        before = entries(live)
+        later = record_write(live, {**live, "status": {"replicas": 2}}, "ctl", "Update", "status", now=at(T2))
+        after = entries(later)
+        assert after[("kubectl", "Update")]["fieldsV1"] is before[("kubectl", "Update")]["fieldsV1"]
+        assert after[("ctl", "Update")]["fieldsV1"] is before[("ctl", "Update")]["fieldsV1"]  # same fields
+        assert after[("ctl", "Update")]["time"] == T2
+        grown = record_write(
+            later, {**later, "status": {"replicas": 2, "ready": 1}}, "ctl", "Update", "status"
+        )
+        assert entries(grown)[("ctl", "Update")]["fieldsV1"] == {
+            "f:status": {".": {}, "f:ready": {}, "f:replicas": {}}
+        }
+
+    @pytest.mark.parametrize(
+        "stored",
+        [
+            {"f:spec": {"f:b": {}, "f:a": {}}},  # keys out of order
+            {"f:spec": {".": {}}},  # a member marked with "." but without children
+            {"f:spec": {"f:a": None}},  # a leaf that is not {}
+            {".": {}, "f:spec": {}},  # the root marked
+        ],
+    )
+    def test_a_tree_that_is_not_canonical_is_encoded_again(self, stored: dict[str, Any]) -> None:
+        """As before: a tree a client stored (kubectl's managedFields migration) becomes canonical on the
+        next write even when that write takes none of its fields."""
+        live = {**deployment(), "metadata": {**deployment()["metadata"], "managedFields": [
+            {"manager": "old", "operation": "Update", "apiVersion": "apps/v1", "time": T0,
+             "fieldsType": "FieldsV1", "fieldsV1": stored},
+        ]}}  # fmt: skip
+        written = record_write(
+            live, {**live, "status": {"replicas": 1}}, "ctl", "Update", "status", now=at(T1)
+        )
+        old = entries(written)[("old", "Update")]["fieldsV1"]
+        assert old == fields_v1(parse_fields_v1(stored))
+        assert old is not stored
+
     @pytest.mark.parametrize(
         ("path", "text"),
         [

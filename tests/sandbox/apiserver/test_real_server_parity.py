@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import pathlib
+import urllib.error
 import urllib.request
 from typing import Any
+
+import pytest
 
 from sandbox.apiserver.testing import ApiServer
 
@@ -302,3 +305,104 @@ def test_immutable_configmaps_and_cluster_ips_answer_as_the_real_server(apiserve
         },
     )
     assert code == 422 and body["details"]["causes"][0]["field"] == "spec.template.metadata.labels"
+
+
+GADGET = {"apiVersion": "ratchet.example.com/v1", "kind": "Gadget"}  # a real server needs both
+GIZMO = {"apiVersion": "ratchet.example.com/v1", "kind": "Gizmo"}
+
+
+def gadgets_crd(size_maximum: int, plural: str = "gadgets") -> dict[str, Any]:
+    spec_schema = {
+        "type": "object",
+        "properties": {
+            "size": {"type": "integer", "maximum": size_maximum},
+            "mode": {"type": "string", "default": "auto"},
+        },
+    }
+    status_schema = {"type": "object", "properties": {"count": {"type": "integer", "maximum": 5}}}
+    return {
+        "metadata": {"name": f"{plural}.ratchet.example.com"},
+        "spec": {
+            "group": "ratchet.example.com",
+            "names": {"kind": plural.title().rstrip("s"), "plural": plural},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {"spec": spec_schema, "status": status_schema},
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def test_a_status_write_validates_the_status_not_the_unchanged_spec(apiserver: ApiServer) -> None:
+    """kube-apiserver 1.34 validates a status write against the status schema only: a spec the CRD has
+    since made invalid does not block it (checked on the real server with this same sequence)."""
+    merge = "application/merge-patch+json"
+    status, crd_now, _ = send(apiserver, "POST", CRDS, gadgets_crd(100), "application/json")
+    assert status == 201
+    gadgets = "/apis/ratchet.example.com/v1/namespaces/default/gadgets"
+    gadget = {**GADGET, "metadata": {"name": "g"}, "spec": {"size": 50}}
+    created = send(apiserver, "POST", gadgets, gadget, "application/json")
+    assert created[1]["spec"] == {"size": 50, "mode": "auto"}
+    crd_now["spec"] = gadgets_crd(10)["spec"]
+    assert (
+        send(apiserver, "PUT", f"{CRDS}/gadgets.ratchet.example.com", crd_now, "application/json")[0] == 200
+    )
+
+    status, patched, _ = send(apiserver, "PATCH", f"{gadgets}/g/status", {"status": {"count": 1}}, merge)
+    assert status == 200
+    assert patched["spec"] == {"size": 50, "mode": "auto"}
+    assert patched["status"] == {"count": 1}
+    replaced = {**patched, "status": {"count": 2}}
+    status, put, _ = send(apiserver, "PUT", f"{gadgets}/g/status", replaced, "application/json")
+    assert (status, put["status"], put["spec"]) == (200, {"count": 2}, {"size": 50, "mode": "auto"})
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        send(apiserver, "PATCH", f"{gadgets}/g/status", {"status": {"count": 9}}, merge)
+    assert refused.value.code == 422
+    causes = json.loads(refused.value.read())["details"]["causes"]
+    assert [cause["field"] for cause in causes] == ["status.count"]
+
+
+def test_every_version_in_the_watch_history_keeps_what_was_written(apiserver: ApiServer) -> None:
+    """Writes share unchanged parts with the stored version before them; no write may change an older
+    version (a watch replaying history sends each as it was answered)."""
+    assert send(apiserver, "POST", CRDS, gadgets_crd(100, "gizmos"), "application/json")[0] == 201
+    merge = "application/merge-patch+json"
+    gadgets = "/apis/ratchet.example.com/v1/namespaces/default/gizmos"
+    gizmo = {**GIZMO, "metadata": {"name": "h"}, "spec": {"size": 1}}
+    first = send(apiserver, "POST", gadgets, gizmo, "application/json")[1]
+    answers = [first]
+    for path, body in (
+        (f"{gadgets}/h/status", {"status": {"count": 1}}),
+        (f"{gadgets}/h", {"spec": {"size": 2}, "metadata": {"labels": {"a": "1"}}}),
+        (f"{gadgets}/h/status", {"status": {"count": 2}}),
+        (f"{gadgets}/h", {"metadata": {"labels": {"a": "2"}}}),
+        (f"{gadgets}/h/status", {"status": None}),
+    ):
+        answers.append(send(apiserver, "PATCH", path, body, merge)[1])
+    rv = first["metadata"]["resourceVersion"]
+    query = f"watch=1&fieldSelector=metadata.name%3Dh&resourceVersion={rv}&timeoutSeconds=1"
+    url = f"{apiserver.url}{gadgets}?{query}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        replayed = [json.loads(line)["object"] for line in response.read().splitlines() if line]
+    assert replayed == answers[1:]
+    assert [a.get("status") for a in answers] == [
+        None,
+        {"count": 1},
+        {"count": 1},
+        {"count": 2},
+        {"count": 2},
+        None,
+    ]
+    assert [a["spec"]["size"] for a in answers] == [1, 1, 2, 2, 2, 2]

@@ -99,6 +99,29 @@ class TestTutorialCanary:
             "spec.analysis.interval": "FieldValueInvalid",
         }
 
+    def test_skipped_top_level_fields_are_taken_as_admitted(self) -> None:
+        """A status write shares the stored spec: it is neither reported, defaulted, pruned nor validated
+        again (nor copied), while the rest of the object is, and a skipped field still counts as present."""
+        canary = tutorial.canary()
+        canary["spec"]["analysis"]["threshold"] = "many"  # invalid, but as stored before the CRD changed
+        canary["spec"]["bogus"] = 1
+        canary["status"] = {"phase": "Initialized", "bogus": 1, "failedChecks": "x"}
+        skip = frozenset({"spec"})
+        assert CANARY.unknown_fields(canary, skip) == ["status.bogus"]
+        admitted = CANARY.default_and_prune(canary, skip)
+        assert admitted["spec"] is canary["spec"]
+        assert admitted["status"] == {"phase": "Initialized", "failedChecks": "x"}
+        assert messages(CANARY.validate(admitted, skip)) == [
+            'status.failedChecks: Invalid value: "string": status.failedChecks in body must be of type '
+            'number: "string"'
+        ]
+        assert [e.path for e in CANARY.validate(admitted)] == [
+            "spec.analysis.threshold",
+            "status.failedChecks",
+        ]
+        required = StructuralSchema({"type": "object", "required": ["spec"], "properties": {"spec": {}}})
+        assert required.validate({"spec": 1}, frozenset({"spec"})) == []
+
     def test_unknown_fields_are_pruned_and_reported(self) -> None:
         canary = tutorial.canary()
         canary["spec"]["analysys"] = {"interval": "1m"}
@@ -111,9 +134,16 @@ class TestTutorialCanary:
             "spec.analysys",
             "status.bogus",
         ]
+        before = copy.deepcopy(canary)
         result, errors = admit(CANARY, canary)
+        assert canary == before  # reporting and admission work on copies
         assert errors == []
         assert result == {**tutorial.canary(), "status": {"phase": "Initialized"}}
+        unknown: list[str] = []
+        assert CANARY.default_and_prune(canary, unknown=unknown) == CANARY.prune(
+            CANARY.apply_defaults(canary)
+        )
+        assert unknown == CANARY.unknown_fields(canary)
         error = strict_decoding_error("Canary", "v1beta1", CANARY.unknown_fields(canary)[:2])
         assert error.code == 400
         assert error.message == (
