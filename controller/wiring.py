@@ -66,6 +66,7 @@ class Controller:
     health: Health
     server: TelemetryServer
     scheduler: Scheduler
+    history: HistoryBook | None = None
 
     @classmethod
     async def start(
@@ -160,12 +161,14 @@ class Controller:
         cluster.canaries.add_listener(scheduler.on_canary_event)
         cluster.canaries.add_listener(scheduler.on_canary_change)
         cluster.daemonsets.add_listener(scheduler.on_daemonset_change)
-        return cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler)
+        return cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler, history)
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):  # give queued event webhooks a moment, not forever
             await asyncio.wait_for(self.recorder.flush(), timeout=EVENT_FLUSH_SECONDS)
         await self.recorder.close()
+        if self.history is not None:  # points of the last seconds, saved lazily (HistoryBook.flush)
+            await self.history.flush_all()
         await self.server.stop()
         await self.cluster.stop()
         await self.session.close()
