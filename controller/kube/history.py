@@ -2,8 +2,9 @@
 
 Implements :class:`controller.rollout.history.HistoryStore`. A history is read once per Canary and
 controller start (one GET; the ConfigMap cache keeps only the ConfigMaps Canaries track, not these
-documents of up to ~100 KiB each); a save is one merge patch of ``data``, or one create the first time. Garbage collection removes the ConfigMap with its Canary (ownerReference,
-not a controller reference: the ConfigMap is a record, not a managed workload).
+documents of up to ~100 KiB each); a save is one merge patch of ``data``, or one create the first
+time. Garbage collection removes the ConfigMap with its Canary (ownerReference, not a controller
+reference: the ConfigMap is a record, not a managed workload).
 """
 
 from __future__ import annotations
