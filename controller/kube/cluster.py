@@ -44,7 +44,12 @@ class Cluster:
     def create(cls, api: KubeApi, namespace: str = "", watch_timeout_seconds: int = 300) -> Cluster:
         def cache(resource: Resource, *, selective: bool = False) -> WatchCache:
             return WatchCache(
-                api, resource, namespace, watch_timeout_seconds=watch_timeout_seconds, selective=selective
+                api,
+                resource,
+                namespace,
+                watch_timeout_seconds=watch_timeout_seconds,
+                selective=selective,
+                keep_managed_fields=resource is CANARIES,  # who asked for a release (api.requests)
             )
 
         return cls(

@@ -65,9 +65,14 @@ class WatchCache:
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[str, JsonDict], None] | None = None,
         selective: bool = False,
+        keep_managed_fields: bool = False,
     ) -> None:
-        """`selective`: keep only what `fetch` asked for (see the module's docstring)."""
+        """`selective`: keep only what `fetch` asked for (see the module's docstring).
+        `keep_managed_fields`: keep `metadata.managedFields` (a third of a typical object, and read only
+        from Canaries: who asked for a release); dropped otherwise, as controller-runtime's
+        `TransformStripManagedFields` does. An update without the field leaves the server's as it is."""
         self.api = api
+        self._strip = not keep_managed_fields
         self._wanted: set[Key] | None = set() if selective else None
         self._fetching: dict[Key, asyncio.Future[JsonDict | None]] = {}
         self._seen_while_fetching: set[Key] = set()
@@ -155,7 +160,14 @@ class WatchCache:
             return
         cached = self._objects.get(key)
         if cached is None or _not_older(obj, cached):
-            self._objects[key] = obj
+            self._objects[key] = self._trimmed(obj)
+
+    def _trimmed(self, obj: JsonDict) -> JsonDict:
+        if self._strip:
+            meta = obj.get("metadata")
+            if isinstance(meta, dict) and "managedFields" in meta:
+                obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+        return obj
 
     def forget(self, namespace: str, name: str) -> None:
         self._objects.pop((namespace, name), None)
@@ -213,6 +225,8 @@ class WatchCache:
                 continue  # a selective cache drops what nobody asked for
             item.setdefault("apiVersion", self.resource.group_version)
             item.setdefault("kind", self.resource.kind)
+            if self._strip:
+                (item.get("metadata") or {}).pop("managedFields", None)
             objects[key] = item
         self._objects = objects
         self._seen_while_fetching.update(self._fetching)  # the list's word wins over a GET in flight
@@ -291,6 +305,8 @@ class WatchCache:
         elif event_type in ("ADDED", "MODIFIED"):
             cached = self._objects.get(key)
             if cached is None or _not_older(obj, cached):
+                if self._strip:
+                    (obj.get("metadata") or {}).pop("managedFields", None)
                 self._objects[key] = obj
         else:
             return

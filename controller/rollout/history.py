@@ -6,7 +6,7 @@ tick the scheduler calls :meth:`HistoryBook.flush`, which saves a changed histor
 :class:`HistoryStore` port (one ConfigMap per Canary, ``controller/kube/history.py``) — at most one write
 per tick, none for a tick that changed nothing (a steady Succeeded canary costs no writes). A tick that
 only added points (checks, webhook calls, events) is saved once ``save_every_seconds`` passed since the
-last save (30 s): serialising and writing the whole document every tick was a sixth of a steady tick's
+last save (60 s): serialising and writing the whole document every tick was a sixth of a steady tick's
 CPU at a 1 s interval. Phase changes (a run opened, advanced or closed) are saved at once, and
 :meth:`HistoryBook.flush_all` saves the rest at shutdown, so a crash loses at most that many seconds of
 points; ``/history`` serves the book in memory, always current.
@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 DEFAULT_RUNS_KEPT = 10
-DEFAULT_SAVE_EVERY_SECONDS = 30.0
+DEFAULT_SAVE_EVERY_SECONDS = 60.0
 MAX_POINTS_PER_METRIC = 200
 MAX_WEBHOOK_CALLS = 200
 MAX_EVENTS = 200

@@ -1,12 +1,15 @@
-"""The selective watch cache (Secrets, ConfigMaps): only what a Canary reads is kept in memory."""
+"""What the watch caches keep in memory: of Secrets and ConfigMaps only what Canaries read, and no
+managedFields but the Canaries'."""
 
 from __future__ import annotations
 
 import asyncio
 
-from controller.kube.api import CONFIGMAPS, SECRETS, KubeApi
+from controller.kube.api import CANARIES, CONFIGMAPS, DEPLOYMENTS, SECRETS, KubeApi
+from controller.kube.cluster import Cluster
 from controller.kube.watchcache import WatchCache
 from sandbox.apiserver.testing import ApiServer
+from tests.controller.kube import objects
 from tests.controller.kube.support import eventually
 
 
@@ -115,3 +118,22 @@ async def test_outside_the_watched_namespace_every_fetch_is_a_get(api: KubeApi, 
     assert (await cache.fetch("test", "elsewhere") or {}).get("data") == {"color": "blue"}
     assert await cache.fetch("test", "elsewhere") is not None
     assert _gets(apiserver, "elsewhere") == 2 and cache.items() == []
+
+
+async def test_managed_fields_are_dropped_except_from_canaries(api: KubeApi) -> None:
+    written = await api.create(CONFIGMAPS, "test", _config("tracked", "blue"))
+    assert written["metadata"].get("managedFields"), "the API server records who wrote what"
+    await api.create(CANARIES, "test", objects.tutorial_canary())
+    await api.create(DEPLOYMENTS, "test", objects.podinfo())
+    cluster = Cluster.create(api, "test", watch_timeout_seconds=5)
+    await cluster.start()
+    try:
+        fetched = await cluster.configmaps.fetch("test", "tracked")
+        assert fetched is not None
+        assert "managedFields" not in (cluster.configmaps.get("test", "tracked") or {})["metadata"]
+        assert "managedFields" not in (cluster.deployments.get("test", "podinfo") or {})["metadata"]
+        assert (cluster.canaries.get("test", "podinfo") or {})["metadata"].get("managedFields")
+        cluster.deployments.remember(written := await api.get(DEPLOYMENTS, "test", "podinfo"))
+        assert written["metadata"].get("managedFields"), "the caller's object is left as it was"
+    finally:
+        await cluster.stop()
