@@ -24,6 +24,7 @@ from controller.kube.configs import (
     primary_config_copy,
     primary_config_name,
 )
+from controller.kube.derived import DerivedValues
 from controller.kube.objects import CanaryOwner, JsonDict, parse_prefixes
 from controller.kube.primary import (
     SCALE_TO_ZERO_NODE_SELECTOR,
@@ -79,12 +80,18 @@ def _plural(kind: ConfigKind) -> str:
     return "configmaps" if kind == "configmap" else "secrets"
 
 
+def _target_template_hash(target: JsonDict, *, daemonset: bool) -> str:
+    template = (target.get("spec") or {}).get("template") or {}
+    return template_hash(without_scale_to_zero(template) if daemonset else template)
+
+
 class KubeWorkloads:
     """Implements `controller.rollout.ports.Workloads`."""
 
     def __init__(self, cluster: Cluster, options: WorkloadOptions) -> None:
         self.cluster = cluster
         self.options = options
+        self._derived = DerivedValues()
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -138,11 +145,17 @@ class KubeWorkloads:
 
     async def revision(self, canary: Canary) -> Revision:
         target = self._target(canary)
-        template = (target.get("spec") or {}).get("template") or {}
-        if _is_daemonset(canary):
-            template = without_scale_to_zero(template)
-        configs = {ref.status_key: config_checksum(obj) for ref, obj in await self._tracked(canary, target)}
-        return Revision(spec_hash=template_hash(template), tracked_configs=configs)
+        daemonset = _is_daemonset(canary)
+        spec_hash = self._derived.value(
+            "daemonset" if daemonset else "deployment",
+            target,
+            lambda obj: _target_template_hash(obj, daemonset=daemonset),
+        )
+        configs = {
+            ref.status_key: self._derived.value(ref.kind, obj, config_checksum)
+            for ref, obj in await self._tracked(canary, target)
+        }
+        return Revision(spec_hash=spec_hash, tracked_configs=configs)
 
     async def deployment(self, canary: Canary, role: Role) -> WorkloadState:
         cache, _, word = self._kind(canary)
