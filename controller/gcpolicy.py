@@ -39,6 +39,13 @@ def tune_for_long_running() -> None:
         gc.callbacks.append(PauseReporter())
 
 
+def settle() -> None:
+    """Collect and freeze what exists now: called once the watch caches hold their first lists, so the
+    first full collection of the steady state does not walk them (0.7 s at 1,000 Canaries)."""
+    gc.collect()
+    gc.freeze()
+
+
 SLOW_COLLECTION_SECONDS = 0.1
 OLDEST = 2
 

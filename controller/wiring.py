@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from controller import gcpolicy
 from controller.alerts import AlertSettings, AlertSources, build_alert_sender
 from controller.analysis.checks import MetricAnalysis
 from controller.errors import KubeError, NotFoundError
@@ -102,6 +103,7 @@ class Controller:
                     "install the CRDs (kustomize/base/flagman/crd.yaml) first"
                 ) from error
             raise
+        gcpolicy.settle()  # the first lists are long-lived: out of the collector's way from now on
         session = aiohttp.ClientSession()
         webhooks = WebhookClient(session)
         secrets = CachedSecrets(api, cluster.secrets)

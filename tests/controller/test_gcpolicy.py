@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.gcpolicy import YOUNG_THRESHOLD, PauseReporter, tune_for_long_running
+from controller.gcpolicy import YOUNG_THRESHOLD, PauseReporter, settle, tune_for_long_running
 
 
 @pytest.fixture
@@ -57,3 +57,10 @@ def test_collections_of_100ms_or_more_are_logged(caplog: pytest.LogCaptureFixtur
     assert [record.getMessage() for record in caplog.records] == [
         "garbage collection of generation 1 took 250 ms (5 objects freed)"
     ]
+
+
+def test_settle_freezes_what_the_first_lists_made(restored_gc: None) -> None:
+    listed = [[index] for index in range(500)]
+    before = gc.get_freeze_count()
+    settle()
+    assert gc.get_freeze_count() >= before + len(listed)
