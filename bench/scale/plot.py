@@ -33,6 +33,7 @@ def plot(rows: Sequence[dict[str, Any]], output: pathlib.Path) -> None:
     lateness.plot(labels, [row["lateness_p99_ms"] for row in rows], marker="o", label="p99")
     lateness.axhline(250, linestyle="--", color="grey", label="goal p99 250 ms (1,000 @ 10s)")
     lateness.set_yscale("symlog", linthresh=100)
+    lateness.set_ylim(top=3 * max(250.0, *(row["lateness_p99_ms"] for row in rows)))
     lateness.set_title("tick lateness (ms)")
     cpu.plot(labels, [row["cpu_ms_per_tick"] for row in rows], marker="o", color="tab:red")
     cpu.axhline(2.0, linestyle="--", color="grey", label="goal 2 ms")
@@ -58,6 +59,8 @@ def plot(rows: Sequence[dict[str, Any]], output: pathlib.Path) -> None:
                 color="dimgrey",
             )
         axis.legend(fontsize=8, loc="upper left")
+        if axis is not lateness:
+            axis.set_ylim(top=1.25 * max(axis.get_ylim()[1], *(row[key] for row in rows)))
     figure.suptitle("bench.scale: one controller process on 2 shared cores (labels: 1-minute load average)")
     figure.tight_layout()
     output.parent.mkdir(parents=True, exist_ok=True)
