@@ -18,6 +18,7 @@ import shutil
 import socket
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -85,6 +86,7 @@ for dist in sorted(importlib.metadata.distributions(), key=lambda d: d.metadata[
     print(f"{dist.metadata['Name'].lower().replace('_', '-')}=={dist.version}")
 """
 REPO = Path(__file__).parents[2]
+PROJECT_VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
 @pytest.mark.parametrize(
@@ -129,7 +131,20 @@ def test_the_python_dependencies_are_the_locked_ones(
     assert listed.returncode == 0, listed.stderr
     lock_text = (REPO / "images" / lock / "requirements.txt").read_text()
     locked = {line.split(" ")[0] for line in lock_text.splitlines() if "==" in line and line[0] != " "}
-    assert set(listed.stdout.split()) == locked  # nothing more (not even pip), nothing less
+    # nothing more (not even pip), nothing less; besides flagman itself, whose version the image carries
+    assert set(listed.stdout.split()) == locked | {f"flagman=={PROJECT_VERSION}"}
+
+
+@pytest.mark.parametrize("image_fixture", ["controller_image", "loadtester_image"])
+def test_the_image_reports_the_projects_version(
+    engine: Engine, request: pytest.FixtureRequest, image_fixture: str
+) -> None:
+    reported = engine.python(
+        request.getfixturevalue(image_fixture),
+        "from importlib.metadata import version; print(version('flagman'))",
+    )
+    assert reported.returncode == 0, reported.stderr
+    assert reported.stdout.strip() == PROJECT_VERSION
 
 
 # --- the controller ----------------------------------------------------------------------------------
