@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except (LeaseTimingsError, ShardTimingsError) as error:
         print(f"flagman controller: {error}", file=sys.stderr)
         return 2
+    from controller.gcpolicy import tune_for_long_running
+
+    tune_for_long_running()
     try:
         return asyncio.run(run(settings, lease_timings))
     except KeyboardInterrupt:

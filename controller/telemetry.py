@@ -48,6 +48,7 @@ class ControllerMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.info = Gauge(
             "flagger_info",
             "Flagger version and mesh provider information",
@@ -104,6 +105,15 @@ class ControllerMetrics:
         """Flagman only (`-enable-sharding`): 1 for each shard this replica holds, 0 once given up."""
         self.shards_held.labels(shard=str(shard)).set(1 if held else 0)
 
+    def _child(self, metric: Any, *values: str) -> Any:
+        """`metric.labels(*values)` (label values in the metric's label order), looked up once: every tick
+        updates four series per canary, and prometheus_client's `labels` validates and locks each time."""
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
     def set_info(self, version: str, mesh_provider: str) -> None:
         self.info.labels(version=version, mesh_provider=mesh_provider).set(1)
 
@@ -112,17 +122,17 @@ class ControllerMetrics:
 
     def set_status(self, target: str, namespace: str, phase: str) -> None:
         """`name` is the target name, as in Flagger."""
-        self.status.labels(name=target, namespace=namespace).set(PHASE_STATUS_VALUES.get(phase, 1))
+        self._child(self.status, target, namespace).set(PHASE_STATUS_VALUES.get(phase, 1))
 
     def set_weight(self, target: str, namespace: str, primary: int, canary: int) -> None:
-        self.weight.labels(workload=f"{target}-primary", namespace=namespace).set(primary)
-        self.weight.labels(workload=target, namespace=namespace).set(canary)
+        self._child(self.weight, f"{target}-primary", namespace).set(primary)
+        self._child(self.weight, target, namespace).set(canary)
 
     def observe_duration(self, name: str, namespace: str, seconds: float) -> None:
-        self.duration.labels(name=name, namespace=namespace).observe(seconds)
+        self._child(self.duration, name, namespace).observe(seconds)
 
     def set_metric_analysis(self, name: str, namespace: str, metric: str, value: float) -> None:
-        self.metric_analysis.labels(name=name, namespace=namespace, metric=metric).set(value)
+        self._child(self.metric_analysis, name, namespace, metric).set(value)
 
     def count_success(
         self, name: str, namespace: str, *, strategy: str = "canary", analysis_status: str = "completed"

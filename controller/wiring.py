@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from controller import gcpolicy
 from controller.alerts import AlertSettings, AlertSources, build_alert_sender
 from controller.analysis.checks import MetricAnalysis
 from controller.errors import KubeError, NotFoundError
@@ -67,6 +68,7 @@ class Controller:
     health: Health
     server: TelemetryServer
     scheduler: Scheduler
+    history: HistoryBook | None = None
 
     @classmethod
     async def start(
@@ -102,6 +104,7 @@ class Controller:
                     "install the CRDs (kustomize/base/flagman/crd.yaml) first"
                 ) from error
             raise
+        gcpolicy.settle()  # the first lists are long-lived: out of the collector's way from now on
         session = aiohttp.ClientSession()
         webhooks = WebhookClient(session)
         secrets = CachedSecrets(api, cluster.secrets)
@@ -162,12 +165,14 @@ class Controller:
         cluster.canaries.add_listener(scheduler.on_canary_event)
         cluster.canaries.add_listener(scheduler.on_canary_change)
         cluster.daemonsets.add_listener(scheduler.on_daemonset_change)
-        return cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler)
+        return cls(settings, api, cluster, session, recorder, metrics, health, server, scheduler, history)
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):  # give queued event webhooks a moment, not forever
             await asyncio.wait_for(self.recorder.flush(), timeout=EVENT_FLUSH_SECONDS)
         await self.recorder.close()
+        if self.history is not None:  # points of the last seconds, saved lazily (HistoryBook.flush)
+            await self.history.flush_all()
         await self.server.stop()
         await self.cluster.stop()
         await self.session.close()

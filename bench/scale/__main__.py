@@ -15,6 +15,11 @@ new image, so all N analyse at `--interval`. Then, over a steady window:
 * the load average beside them, since the machine is shared.
 
     .venv/bin/python -m bench.scale --canaries 100 --interval 1 [--window 20] [--quick]
+    .venv/bin/python -m bench.scale --curve [--points 50@1,100@1,200@1,500@1,1000@10]
+
+`--curve` runs one fresh set-up per point, one after the other, keeps each result as JSON under
+`--results` (default bench/scale/results/), draws bench/scale/curve.png (`bench.scale.plot`) and prints
+the Markdown table that bench/README.md shows.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Any
 import aiohttp
 
 from bench.scale.measure import Ticks, cpu_seconds, load_average, percentile, rss_megabytes
+from bench.scale.plot import DEFAULT_OUTPUT
 from controller.kube.api import CANARIES, CONFIGMAPS, DEPLOYMENTS, SECRETS, KubeApi
 from sandbox.apiserver.testing import kubeconfig_text
 from tests.controller.integration.harness import (
@@ -289,6 +295,67 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+DEFAULT_CURVE = "50@1,100@1,200@1,500@1,1000@10"
+DEFAULT_RESULTS = pathlib.Path("bench/scale/results")
+
+
+def parse_points(text: str) -> list[tuple[int, float]]:
+    """`"50@1,1000@10"` -> [(50, 1.0), (1000, 10.0)]: canaries @ interval in seconds."""
+    points = []
+    for part in text.split(","):
+        canaries, at, interval = part.strip().partition("@")
+        try:
+            point = (int(canaries), float(interval))
+        except ValueError:
+            raise ValueError(f"{part.strip()!r} is not CANARIES@SECONDS (e.g. 500@1)") from None
+        if not at or point[0] < 1 or point[1] <= 0:
+            raise ValueError(f"{part.strip()!r} is not CANARIES@SECONDS with positive numbers")
+        points.append(point)
+    return points
+
+
+def markdown_row(result: Result) -> str:
+    return (
+        f"| {result.canaries:,} @ {result.interval:g}s"
+        f" | {result.lateness_p50_ms:.0f} / {result.lateness_p99_ms:.0f} / {result.lateness_max_ms:.0f} ms"
+        f" | {result.spacing_max_over_interval:.2f}x"
+        f" | {result.cpu_ms_per_tick:.2f} ms | {result.requests_per_tick:.2f}"
+        f" | {result.rss_mb:.0f} MB"
+        f" | {result.init_seconds:.1f} s ({result.init_cpu_ms_per_canary:.0f} ms)"
+        f" | {result.load_average} |"
+    )
+
+
+MARKDOWN_HEADER = (
+    "| canaries @ interval | lateness p50 / p99 / max | max spacing | CPU / steady tick | API req / tick"
+    " | RSS | cold start (CPU / canary) | load average (1, 5, 15 min) |\n"
+    "|---|---|---|---|---|---|---|---|"
+)
+
+
+def run_curve(
+    points: list[tuple[int, float]],
+    window: float | None,
+    qps: int,
+    results: pathlib.Path,
+    output: pathlib.Path,
+) -> list[Result]:
+    results.mkdir(parents=True, exist_ok=True)
+    done: list[Result] = []
+    for number, (canaries, interval) in enumerate(points, 1):
+        progress(f"curve point {number}/{len(points)}: {canaries} canaries at {interval:g}s")
+        workdir = pathlib.Path(tempfile.mkdtemp(prefix="flagman-bench-scale-"))
+        result = asyncio.run(run(canaries, interval, window or max(20.0, 4 * interval), workdir, qps))
+        (results / f"{canaries}@{interval:g}s.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+        progress(markdown_row(result))
+        done.append(result)
+    from bench.scale.plot import plot  # matplotlib only when drawing
+
+    plot([asdict(result) for result in done], output)
+    progress(f"wrote {output} and {len(done)} results under {results}/")
+    return done
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--canaries", type=int, default=100, help="number of Canaries (default 100)")
@@ -305,9 +372,33 @@ def main(argv: list[str]) -> int:
         default=1000,
         help="the controller's -kubeconfig-qps (burst twice that; default 1000)",
     )
+    parser.add_argument(
+        "--curve",
+        action="store_true",
+        help="run every point of --points, save the results, draw the curve (a few minutes)",
+    )
+    parser.add_argument(
+        "--points", default=DEFAULT_CURVE, help=f"the curve's CANARIES@SECONDS list (default {DEFAULT_CURVE})"
+    )
+    parser.add_argument(
+        "--results", type=pathlib.Path, default=DEFAULT_RESULTS, help="where --curve keeps its JSON results"
+    )
+    parser.add_argument(
+        "--plot", type=pathlib.Path, default=DEFAULT_OUTPUT, help="the curve's image (.png or .svg)"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--keep", type=pathlib.Path, help="keep the logs in this directory")
     options = parser.parse_args(argv)
+    if options.curve:
+        try:
+            points = parse_points(options.points)
+        except ValueError as error:
+            parser.error(str(error))
+        curve = run_curve(points, options.window, options.qps, options.results, options.plot)
+        print(MARKDOWN_HEADER)
+        for result in curve:
+            print(markdown_row(result))
+        return 0
     if options.quick:
         options.canaries, options.interval, options.window = 50, 1.0, options.window or 10.0
     if options.canaries < 1 or options.interval <= 0:

@@ -8,6 +8,7 @@ pods (``{target}-primary-...``) never count.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from controller.analysis.template import TemplateModel, collapse_whitespace, render_query
@@ -54,8 +55,25 @@ _TEMPLATES = {REQUEST_SUCCESS_RATE: _SUCCESS_RATE_TEMPLATE, REQUEST_DURATION: _D
 
 
 def builtin_query(metric_name: str, model: TemplateModel) -> str:
-    """The exact PromQL Flagger sends for a builtin metric (``KeyError`` for other names)."""
-    return collapse_whitespace(render_query(_TEMPLATES[metric_name], model))
+    """The exact PromQL Flagger sends for a builtin metric (``KeyError`` for other names).
+
+    Rendered once per canary and interval: the builtin templates read only the model's plain fields
+    (never ``variables``), and a steady tick would otherwise render both queries again every time."""
+    plain = (
+        model.name,
+        model.namespace,
+        model.target,
+        model.service,
+        model.ingress,
+        model.route,
+        model.interval,
+    )
+    return _rendered(metric_name, plain)
+
+
+@functools.lru_cache(maxsize=4096)
+def _rendered(metric_name: str, plain: tuple[str, str, str, str, str, str, str]) -> str:
+    return collapse_whitespace(render_query(_TEMPLATES[metric_name], TemplateModel(*plain)))
 
 
 _MAX_DURATION_MILLIS = ((1 << 63) - 1) // 1_000_000

@@ -10,6 +10,7 @@ Optional fields keep ``None`` when absent so ``to_dict`` writes back what the us
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -758,6 +759,18 @@ class CanarySpec:
 
 
 @dataclass(frozen=True)
+class ParsedSpec:
+    """A valid spec with the raw JSON it was parsed from (a private deep copy, compared with `==`)."""
+
+    raw: Any
+    spec: CanarySpec
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any], canary: Canary) -> ParsedSpec:
+        return cls(copy.deepcopy(body.get("spec")), canary.spec)
+
+
+@dataclass(frozen=True)
 class Canary:
     """A parsed, validated Canary. Build it with :meth:`from_dict`."""
 
@@ -810,15 +823,23 @@ class Canary:
         return Canary(ref=self.ref, spec=self.spec, status=status, metadata=self.metadata)
 
     @classmethod
-    def from_dict(cls, body: Mapping[str, Any]) -> Canary:
-        """Parse and validate a Canary; raise :class:`CanaryValidationError` listing every problem."""
+    def from_dict(cls, body: Mapping[str, Any], known: ParsedSpec | None = None) -> Canary:
+        """Parse and validate a Canary; raise :class:`CanaryValidationError` listing every problem.
+
+        ``known``: a spec parsed before; when the body's spec is equal to it, it is reused (every status
+        write brings a new body, and parsing the spec again is most of a Canary's parsing time).
+        """
         problems: list[str] = []
         if not isinstance(body, Mapping):
             raise CanaryValidationError(["canary: must be an object"])
         ref = CanaryRef.from_body(body)
         if not ref.name:
             problems.append("metadata.name: is required")
-        spec = CanarySpec.from_reader(FieldReader(body.get("spec"), "spec", problems))
+        raw_spec = body.get("spec")
+        if known is not None and known.raw == raw_spec:
+            spec = known.spec
+        else:
+            spec = CanarySpec.from_reader(FieldReader(raw_spec, "spec", problems))
         status = CanaryStatus.from_dict(body.get("status"), problems)
         if problems:
             raise CanaryValidationError(problems)

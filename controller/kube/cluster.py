@@ -25,7 +25,9 @@ from controller.kube.watchcache import WaitReporter, WatchCache
 class Cluster:
     """Watch caches of everything a tick reads, scoped to `-namespace` (all namespaces when empty).
 
-    ConfigMaps and Secrets are cached too, because config tracking checksums them every tick.
+    ConfigMaps and Secrets are cached too, because config tracking checksums them every tick; only
+    those a Canary reads are kept (`WatchCache.fetch`: tracked configs and their primary copies, metric
+    template and alert provider Secrets), not every Secret of the cluster.
     """
 
     api: KubeApi
@@ -40,8 +42,15 @@ class Cluster:
 
     @classmethod
     def create(cls, api: KubeApi, namespace: str = "", watch_timeout_seconds: int = 300) -> Cluster:
-        def cache(resource: Resource) -> WatchCache:
-            return WatchCache(api, resource, namespace, watch_timeout_seconds=watch_timeout_seconds)
+        def cache(resource: Resource, *, selective: bool = False) -> WatchCache:
+            return WatchCache(
+                api,
+                resource,
+                namespace,
+                watch_timeout_seconds=watch_timeout_seconds,
+                selective=selective,
+                keep_managed_fields=resource is CANARIES,  # who asked for a release (api.requests)
+            )
 
         return cls(
             api=api,
@@ -50,8 +59,8 @@ class Cluster:
             daemonsets=cache(DAEMONSETS),
             services=cache(SERVICES),
             autoscalers=cache(HPAS),
-            configmaps=cache(CONFIGMAPS),
-            secrets=cache(SECRETS),
+            configmaps=cache(CONFIGMAPS, selective=True),
+            secrets=cache(SECRETS, selective=True),
             metric_templates=cache(METRIC_TEMPLATES),
         )
 

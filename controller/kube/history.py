@@ -1,9 +1,10 @@
 """The analysis history store: one ConfigMap per Canary, ``flagman-history-{name}``, owned by the Canary.
 
-Implements :class:`controller.rollout.history.HistoryStore`. Reads come from the ConfigMap watch cache
-the controller keeps anyway (so loading costs no request); a save is one merge patch of ``data``, or
-one create the first time. Garbage collection removes the ConfigMap with its Canary (ownerReference,
-not a controller reference: the ConfigMap is a record, not a managed workload).
+Implements :class:`controller.rollout.history.HistoryStore`. A history is read once per Canary and
+controller start (one GET; the ConfigMap cache keeps only the ConfigMaps Canaries track, not these
+documents of up to ~100 KiB each); a save is one merge patch of ``data``, or one create the first
+time. Garbage collection removes the ConfigMap with its Canary (ownerReference, not a controller
+reference: the ConfigMap is a record, not a managed workload).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ class KubeHistoryStore:
 
     async def load(self, ref: CanaryRef) -> Mapping[str, Any] | None:
         name = history_configmap_name(ref.name)
-        configmap = self._cache.get(ref.namespace, name) if self._cache is not None else None
-        if configmap is None and self._cache is None:
+        if self._cache is not None:  # a selective cache does not keep histories: read once per Canary
+            configmap = await self._cache.fetch(ref.namespace, name, keep=False)
+        else:
             try:
                 configmap = await self._api.get(CONFIGMAPS, ref.namespace, name)
             except NotFoundError:

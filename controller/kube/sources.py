@@ -38,8 +38,8 @@ class CachedSecrets:
         self.cache = cache
 
     async def get_secret(self, namespace: str, name: str) -> Mapping[str, str]:
-        secret: JsonDict | None = self.cache.get(namespace, name)
-        if secret is None:
+        secret: JsonDict | None = await self.cache.fetch(namespace, name)
+        if secret is None:  # NotFoundError with Kubernetes' text, or one created a moment ago
             secret = await self.api.get(SECRETS, namespace, name)
         decoded: dict[str, str] = {}
         for key, value in (secret.get("data") or {}).items():

@@ -7,6 +7,11 @@ events), which is what the API-requests-per-tick benchmark measures.
 Staleness is bounded by the watch latency. The controller's own writes are put into the cache from the
 write's response (`remember`), so a tick never reads back an older version of what it just wrote.
 A 410 Gone (expired resourceVersion) relists, as client-go's reflector does.
+
+A *selective* cache (Secrets, ConfigMaps) keeps only the objects asked for with `fetch`: the first
+`fetch` of a name GETs it and from then on the watch keeps it current (or absent), while every other
+object of the kind is dropped as soon as its event is decoded. So the controller holds in memory the
+Secrets its Canaries reference, not every Secret of the cluster.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from controller.errors import KubeError, UnavailableError
+from controller.errors import KubeError, NotFoundError, UnavailableError
 from controller.kube.api import GoneError, KubeApi, Resource
 from controller.kube.backoff import Backoff
 from controller.kube.objects import JsonDict
@@ -59,8 +64,18 @@ class WatchCache:
         watch_timeout_seconds: int = 300,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[str, JsonDict], None] | None = None,
+        selective: bool = False,
+        keep_managed_fields: bool = False,
     ) -> None:
+        """`selective`: keep only what `fetch` asked for (see the module's docstring).
+        `keep_managed_fields`: keep `metadata.managedFields` (a third of a typical object, and read only
+        from Canaries: who asked for a release); dropped otherwise, as controller-runtime's
+        `TransformStripManagedFields` does. An update without the field leaves the server's as it is."""
         self.api = api
+        self._strip = not keep_managed_fields
+        self._wanted: set[Key] | None = set() if selective else None
+        self._fetching: dict[Key, asyncio.Future[JsonDict | None]] = {}
+        self._seen_while_fetching: set[Key] = set()
         self.resource = resource
         self.namespace = namespace
         self._objects: dict[Key, JsonDict] = {}
@@ -80,6 +95,58 @@ class WatchCache:
     def items(self, namespace: str | None = None) -> list[JsonDict]:
         return [obj for (ns, _), obj in self._objects.items() if namespace is None or ns == namespace]
 
+    def watches(self, namespace: str) -> bool:
+        """True when this cache's watch covers `namespace`."""
+        return not self.namespace or namespace == self.namespace
+
+    def _kept(self, key: Key) -> bool:
+        return self._wanted is None or key in self._wanted
+
+    async def fetch(self, namespace: str, name: str, *, keep: bool = True) -> JsonDict | None:
+        """The object, None when it does not exist; from the cache when it is kept there, else one GET.
+
+        In a selective cache `keep` makes the object kept (and watched) from now on; with `keep=False`
+        a name nobody asked to keep is read with a GET each time (a rare read, e.g. once per Canary)."""
+        key = (namespace, name)
+        if not self.watches(namespace):
+            return await self._get(namespace, name)
+        if self._kept(key):
+            return self._objects.get(key)
+        if not keep:
+            return await self._get(namespace, name)
+        pending = self._fetching.get(key)
+        if pending is not None:  # another tick asked first: share its GET
+            return await asyncio.shield(pending)
+        assert self._wanted is not None
+        future: asyncio.Future[JsonDict | None] = asyncio.get_running_loop().create_future()
+        self._fetching[key] = future
+        self._seen_while_fetching.discard(key)
+        try:
+            obj = await self._get(namespace, name)
+            self._wanted.add(key)  # the watch keeps it current from now on
+            if key in self._seen_while_fetching:  # the watch's word is newer than (or as new as) the GET
+                obj = self._objects.get(key)
+            elif obj is not None:
+                self.remember(obj)
+            future.set_result(obj)
+            return obj
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: a failure nobody shared is not "never retrieved"
+            raise
+        finally:
+            self._fetching.pop(key, None)
+            self._seen_while_fetching.discard(key)
+
+    async def _get(self, namespace: str, name: str) -> JsonDict | None:
+        try:
+            obj = await self.api.get(self.resource, namespace, name)
+        except NotFoundError:
+            return None
+        obj.setdefault("apiVersion", self.resource.group_version)
+        obj.setdefault("kind", self.resource.kind)
+        return obj
+
     def add_listener(self, listener: Callable[[str, JsonDict], None]) -> None:
         """Call `listener(event_type, object)` for every ADDED/MODIFIED/DELETED event (on the loop)."""
         self._listeners.append(listener)
@@ -89,9 +156,18 @@ class WatchCache:
     def remember(self, obj: JsonDict) -> None:
         """Store an object the controller just wrote (the API's response), unless a newer one is cached."""
         key = _key(obj)
+        if not self._kept(key):
+            return
         cached = self._objects.get(key)
         if cached is None or _not_older(obj, cached):
-            self._objects[key] = obj
+            self._objects[key] = self._trimmed(obj)
+
+    def _trimmed(self, obj: JsonDict) -> JsonDict:
+        if self._strip:
+            meta = obj.get("metadata")
+            if isinstance(meta, dict) and "managedFields" in meta:
+                obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+        return obj
 
     def forget(self, namespace: str, name: str) -> None:
         self._objects.pop((namespace, name), None)
@@ -144,10 +220,16 @@ class WatchCache:
         listing = await self.api.list(self.resource, self.namespace)
         objects: dict[Key, JsonDict] = {}
         for item in listing.get("items") or []:
+            key = _key(item)
+            if not self._kept(key) and key not in self._fetching:
+                continue  # a selective cache drops what nobody asked for
             item.setdefault("apiVersion", self.resource.group_version)
             item.setdefault("kind", self.resource.kind)
-            objects[_key(item)] = item
+            if self._strip:
+                (item.get("metadata") or {}).pop("managedFields", None)
+            objects[key] = item
         self._objects = objects
+        self._seen_while_fetching.update(self._fetching)  # the list's word wins over a GET in flight
         self._resource_version = _resource_version(listing)
         self._last_contact = self._clock()
         self.relists += 1
@@ -211,14 +293,20 @@ class WatchCache:
             self._resource_version = resource_version
         if event_type == "BOOKMARK":
             return
+        key = _key(obj)
+        if not self._kept(key):
+            if key not in self._fetching:
+                return  # a selective cache drops what nobody asked for
+            self._seen_while_fetching.add(key)
         obj.setdefault("apiVersion", self.resource.group_version)
         obj.setdefault("kind", self.resource.kind)
-        key = _key(obj)
         if event_type == "DELETED":
             self._objects.pop(key, None)
         elif event_type in ("ADDED", "MODIFIED"):
             cached = self._objects.get(key)
             if cached is None or _not_older(obj, cached):
+                if self._strip:
+                    (obj.get("metadata") or {}).pop("managedFields", None)
                 self._objects[key] = obj
         else:
             return

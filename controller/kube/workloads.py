@@ -24,6 +24,7 @@ from controller.kube.configs import (
     primary_config_copy,
     primary_config_name,
 )
+from controller.kube.derived import DerivedValues
 from controller.kube.objects import CanaryOwner, JsonDict, parse_prefixes
 from controller.kube.previous import previous_name
 from controller.kube.primary import (
@@ -80,12 +81,18 @@ def _plural(kind: ConfigKind) -> str:
     return "configmaps" if kind == "configmap" else "secrets"
 
 
+def _target_template_hash(target: JsonDict, *, daemonset: bool) -> str:
+    template = (target.get("spec") or {}).get("template") or {}
+    return template_hash(without_scale_to_zero(template) if daemonset else template)
+
+
 class KubeWorkloads:
     """Implements `controller.rollout.ports.Workloads`."""
 
     def __init__(self, cluster: Cluster, options: WorkloadOptions) -> None:
         self.cluster = cluster
         self.options = options
+        self._derived = DerivedValues()
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -105,7 +112,7 @@ class KubeWorkloads:
     def _label(self, canary: Canary, target: JsonDict) -> SelectorLabel:
         return find_selector_label(target, tuple(self.options.selector_labels), self._kind(canary)[2])
 
-    def _tracked(self, canary: Canary, target: JsonDict) -> list[tuple[ConfigRef, JsonDict]]:
+    async def _tracked(self, canary: Canary, target: JsonDict) -> list[tuple[ConfigRef, JsonDict]]:
         """Tracked configs with their objects; a missing mandatory one is an error (as in Flagger)."""
         if not self.options.enable_config_tracking:
             return []
@@ -113,7 +120,7 @@ class KubeWorkloads:
         tracked: list[tuple[ConfigRef, JsonDict]] = []
         for ref in discover_config_refs(pod_spec):
             cache = self.cluster.configmaps if ref.kind == "configmap" else self.cluster.secrets
-            obj = cache.get(canary.namespace, ref.name)
+            obj = await cache.fetch(canary.namespace, ref.name)
             if obj is None:
                 message = (
                     f"{ref.kind} {ref.name}.{canary.namespace} get query error: "
@@ -139,11 +146,17 @@ class KubeWorkloads:
 
     async def revision(self, canary: Canary) -> Revision:
         target = self._target(canary)
-        template = (target.get("spec") or {}).get("template") or {}
-        if _is_daemonset(canary):
-            template = without_scale_to_zero(template)
-        configs = {ref.status_key: config_checksum(obj) for ref, obj in self._tracked(canary, target)}
-        return Revision(spec_hash=template_hash(template), tracked_configs=configs)
+        daemonset = _is_daemonset(canary)
+        spec_hash = self._derived.value(
+            "daemonset" if daemonset else "deployment",
+            target,
+            lambda obj: _target_template_hash(obj, daemonset=daemonset),
+        )
+        configs = {
+            ref.status_key: self._derived.value(ref.kind, obj, config_checksum)
+            for ref, obj in await self._tracked(canary, target)
+        }
+        return Revision(spec_hash=spec_hash, tracked_configs=configs)
 
     async def deployment(self, canary: Canary, role: Role) -> WorkloadState:
         cache, _, word = self._kind(canary)
@@ -163,7 +176,7 @@ class KubeWorkloads:
             cache = self.cluster.configmaps if ref.kind == "configmap" else self.cluster.secrets
             resource = CONFIGMAPS if ref.kind == "configmap" else SECRETS
             copy_name = primary_config_name(ref.name)
-            existing = cache.get(canary.namespace, copy_name)
+            existing = await cache.fetch(canary.namespace, copy_name)
             desired = primary_config_copy(ref.kind, source, owner_of(canary), self.options.prefixes, existing)
             try:
                 if existing is None:
@@ -212,7 +225,7 @@ class KubeWorkloads:
                 f"createPrimaryDaemonSet failed: daemonset {canary.target_key} must have RollingUpdate "
                 f"strategy but have {strategy}"
             )
-        tracked = self._tracked(canary, source)
+        tracked = await self._tracked(canary, source)
         await self._sync_config_copies(canary, tracked)
         body = build_primary_deployment(
             source,
@@ -241,7 +254,7 @@ class KubeWorkloads:
             primary = cache.get(canary.namespace, name)
             if primary is None:
                 raise KubeError(_not_found_message(name, canary.namespace, word))
-            tracked = self._tracked(canary, source)
+            tracked = await self._tracked(canary, source)
             configs_changed = await self._sync_config_copies(canary, tracked)
             body = promoted_primary(
                 primary,

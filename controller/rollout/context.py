@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from controller.api import Canary, CanaryStatus, Phase
-from controller.api.canary import DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS
+from controller.api.canary import DEFAULT_MIN_ANALYSIS_INTERVAL_SECONDS, ParsedSpec
 from controller.errors import FlagmanError, NotReadyError
 from controller.rollout import transitions
 from controller.rollout.ports import (
@@ -45,6 +45,7 @@ class TickMemory:
     """
 
     announced: dict[str, str] = field(default_factory=dict)
+    parsed_spec: ParsedSpec | None = None  # the spec of the last tick, reused while it is unchanged
 
     def first_time(self, key: str, state: str) -> bool:
         """True (and remember) when ``key`` was not announced for ``state`` yet."""

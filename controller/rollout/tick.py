@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.api import VALID_CONDITION, Canary, CanaryRef, CanaryStatus, Phase
-from controller.api.canary import analysis_interval_seconds
+from controller.api.canary import ParsedSpec, analysis_interval_seconds
 from controller.api.crossrefs import cross_namespace_refs
 from controller.errors import CanaryValidationError, FlagmanError, NotFoundError, NotReadyError
 from controller.rollout import actions, finalizer, gates, outcomes, schedule, transitions, warm
@@ -63,7 +63,9 @@ async def advance(
         ports.recorder.log(ref, LogLevel.ERROR, f"Canary {ref.key} get query error: {error}")
         return TickOutcome(None, analysis_interval_seconds(None, minimum))
     try:
-        canary = Canary.from_dict(body)
+        canary = Canary.from_dict(body, memory.parsed_spec)
+        if memory.parsed_spec is None or memory.parsed_spec.spec is not canary.spec:
+            memory.parsed_spec = ParsedSpec.of(body, canary)
         # Flagger refuses such a Canary at sync time: nothing is created, no template or secret is read.
         if settings.no_cross_namespace_refs and (blocked := cross_namespace_refs(canary)):
             raise CanaryValidationError(blocked)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from controller.api import AlertProvider, Canary, CanaryStatus, MetricTemplate, Phase
+from controller.api.canary import ParsedSpec
 from controller.errors import CanaryValidationError
 from tests.data.tutorial import canary_with_not_found_metric
 
@@ -213,3 +214,22 @@ def test_unset_revisions_are_omitted_as_go_omitempty_does() -> None:
     promoted = CanaryStatus(last_applied_spec="fm1-a", last_promoted_spec="fm1-a").to_dict()
     assert (promoted["lastAppliedSpec"], promoted["lastPromotedSpec"]) == ("fm1-a", "fm1-a")
     assert CanaryStatus.from_dict(initializing).last_applied_spec == ""
+
+
+def test_an_unchanged_spec_is_reused_and_a_changed_one_parsed_again() -> None:
+    body = canary_with_not_found_metric()
+    first = Canary.from_dict(body)
+    known = ParsedSpec.of(body, first)
+    body["spec"]["analysis"]["iterations"] = 7  # the caller's body may change: the copy keeps the old
+    assert known.raw["analysis"].get("iterations") != 7
+    body["status"] = {"phase": "Progressing", "iterations": 3}
+    changed = Canary.from_dict(body, known)
+    assert changed.spec is not first.spec and changed.analysis.iterations == 7
+    again = copy.deepcopy(body)
+    again["status"]["iterations"] = 4
+    reused = Canary.from_dict(again, ParsedSpec.of(body, changed))
+    assert reused.spec is changed.spec, "a status write does not parse the spec again"
+    assert reused.status.iterations == 4 and reused.status.phase == Phase.PROGRESSING
+    again["status"]["iterations"] = "many"
+    with pytest.raises(CanaryValidationError):
+        Canary.from_dict(again, ParsedSpec.of(body, changed))

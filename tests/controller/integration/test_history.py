@@ -58,6 +58,6 @@ async def test_history_costs_at_most_one_write_per_status_writing_tick(bench: Be
         r for r in controller if r.path.endswith("/canaries/podinfo/status") and r.method != "GET"
     ]
     history_reads = [r for r in controller if "/configmaps/flagman-history-" in r.path and r.method == "GET"]
-    assert history_reads == [], "loaded from the ConfigMap watch cache"
+    assert len(history_reads) <= 1, "read once per Canary and controller start, not every tick"
     assert 0 < len(history_writes) <= len(status_writes), (len(history_writes), len(status_writes))
     print(f"status writes {len(status_writes)}, history writes {len(history_writes)}")

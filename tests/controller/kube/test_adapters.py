@@ -86,7 +86,7 @@ async def test_watch_cache_follows_changes_and_relists_after_410(api: KubeApi, a
 async def test_workloads_bootstrap_scale_and_promote(api: KubeApi, cluster: Cluster) -> None:
     canary = await _seed(api)
     await _cached(cluster.deployments, "podinfo")
-    await _cached(cluster.secrets, "podinfo-secret")
+    assert await cluster.secrets.fetch("test", "podinfo-secret") is not None  # kept from now on
     await _cached(cluster.autoscalers, "podinfo")
     workloads = KubeWorkloads(cluster, WorkloadOptions())
 

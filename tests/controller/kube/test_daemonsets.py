@@ -158,7 +158,7 @@ async def test_daemonset_workloads_against_the_api_server(api: KubeApi, cluster:
 
 
 async def _config_cached(cluster: Cluster) -> bool:
-    return cluster.configmaps.get("test", "podinfo-ds-config") is not None
+    return await cluster.configmaps.fetch("test", "podinfo-ds-config") is not None
 
 
 async def _image_cached(cluster: Cluster, tag: str) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 from controller.api import Phase
 from controller.api.canary import Metric, ThresholdRange
-from controller.rollout.history import metric_band
+from controller.rollout.history import DEFAULT_SAVE_EVERY_SECONDS, metric_band
 from controller.rollout.ports import AnalysisResult, Event
 from tests.controller.rollout.fakes import World, canary_body
 from tests.controller.rollout.history_fakes import HistoryHarness, MemoryHistoryStore
@@ -24,14 +24,16 @@ HOOKS = [
 ]
 
 
-def _harness(store: MemoryHistoryStore | None = None, **kwargs: Any) -> HistoryHarness:
-    world = World(canary_body(iterations=3, webhooks=HOOKS))
+def _harness(
+    store: MemoryHistoryStore | None = None, *, iterations: int = 3, **kwargs: Any
+) -> HistoryHarness:
+    world = World(canary_body(iterations=iterations, webhooks=HOOKS))
     return HistoryHarness(world, store or MemoryHistoryStore(), **kwargs)
 
 
-async def _until(harness: HistoryHarness, phases: set[Phase], limit: int = 30) -> None:
+async def _until(harness: HistoryHarness, phases: set[Phase], limit: int = 60, seconds: float = 30.0) -> None:
     for _ in range(limit):
-        await harness.tick()
+        await harness.tick(seconds)
         if harness.world.phase in phases:
             return
     raise AssertionError(f"still {harness.world.phase} after {limit} ticks")
@@ -95,12 +97,41 @@ async def test_saves_only_after_ticks_that_changed_the_history() -> None:
     harness.world.set_image("ghcr.io/stefanprodan/podinfo:6.0.1")
     ticks = 0
     while harness.world.phase != Phase.SUCCEEDED:
-        await harness.tick()
+        await harness.tick(seconds=DEFAULT_SAVE_EVERY_SECONDS)
         ticks += 1
-    assert harness.store.saves == ticks, "one save per analysis tick, never more"
+    assert harness.store.saves == ticks, "one save per analysis tick at most"
     await harness.ticks(5)
     assert harness.store.saves == ticks, "an idle Succeeded canary costs no writes"
     assert harness.store.loads == 1, "loaded once, then kept in memory"
+
+
+async def test_at_short_intervals_points_are_saved_every_60s_and_phase_changes_at_once() -> None:
+    harness = _harness(iterations=80)
+    await harness.bootstrap()
+    harness.world.set_image("ghcr.io/stefanprodan/podinfo:6.0.1")
+    await harness.tick(seconds=1)
+    assert harness.store.document()["runs"][0]["phases"] == [
+        {"phase": "Progressing", "at": harness.book.document("default", "podinfo")["runs"][0]["started"]}
+    ], "a run that opens is saved at once"
+    saves = harness.store.saves
+    for _ in range(55):
+        await harness.tick(seconds=1)
+    assert harness.store.saves == saves, "no save for ticks that only added points within 60s"
+    checks = harness.book.document("default", "podinfo")["runs"][0]["checks"]
+    assert len(checks) == 54 and "checks" not in harness.store.document()["runs"][0], "served current"
+    for _ in range(10):
+        await harness.tick(seconds=1)
+    assert harness.store.saves == saves + 1, "points are saved once 60s passed"
+    await _until(harness, {Phase.SUCCEEDED}, limit=100, seconds=1)
+    assert harness.store.document()["runs"][0]["outcome"] == "Succeeded", "the end is saved at once"
+    await harness.tick(seconds=1)
+    harness.world.set_image("ghcr.io/stefanprodan/podinfo:6.0.2")
+    await harness.tick(seconds=1)
+    await harness.tick(seconds=1)  # a point, not saved yet
+    unsaved = harness.book.document("default", "podinfo")
+    assert harness.store.document() != unsaved
+    await harness.book.flush_all()
+    assert harness.store.document() == unsaved, "shutdown saves what was left"
 
 
 async def test_failed_run_and_only_the_last_k_runs_are_kept() -> None:
