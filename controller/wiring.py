@@ -27,6 +27,7 @@ from controller.kube.backoff import Backoff
 from controller.kube.cluster import Cluster
 from controller.kube.cluster_access import KubeClusterAccess
 from controller.kube.history import KubeHistoryStore
+from controller.kube.previous import KubePreviousVersions
 from controller.kube.recorder import KubeRecorder
 from controller.kube.router import KubeRouter
 from controller.kube.sources import CachedSecrets, CachedTemplates, KubeAlertProviders
@@ -137,6 +138,7 @@ class Controller:
             status=KubeStatusStore(cluster),
             clock=clock,
             telemetry=CanaryTelemetry(metrics),
+            previous=KubePreviousVersions(cluster),
         )
         if history is not None:
             ports = with_history(ports, history)

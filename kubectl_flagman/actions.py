@@ -1,5 +1,5 @@
-"""``promote``, ``abort``, ``retry``, ``pause``, ``resume``: write the request, then (unless ``--no-wait``)
-wait for the controller's verdict in the ``ReleaseRequest`` condition."""
+"""``promote``, ``abort``, ``retry``, ``undo``, ``pause``, ``resume``: write the request, then (unless
+``--no-wait``) wait for the controller's verdict in the ``ReleaseRequest`` condition."""
 
 from __future__ import annotations
 

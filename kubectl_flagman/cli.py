@@ -25,6 +25,7 @@ Commands:
   promote NAME          finish the analysis of the current revision now and promote it
   abort NAME            roll the current revision back now
   retry NAME            re-run the analysis of the failed revision (no spec change needed)
+  undo NAME             move all traffic back to the previous version kept warm after a promotion
   pause NAME            suspend the Canary (survives GitOps applies); resume NAME to continue
   report NAME           write the HTML/SVG report of the latest analysis run (docs/visibility.md)
   dashboard             serve a live web dashboard on 127.0.0.1 (--allow-actions for the buttons)
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         (Action.PROMOTE, "finish the analysis now and promote the current revision"),
         (Action.ABORT, "roll back the current revision now"),
         (Action.RETRY, "re-run the analysis of the failed revision"),
+        (Action.UNDO, "move all traffic back to the warm previous version now"),
     ):
         sub = command(action.value, help_text)
         sub.add_argument("name")
@@ -119,7 +121,7 @@ async def run(args: argparse.Namespace) -> ExitCode:
             return await _get(cluster, args)
         if command == "status":
             return await _status(cluster, args)
-        if command in (Action.PROMOTE, Action.ABORT, Action.RETRY):
+        if command in (Action.PROMOTE, Action.ABORT, Action.RETRY, Action.UNDO):
             return await actions.request(
                 cluster, Action(command), args.name, wait=not args.no_wait, within=args.timeout
             )

@@ -1,4 +1,4 @@
-"""Release requests: ``kubectl flagman promote|abort|retry|pause|resume`` written as Canary annotations.
+"""Release requests: ``kubectl flagman promote|abort|retry|undo|pause|resume`` written as Canary annotations.
 
 A request is an annotation, not a spec field, so that a GitOps tool's server-side apply of the Canary
 manifest leaves it alone (the annotation is owned by the plugin's field manager, not by Flux or Argo CD),
@@ -37,12 +37,15 @@ class Action(StrEnum):
     PROMOTE = "promote"
     ABORT = "abort"
     RETRY = "retry"
+    UNDO = "undo"
 
 
 ALLOWED_PHASES: Mapping[Action, frozenset[Phase]] = {
     Action.PROMOTE: frozenset({Phase.PROGRESSING, Phase.WAITING_PROMOTION}),
     Action.ABORT: frozenset({Phase.PROGRESSING, Phase.WAITING, Phase.WAITING_PROMOTION}),
     Action.RETRY: frozenset({Phase.FAILED}),
+    # The instant rollback to the warm previous version (`flagman.app/scale-down-delay-seconds`).
+    Action.UNDO: frozenset({Phase.PROMOTING, Phase.FINALISING, Phase.SUCCEEDED}),
 }
 """The phases in which each action applies; in any other the controller ignores it with an event."""
 

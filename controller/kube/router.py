@@ -38,7 +38,12 @@ class KubeRouter:
         await self._reconcile(canary, target, "primary", {target.label: f"{target.value}-primary"})
 
     async def reconcile(self, canary: Canary, target: Target, *, apex_selects: Role) -> None:
-        value = target.value if apex_selects == Role.CANARY else f"{target.value}-primary"
+        # The selector switch: one Service update moves every new connection to the pods of one role.
+        value = {
+            Role.PRIMARY: f"{target.value}-primary",
+            Role.CANARY: target.value,
+            Role.PREVIOUS: f"{target.value}-previous",
+        }[apex_selects]
         await self._reconcile(canary, target, "apex", {target.label: value})
 
     async def finalize(self, canary: Canary, target: Target) -> None:

@@ -25,6 +25,7 @@ from controller.kube.configs import (
     primary_config_name,
 )
 from controller.kube.objects import CanaryOwner, JsonDict, parse_prefixes
+from controller.kube.previous import previous_name
 from controller.kube.primary import (
     SCALE_TO_ZERO_NODE_SELECTOR,
     build_primary_deployment,
@@ -146,7 +147,8 @@ class KubeWorkloads:
 
     async def deployment(self, canary: Canary, role: Role) -> WorkloadState:
         cache, _, word = self._kind(canary)
-        name = primary_name(canary.target_name) if role == Role.PRIMARY else canary.target_name
+        names = {Role.PRIMARY: primary_name(canary.target_name), Role.PREVIOUS: previous_name(canary)}
+        name = names.get(role, canary.target_name)
         obj = cache.get(canary.namespace, name)
         if obj is None:
             raise NotFoundError(_not_found_message(name, canary.namespace, word))

@@ -29,7 +29,7 @@ from controller.api.requests import (
     requester,
 )
 from controller.errors import FlagmanError, NotReadyError
-from controller.rollout import outcomes, preview, transitions
+from controller.rollout import outcomes, preview, transitions, warm
 from controller.rollout.context import TickContext
 from controller.rollout.ports import AlertSeverity, Event, Role
 from controller.rollout.readiness import parse_time
@@ -171,6 +171,8 @@ async def honour(ctx: TickContext) -> bool:
         return True  # a wake-up for this request must not run the analysis early
     if request.action == Action.PROMOTE:
         return await _promote(ctx, request, who)
+    if request.action == Action.UNDO:
+        return await _undo(ctx, request, who)
     if request.action == Action.ABORT:
         await _abort(ctx, request, who)
     else:
@@ -223,3 +225,22 @@ async def _retry(ctx: TickContext, request: ReleaseRequest, who: str) -> None:
     await ctx.sync_status(Phase.PROGRESSING, canary_weight=ctx.carried_weight())
     ctx.ports.telemetry.canary_status(ctx.canary, Phase.PROGRESSING)
     await _record(ctx, request, honoured=True, text=text)
+
+
+async def _undo(ctx: TickContext, request: ReleaseRequest, who: str) -> bool:
+    """Move all traffic back to the warm previous version now (:func:`warm.instant_rollback`); pending
+    while its pods are not ready yet, ignored when no previous version is kept."""
+    available = await warm.availability(ctx)
+    if available.pending:
+        if ctx.memory.first_time("request-wait", request.id):
+            await ctx.emit(Event.warning(f"Undo requested by {who} waits: {available.reason}"))
+        return False
+    if not available.ready:
+        text = f"Ignoring undo request by {who}: {available.reason}"
+        await ctx.emit(Event.warning(text))
+        await _record(ctx, request, honoured=False, text=text)
+        return True
+    await warm.instant_rollback(ctx, reason=f"undo requested by {who}")
+    text = f"Undo of {ctx.canary.key} requested by {who}: the previous version serves all traffic"
+    await _record(ctx, request, honoured=True, text=text)
+    return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controller.api import Phase, Webhook
 from controller.errors import FlagmanError, NotReadyError
-from controller.rollout import preview
+from controller.rollout import cutover, preview, warm
 from controller.rollout.context import TickContext
 from controller.rollout.gates import post_rollout
 from controller.rollout.ports import AlertSeverity, Event, Role
@@ -19,6 +19,9 @@ async def promote(ctx: TickContext) -> None:
     """Analysis passed: copy the template to the primary; Promoting waits for its rolling update."""
     assert ctx.target is not None
     await preview.ensure_full_size(ctx)  # Flagman: a reduced canary is scaled up first
+    # Flagman options: the version being replaced is kept warm; the apex moves to the verified canary pods.
+    await warm.keep_previous(ctx)
+    await cutover.switch_to_canary(ctx)
     await ctx.emit(Event.normal(copying_message(ctx)))
     try:
         await ctx.ports.workloads.promote(ctx.canary, ctx.target)
@@ -34,6 +37,8 @@ async def finish_promotion(ctx: TickContext) -> None:
         await ctx.ports.workloads.ensure_primary_autoscaler(ctx.canary, ctx.target, update=True)
     except FlagmanError as error:
         await ctx.warn_and_stop(error)
+    if await cutover.enabled(ctx):
+        await cutover.switch_back_to_primary(ctx)
     await ctx.set_phase(Phase.FINALISING)
 
 

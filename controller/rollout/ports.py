@@ -33,8 +33,11 @@ __all__ = [
     "EventType",
     "LogLevel",
     "Metrics",
+    "NoPreviousVersions",
     "NullTelemetry",
     "Ports",
+    "PreviousState",
+    "PreviousVersions",
     "Recorder",
     "Revision",
     "Role",
@@ -60,6 +63,9 @@ class Role(StrEnum):
     """``{target}-primary``: the promoted ("blue") version."""
     CANARY = "canary"
     """``{target}``: the target Deployment, running the version under analysis ("green")."""
+    PREVIOUS = "previous"
+    """``{target}-previous``: the version a promotion replaced, kept warm for an instant rollback
+    (``flagman.app/scale-down-delay-seconds``, :mod:`controller.rollout.warm`)."""
 
 
 @dataclass(frozen=True)
@@ -240,8 +246,9 @@ class Router(Protocol):
     async def reconcile(self, canary: Canary, target: Target, *, apex_selects: Role) -> None:
         """Reconcile the apex ``{svc}`` Service so that it selects the pods of ``apex_selects``.
 
-        Normally PRIMARY; CANARY only after a failed promotion (the canary pods passed the analysis
-        while the primary is broken), until a later promotion or rollback.
+        Normally PRIMARY; CANARY after a failed promotion (the canary pods passed the analysis while the
+        primary is broken) and during a promotion with the selector switch; PREVIOUS after an instant
+        rollback, until the primary runs the previous version again.
         """
         ...
 
@@ -250,6 +257,52 @@ class Router(Protocol):
         the Canary) selects the target's pods again (the selector of ``kubectl apply``'s last applied
         configuration when there is one)."""
         ...
+
+
+@dataclass(frozen=True)
+class PreviousState:
+    """The warm previous version: its Deployment's readiness and the revision (template hash) it runs."""
+
+    workload: DeploymentState
+    revision: str
+
+
+class PreviousVersions(Protocol):
+    """``{target}-previous``: the version a promotion replaced, kept running (``controller/kube``)."""
+
+    async def keep(self, canary: Canary, target: Target, revision: str) -> None:
+        """Create or replace ``{target}-previous`` from the primary as it is now (before a promotion
+        changes it): same pod template and replicas, pods labelled ``{value}-previous``; ``revision``
+        (the promoted hash it runs) is recorded on it."""
+        ...
+
+    async def state(self, canary: Canary) -> PreviousState | None:
+        """The previous version, None when there is none."""
+        ...
+
+    async def restore_primary(self, canary: Canary, target: Target) -> None:
+        """Copy the previous version's pod template back to the primary (after an instant rollback)."""
+        ...
+
+    async def remove(self, canary: Canary) -> None:
+        """Delete ``{target}-previous`` (and so its pods); nothing when absent."""
+        ...
+
+
+class NoPreviousVersions:
+    """No previous version is ever kept (tools and tests that do not exercise the option)."""
+
+    async def keep(self, canary: Canary, target: Target, revision: str) -> None:
+        return None
+
+    async def state(self, canary: Canary) -> PreviousState | None:
+        return None
+
+    async def restore_primary(self, canary: Canary, target: Target) -> None:
+        return None
+
+    async def remove(self, canary: Canary) -> None:
+        return None
 
 
 class Metrics(Protocol):
@@ -383,3 +436,4 @@ class Ports:
     status: StatusStore
     clock: Clock
     telemetry: Telemetry = field(default_factory=NullTelemetry)
+    previous: PreviousVersions = field(default_factory=NoPreviousVersions)

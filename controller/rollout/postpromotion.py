@@ -21,8 +21,8 @@ import dataclasses
 from controller.api import Canary, CanaryStatus, Condition
 from controller.api.options import OptionError, post_promotion_iterations
 from controller.errors import FlagmanError
-from controller.rollout import outcomes, transitions
-from controller.rollout.context import TickContext
+from controller.rollout import outcomes, transitions, warm
+from controller.rollout.context import StopTick, TickContext
 from controller.rollout.ports import Event
 
 CONDITION = "PostPromotionAnalysis"
@@ -82,6 +82,9 @@ async def verifying(ctx: TickContext) -> bool:
     if not running_for(ctx.status):
         await ctx.emit(Event.normal(f"Starting post-promotion analysis for {primary}: {total} iterations"))
         await _record(ctx, "Unknown", RUNNING, iterations=0, failed_checks=0, total=total)
+    if ctx.status.failed_checks >= canary.analysis.effective_threshold:
+        await roll_back(ctx, ctx.status.failed_checks)  # a rollback that waited for the previous pods
+        return True
     passed = await _metrics_pass(ctx)
     if not passed:
         failed = ctx.status.failed_checks + 1
@@ -139,6 +142,11 @@ async def roll_back(ctx: TickContext, failed_checks: int) -> None:
     """Threshold reached after the promotion: back to the previous version in one step, then Failed."""
     canary = ctx.canary
     primary = f"{canary.target_name}-primary.{canary.namespace}"
+    available = await warm.availability(ctx)
+    if available.pending:
+        if ctx.memory.first_time("post-promotion-rollback", available.reason):
+            await ctx.emit(Event.warning(f"The rollback of {canary.key} waits: {available.reason}"))
+        raise StopTick
     await ctx.emit(
         Event.warning(f"Post-promotion analysis of {primary} failed: rolling back to the previous version")
     )
@@ -148,10 +156,21 @@ async def roll_back(ctx: TickContext, failed_checks: int) -> None:
         f" version (revision {ctx.status.last_applied_spec})"
     )
     await ctx.write(with_condition(ctx.status, "False", FAILED, message, stamp))
-    await instant_rollback(ctx)
+    await instant_rollback(ctx, available)
 
 
-async def instant_rollback(ctx: TickContext) -> None:
-    """The one switch to the warm previous version (helper ``release``'s rollback): apex back to it, the
-    primary given its template back, canary to zero, Failed."""
+async def instant_rollback(ctx: TickContext, available: warm.Availability) -> None:
+    """The switch to the warm previous version (:func:`controller.rollout.warm.instant_rollback`), kept
+    through Finalising because the option is on. When there is none (deleted, or its copy failed at the
+    promotion), the usual rollback runs and the primary keeps the new version, which the status then says
+    (``lastPromotedSpec``)."""
+    if available.ready and await warm.instant_rollback(ctx, reason="post-promotion analysis failed"):
+        return
+    await ctx.emit(
+        Event.warning(
+            f"No previous version of {ctx.canary.key} to roll back to ({available.reason}):"
+            f" {ctx.canary.target_name}-primary keeps the new version"
+        )
+    )
     await outcomes.rollback(ctx)
+    await ctx.write(ctx.status.replace(last_promoted_spec=ctx.status.last_applied_spec))

@@ -28,6 +28,7 @@ from controller.rollout import (
     preview,
     schedule,
     transitions,
+    warm,
 )
 from controller.rollout.context import RolloutSettings, StopTick, TickContext, TickMemory
 from controller.rollout.ports import AlertSeverity, Event, LogLevel, Ports, Role
@@ -191,8 +192,9 @@ async def _tick(ctx: TickContext) -> None:
     except FlagmanError as error:
         await ctx.warn_and_stop(error)
 
-    # 8. Apex Service. FIX: after a failed promotion it selects the canary pods.
-    await ctx.route_apex(Role.CANARY if ctx.apex_on_canary() else Role.PRIMARY)
+    # 8. Apex Service. FIX: after a failed promotion it selects the canary pods. Flagman: during a
+    # promotion with the selector switch too, and the previous version's after an instant rollback.
+    await ctx.route_apex(warm.apex_role(ctx))
 
     # 9. The target goes to zero once the apex serves the primary.
     if initializing:
@@ -218,7 +220,10 @@ async def _tick(ctx: TickContext) -> None:
         )
     await _adopt_foreign_hash(ctx)
 
-    # Flagman: a release request (`kubectl flagman promote|abort|retry`) bound to this revision.
+    # Flagman: the warm previous version (restore after an instant rollback, or scale-down delay over).
+    await warm.reconcile(ctx)
+
+    # Flagman: a release request (`kubectl flagman promote|abort|retry|undo`) bound to this revision.
     if await actions.honour(ctx):
         raise StopTick
 

@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 from controller.api.options import POST_PROMOTION_ANNOTATION, PREVIEW_REPLICAS_ANNOTATION
-from controller.kube.api import CONFIGMAPS, DEPLOYMENTS, SECRETS
+from controller.kube.api import CONFIGMAPS, DEPLOYMENTS, SECRETS, SERVICES
 from tests.controller.integration.conftest import Bench
 from tests.controller.integration.scenarios import INTERVAL, deploy_podinfo, set_image
 from tests.controller.integration.test_release_control import (
@@ -108,10 +108,21 @@ async def test_a_failed_post_promotion_analysis_rolls_back(bench: Bench) -> None
         f"Post-promotion analysis of podinfo-primary.{ns} failed: rolling back to the previous version"
         in messages
     )
-    assert f"Rolling back podinfo.{ns} failed checks threshold reached 2" in messages
+    rolled_back = f"Rolling back podinfo.{ns} to the previous version {promoted_before}"
+    assert f"{rolled_back}: post-promotion analysis failed" in messages, messages
     status = (await bench.canary())["status"]
     assert status["phase"] == "Failed"
     assert status["lastPromotedSpec"] == promoted_before
+    # The apex went to the warm previous pods in one step; the primary gets the old template back and
+    # the apex returns to it (the previous Deployment is then removed).
+    await bench.wait_message(
+        f"Rollback of podinfo.{ns} finished: podinfo-primary runs the previous version {promoted_before} again"
+    )
+    apex = await bench.api.get(SERVICES, ns, "podinfo")
+    assert apex["spec"]["selector"] == {"app": "podinfo-primary"}
+    assert await primary_image(bench) == "stefanprodan/podinfo:3.1.0"
+    switched = [m for m in messages if m.startswith(rolled_back)]
+    assert len(switched) == 1
     condition = next(c for c in status["conditions"] if c["type"] == "PostPromotionAnalysis")
     assert (condition["status"], condition["reason"]) == ("False", "Failed")
     assert (await bench.api.get(DEPLOYMENTS, ns, "podinfo"))["spec"]["replicas"] == 0
@@ -134,15 +145,17 @@ async def test_preview_replica_count(bench: Bench) -> None:
     seen: list[tuple[str, int, int]] = []  # (phase, iterations, canary replicas)
     async with asyncio.timeout(60):
         while not seen or seen[-1][0] != "Succeeded":
-            status = (await bench.canary()).get("status") or {}
+            # The Deployment first: the status read after it is never older than its replicas.
             target = await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo")
+            status = (await bench.canary()).get("status") or {}
             seen.append((status.get("phase", ""), status.get("iterations", 0), target["spec"]["replicas"]))
             await asyncio.sleep(0.02)
     analysis = {
         replicas for phase, iterations, replicas in seen if phase == "Progressing" and 0 < iterations <= 3
     }
     assert analysis == {1}, seen
-    promoting = [replicas for phase, _, replicas in seen if phase in ("Promoting", "Finalising")]
+    # (Finalising ends with the canary scaled to zero: only Promoting is sure to show the full size.)
+    promoting = [replicas for phase, _, replicas in seen if phase == "Promoting"]
     assert promoting and set(promoting) == {3}, seen
     primary = await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo-primary")
     assert primary["spec"]["replicas"] == 3, "the promotion copied the full size, not the preview's"

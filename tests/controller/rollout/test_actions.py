@@ -177,7 +177,7 @@ async def test_unreadable_request_is_reported_once() -> None:
     await harness.ticks(2)
     warnings = [m for m in world.messages() if m.startswith("Ignoring the release request")]
     assert warnings == [
-        "Ignoring the release request: flagman.app/request: action must be one of promote, abort, retry"
+        "Ignoring the release request: flagman.app/request: action must be one of promote, abort, retry, undo"
     ]
     assert world.phase == Phase.PROGRESSING
 

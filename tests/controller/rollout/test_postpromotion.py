@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from controller.api import Phase
 from controller.api.options import POST_PROMOTION_ANNOTATION
+from controller.rollout.ports import AnalysisResult, Event, Role
 from controller.rollout.postpromotion import CONDITION
-from controller.rollout.ports import AnalysisResult, Event
 from tests.controller.rollout.fakes import Harness, World, canary_body
+from tests.controller.rollout.test_cutover_warm import FakePrevious
 
 HALT = AnalysisResult(
     passed=False, events=(Event.normal("Halt podinfo.default advancement success rate 50% < 99%"),)
@@ -65,9 +67,13 @@ async def test_the_promoted_version_is_checked_m_times_before_succeeded() -> Non
     assert world.target_replicas == 0
 
 
-async def test_a_failed_post_promotion_analysis_rolls_back() -> None:
+async def test_a_failed_post_promotion_analysis_rolls_back_to_the_warm_previous_version() -> None:
     world, harness = _world("5")
+    previous = FakePrevious(world)
+    harness.ports = dataclasses.replace(harness.ports, previous=previous)
+    world.set_image("podinfo:1")
     await _promoted(world, harness)
+    assert previous.image == "podinfo:1", "kept at promotion without a scale-down delay"
     promoted_before = world.status.last_promoted_spec
     world.take_messages()
     world.results = [AnalysisResult(passed=True), HALT, HALT]
@@ -75,18 +81,39 @@ async def test_a_failed_post_promotion_analysis_rolls_back() -> None:
     await harness.ticks(2)
     assert world.phase == Phase.FINALISING
     assert world.status.failed_checks == 1 and world.status.iterations == 1
+    assert previous.kept is not None, "the previous version stays warm during the analysis"
     await harness.tick()
 
     assert world.phase == Phase.FAILED
+    assert world.apex_selects == Role.PREVIOUS, "all traffic back on the previous version in one step"
+    assert world.primary_image == "podinfo:1", "the primary gets the previous template back"
     messages = world.messages()
     assert (
         "Post-promotion analysis of podinfo-primary.default failed: rolling back to the previous version"
         in messages
     )
-    assert "Rolling back podinfo.default failed checks threshold reached 2" in messages
+    assert any(
+        m.startswith("Rolling back podinfo.default to the previous version")
+        and m.endswith(": post-promotion analysis failed")
+        for m in messages
+    ), messages
     assert (_condition(world)["status"], _condition(world)["reason"]) == ("False", "Failed")
     assert world.status.last_promoted_spec == promoted_before, "the failed version was never promoted"
     assert world.target_replicas == 0
+
+
+async def test_without_a_previous_version_the_rollback_says_the_primary_keeps_the_new_one() -> None:
+    world, harness = _world("5")
+    await _promoted(world, harness)
+    world.take_messages()
+    world.results = [HALT, HALT]
+    await harness.ticks(2)
+
+    assert world.phase == Phase.FAILED
+    messages = world.messages()
+    assert any(m.startswith("No previous version of podinfo.default to roll back to") for m in messages)
+    assert "Rolling back podinfo.default failed checks threshold reached 2" in messages
+    assert world.status.last_promoted_spec == world.status.last_applied_spec, "the primary runs it"
 
 
 async def test_without_the_option_finalising_is_flaggers() -> None:
