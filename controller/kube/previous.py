@@ -94,8 +94,8 @@ class KubePreviousVersions:
 
     async def state(self, canary: Canary) -> PreviousState | None:
         live = self.cluster.deployments.get(canary.namespace, previous_name(canary))
-        if live is None:
-            return None
+        if live is None or not (live.get("spec") or {}).get("replicas"):
+            return None  # scaled to zero when its delay was over: kept no more
         revision = str(((live.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION) or "")
         return PreviousState(DeploymentState.from_dict(live), revision)
 
@@ -121,17 +121,16 @@ class KubePreviousVersions:
             ) from error
         self.cluster.deployments.remember(written)
 
-    async def remove(self, canary: Canary) -> None:
+    async def scale_down(self, canary: Canary) -> None:
         ns, name = canary.namespace, previous_name(canary)
-        if self.cluster.deployments.get(ns, name) is None:
+        live = self.cluster.deployments.get(ns, name)
+        if live is None or not (live.get("spec") or {}).get("replicas"):
             return
         try:
-            await self.cluster.api.request(
-                "DELETE", DEPLOYMENTS.path(ns, name), body={"propagationPolicy": "Background"}
-            )
+            written = await self.cluster.api.merge_patch(DEPLOYMENTS, ns, name, {"spec": {"replicas": 0}})
         except NotFoundError:
-            pass
+            return
         except KubeError as error:
-            raise KubeError(f"deleting deployment {name}.{ns} failed: {error}") from error
-        self.cluster.deployments.forget(ns, name)
-        logger.info("Deployment %s.%s deleted", name, ns, extra={"canary": canary.key})
+            raise KubeError(f"scaling down deployment {name}.{ns} failed: {error}") from error
+        self.cluster.deployments.remember(written)
+        logger.info("Deployment %s.%s scaled to zero", name, ns, extra={"canary": canary.key})

@@ -277,15 +277,16 @@ class PreviousVersions(Protocol):
         ...
 
     async def state(self, canary: Canary) -> PreviousState | None:
-        """The previous version, None when there is none."""
+        """The previous version, None when there is none or it is scaled to zero."""
         ...
 
     async def restore_primary(self, canary: Canary, target: Target) -> None:
         """Copy the previous version's pod template back to the primary (after an instant rollback)."""
         ...
 
-    async def remove(self, canary: Canary) -> None:
-        """Delete ``{target}-previous`` (and so its pods); nothing when absent."""
+    async def scale_down(self, canary: Canary) -> None:
+        """``spec.replicas: 0`` on ``{target}-previous`` (as Argo scales the old ReplicaSet down); the
+        Deployment stays, owned by the Canary, and is replaced at the next promotion."""
         ...
 
 
@@ -301,7 +302,7 @@ class NoPreviousVersions:
     async def restore_primary(self, canary: Canary, target: Target) -> None:
         return None
 
-    async def remove(self, canary: Canary) -> None:
+    async def scale_down(self, canary: Canary) -> None:
         return None
 
 

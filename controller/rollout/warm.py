@@ -3,7 +3,7 @@
 With ``flagman.app/scale-down-delay-seconds: "N"`` (Argo Rollouts' ``scaleDownDelaySeconds``), a promotion
 first copies the primary — still running the version being replaced — to ``{target}-previous``
 (:class:`~controller.rollout.ports.PreviousVersions`). Its pods keep running through Promoting and
-Finalising and for N seconds after Succeeded; then, at the next tick, the Deployment is deleted.
+Finalising and for N seconds after Succeeded; then, at the next tick, it is scaled to zero.
 
 :func:`instant_rollback` is the rollback to it, used by ``kubectl flagman undo`` and meant for automatic
 rollbacks after a promotion (post-promotion analysis): one status write and one Service update move all
@@ -180,7 +180,7 @@ async def instant_rollback(ctx: TickContext, *, reason: str) -> bool:
 
 
 async def reconcile(ctx: TickContext) -> None:
-    """Every tick: finish a restore in progress, or delete a previous version no longer kept."""
+    """Every tick: finish a restore in progress, or scale down a previous version no longer kept."""
     if restoring(ctx.canary):
         await _finish_restore(ctx)
         return
@@ -190,7 +190,7 @@ async def reconcile(ctx: TickContext) -> None:
             ctx.log(
                 f"Scaling down the previous version {ctx.canary.target_name}-previous.{ctx.canary.namespace}"
             )
-            await ctx.ports.previous.remove(ctx.canary)
+            await ctx.ports.previous.scale_down(ctx.canary)
     except FlagmanError as error:
         await ctx.emit(Event.warning(str(error)))
 
@@ -235,7 +235,7 @@ async def _finish_restore(ctx: TickContext) -> None:
     await ctx.write(_with_condition(ctx.status, RESTORED, text, stamp))
     await ctx.emit(Event.normal(f"Rollback of {canary.key} finished: {text}"))
     try:
-        await ctx.ports.previous.remove(canary)
+        await ctx.ports.previous.scale_down(canary)
     except FlagmanError as error:
         await ctx.emit(Event.warning(str(error)))
 

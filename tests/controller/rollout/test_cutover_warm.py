@@ -36,9 +36,9 @@ class FakePrevious:
             self.world.primary = updating_deployment("podinfo-primary")
             self.world.actions.append(f"restore-primary:{self.image}")
 
-    async def remove(self, canary: Canary) -> None:
+    async def scale_down(self, canary: Canary) -> None:
         self.kept = None
-        self.world.actions.append("remove-previous")
+        self.world.actions.append("scale-down-previous")
 
     def set_workload(self, workload: DeploymentState) -> None:
         assert self.kept is not None
