@@ -69,7 +69,8 @@ def columns(rows: Sequence[Sequence[str]]) -> str:
 def total_iterations(body: Mapping[str, Any]) -> int:
     """N of the analysis, or M of the post-promotion analysis while it runs (Finalising)."""
     verifying = post_promotion(body)
-    if verifying is not None and verifying["running"] and verifying["iterations"]:
+    finalising = (body.get("status") or {}).get("phase") == Phase.FINALISING
+    if verifying is not None and finalising and verifying["state"] != "Failed" and verifying["iterations"]:
         return int(verifying["iterations"])
     analysis = (body.get("spec") or {}).get("analysis") or {}
     iterations = analysis.get("iterations")
