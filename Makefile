@@ -90,7 +90,8 @@ images:
 base-image:
 	source scripts/images/engine.sh && bash scripts/images/build-base-image.sh "$$ENGINE"
 
-# start both images for real (uid 10001, read-only root, no capabilities); `make images` first
+# start both images for real (uid 10001, read-only root, no capabilities), also as the sandbox's pods
+# (`--pod-runtime podman`, emulator and real control plane); `make images` first
 test-images: setup
 	FLAGMAN_TEST_IMAGES=1 CONTROLLER_IMAGE=$(CONTROLLER_IMAGE) LOADTESTER_IMAGE=$(LOADTESTER_IMAGE) \
 		$(PY) -m pytest tests/images -m images -v $(PYTEST_ARGS)

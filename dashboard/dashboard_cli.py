@@ -62,6 +62,7 @@ async def serve(args: argparse.Namespace, ready: asyncio.Event | None = None) ->
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+        dashboard.close()
         await feed.stop()
         if cluster is not None:
             await cluster.close()

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from dashboard.history import History, Run
-from dashboard.plots import metric_svg, timeline_svg
+from dashboard.plots import metric_svg, run_image, timeline_svg
 
 STYLE = """
 body{font-family:sans-serif;margin:2em;color:#222;max-width:60em}
@@ -120,10 +120,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "metric"
 
 
-def write_report(history: History, run: Run, directory: pathlib.Path) -> ReportFiles:
-    """``{name}-run{N}.html`` plus one SVG per plot (the same plots as inlined) in ``directory``."""
+def report_stem(history: History, run: Run) -> str:
+    """``{name}-run{N}``: the default name of a run's report files."""
+    return f"{_slug(history.name)}-run{run.number}"
+
+
+def write_report(history: History, run: Run, directory: pathlib.Path, stem: str | None = None) -> ReportFiles:
+    """``{stem}.html`` plus one SVG per plot (the same plots as inlined) in ``directory``; the stem is
+    ``{name}-run{N}`` by default."""
     directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{_slug(history.name)}-run{run.number}"
+    stem = stem or report_stem(history, run)
     page = directory / f"{stem}.html"
     page.write_text(render_html(history, run), encoding="utf-8")
     svgs = [directory / f"{stem}-timeline.svg"]
@@ -133,3 +139,10 @@ def write_report(history: History, run: Run, directory: pathlib.Path) -> ReportF
         path.write_text(metric_svg(series), encoding="utf-8")
         svgs.append(path)
     return ReportFiles(page, tuple(svgs))
+
+
+def write_image(history: History, run: Run, path: pathlib.Path, kind: str) -> pathlib.Path:
+    """The whole run as one ``png`` or ``svg`` image at ``path`` (see :func:`dashboard.plots.run_image`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(run_image(history, run, kind))
+    return path

@@ -1,10 +1,12 @@
-"""What the dashboard shows of a Canary: a small summary with no spec details (no webhook metadata, no
-annotations: those may carry tokens), computed from the object as the API returns it."""
+"""What the dashboard shows of a Canary: a small summary with no spec details (no webhook metadata, and of
+the annotations only who paused it: the others may carry tokens), computed from the object as read."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from controller.api.requests import read_pause
 
 ANALYSIS_PHASES = frozenset({"Progressing", "WaitingPromotion", "Promoting", "Finalising"})
 
@@ -46,4 +48,5 @@ def summarize(canary: Mapping[str, Any]) -> dict[str, Any]:
         "message": str(promoted.get("message") or ""),
         "request": str(request.get("message") or ""),
         "suspended": bool(spec.get("suspend")),
+        "paused": read_pause(metadata),  # who paused it ("" unknown), None when not paused
     }

@@ -46,10 +46,16 @@ def new_request(action: Action, body: Mapping[str, Any], user: str) -> ReleaseRe
     return ReleaseRequest(action, revision, request_id, requested_by=user, requested_at=_now())
 
 
-async def request(cluster: Cluster, action: Action, name: str, *, wait: bool, within: float) -> ExitCode:
-    body = await cluster.canary(name)
+async def write_request(cluster: Cluster, action: Action, body: Mapping[str, Any]) -> ReleaseRequest:
+    """Write the request for the Canary as read (also the dashboard's buttons); PluginError when it
+    cannot apply to the Canary's phase."""
     made = new_request(action, body, await cluster.whoami())
     await cluster.annotate(body, {REQUEST_ANNOTATION: made.to_annotation()})
+    return made
+
+
+async def request(cluster: Cluster, action: Action, name: str, *, wait: bool, within: float) -> ExitCode:
+    made = await write_request(cluster, action, await cluster.canary(name))
     key = f"{name}.{cluster.namespace}"
     print(f"{action.value} requested for {key} at revision {made.revision} (request {made.id})")
     if not wait:
@@ -83,26 +89,44 @@ async def _verdict(cluster: Cluster, name: str, request_id: str, within: float) 
     return None
 
 
-async def pause(cluster: Cluster, name: str) -> ExitCode:
-    body = await cluster.canary(name)
+def _key(body: Mapping[str, Any]) -> str:
+    metadata = body.get("metadata") or {}
+    return f"{metadata.get('name')}.{metadata.get('namespace')}"
+
+
+async def write_pause(cluster: Cluster, body: Mapping[str, Any]) -> str:
+    """Pause the Canary as read (also the dashboard's pause button); the sentence saying so."""
     user = await cluster.whoami()
     await cluster.annotate(body, {PAUSE_ANNOTATION: json.dumps({"requestedBy": user, "requestedAt": _now()})})
-    print(f"{name}.{cluster.namespace} paused by {user}")
+    return f"{_key(body)} paused by {user}"
+
+
+async def write_resume(cluster: Cluster, body: Mapping[str, Any]) -> tuple[str, str]:
+    """Resume the Canary as read (also the dashboard's resume button): the sentence saying so, and a
+    warning (``""`` when none) when ``spec.suspend`` keeps it suspended anyway."""
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    if PAUSE_ANNOTATION in annotations:
+        await cluster.annotate(body, {PAUSE_ANNOTATION: None})
+        message = f"{_key(body)} resumed"
+    else:
+        message = f"{_key(body)} is not paused"
+    warning = ""
+    if (body.get("spec") or {}).get("suspend"):
+        warning = (
+            "spec.suspend is true in the Canary manifest: it stays suspended until that is changed"
+            " where the manifest lives"
+        )
+    return message, warning
+
+
+async def pause(cluster: Cluster, name: str) -> ExitCode:
+    print(await write_pause(cluster, await cluster.canary(name)))
     return ExitCode.OK
 
 
 async def resume(cluster: Cluster, name: str) -> ExitCode:
-    body = await cluster.canary(name)
-    annotations = (body.get("metadata") or {}).get("annotations") or {}
-    if PAUSE_ANNOTATION in annotations:
-        await cluster.annotate(body, {PAUSE_ANNOTATION: None})
-        print(f"{name}.{cluster.namespace} resumed")
-    else:
-        print(f"{name}.{cluster.namespace} is not paused")
-    if (body.get("spec") or {}).get("suspend"):
-        print(
-            "warning: spec.suspend is true in the Canary manifest: it stays suspended until that is changed"
-            " where the manifest lives",
-            file=sys.stderr,
-        )
+    message, warning = await write_resume(cluster, await cluster.canary(name))
+    print(message)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return ExitCode.OK

@@ -18,7 +18,7 @@ from kubernetes_asyncio.config.config_exception import ConfigException
 
 from controller.api import API_GROUP, CANARY_PLURAL
 from controller.api.requests import FIELD_MANAGER
-from kubectl_flagman.errors import PluginError
+from kubectl_flagman.errors import ConflictError, PluginError
 
 VERSION = "v1beta1"
 MERGE_PATCH = "application/merge-patch+json"
@@ -140,7 +140,7 @@ class Cluster:
             )
         except ApiException as error:
             if error.status == 409:
-                raise PluginError(
+                raise ConflictError(
                     f"canary {name}.{namespace} changed while the request was written: try again"
                 ) from None
             raise _api_error(error, f"canary {name}.{namespace}") from None

@@ -21,3 +21,7 @@ class PluginError(Exception):
     def __init__(self, message: str, code: ExitCode = ExitCode.ERROR) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ConflictError(PluginError):
+    """The Canary changed between reading it and writing to it (409): reading it again may succeed."""

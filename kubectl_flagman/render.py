@@ -11,10 +11,12 @@ from typing import Any
 import yaml
 
 from controller.api import PROMOTED_CONDITION, Canary, Metric, Phase
+from controller.api.bluegreen_options import ROLLBACK_CONDITION
 from controller.api.options import OptionError, post_promotion_iterations
-from controller.api.requests import REQUEST_CONDITION, read_pause
+from controller.api.requests import PAUSE_ANNOTATION, REQUEST_ANNOTATION, REQUEST_CONDITION, read_pause
 from controller.errors import CanaryValidationError
 
+OPTION_PREFIX = "flagman.app/"
 KUBERNETES_DEFAULT_ITERATIONS = 10  # the controller's value when analysis.iterations < 1
 BAR_WIDTH = 20
 RECENT_EVENTS = 10
@@ -138,6 +140,7 @@ def summary(body: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dic
         ]
     request = conditions.get(REQUEST_CONDITION)
     preview = conditions.get(PREVIEW_CONDITION)
+    rollback = conditions.get(ROLLBACK_CONDITION)
     pause = read_pause(metadata)
     return {
         "name": metadata.get("name"),
@@ -158,6 +161,10 @@ def summary(body: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dic
         "lastRequest": None if request is None else _request_row(request),
         "postPromotion": post_promotion(body),
         "preview": None if preview is None else preview.get("message"),
+        "options": flagman_options(metadata),
+        "instantRollback": None
+        if rollback is None
+        else {"state": rollback.get("reason"), "message": rollback.get("message")},
         "invalidSpec": spec_problem or None,
         "metrics": metrics,
         "webhooks": webhooks,
@@ -170,6 +177,16 @@ def summary(body: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dic
             }
             for event in events[-RECENT_EVENTS:]
         ],
+    }
+
+
+def flagman_options(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """The Flagman options on the Canary (``flagman.app/*`` annotations but the requests), by short name."""
+    annotations = metadata.get("annotations") or {}
+    return {
+        str(key).removeprefix(OPTION_PREFIX): str(value)
+        for key, value in sorted(annotations.items())
+        if str(key).startswith(OPTION_PREFIX) and key not in (REQUEST_ANNOTATION, PAUSE_ANNOTATION)
     }
 
 
@@ -266,6 +283,13 @@ def status_text(info: Mapping[str, Any], now: datetime) -> str:
     if info["lastRequest"] is not None:
         verdict = "honoured" if info["lastRequest"]["honoured"] else "ignored"
         lines.append(f"Last request:   {verdict}: {info['lastRequest']['message']}")
+    if info.get("options"):
+        lines.append(
+            "Options:        " + ", ".join(f"{key}={value}" for key, value in info["options"].items())
+        )
+    if info.get("instantRollback"):
+        rollback = info["instantRollback"]
+        lines.append(f"Rollback:       {rollback['state']}: {rollback['message']}")
     if info["invalidSpec"]:
         lines.append(f"Invalid spec:   {info['invalidSpec']}")
     if info["metrics"]:

@@ -40,6 +40,13 @@ import yaml
 
 from sandbox.demo_visibility import DemoVisibility
 from sandbox.runtime.kube import EVENTS, Kube, KubeError, Obj, Resource
+from sandbox.runtime.podman_images import (
+    POD_RUNTIMES,
+    PodmanImages,
+    PodmanUnavailable,
+    default_pod_runtime,
+    pod_runtime_error,
+)
 from sandbox.up import NAMESPACE_MARKER, Sandbox, SandboxError, SandboxSettings, in_private_namespace_argv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +92,8 @@ class DemoSettings:
     control_plane: str = "emulator"
     #: `flagman.app/post-promotion-iterations` for the releases of 3.1.3 and 3.1.4.
     post_promotion_iterations: int = 10
+    #: `podman`: the controller and load tester pods run from the images `make images` built.
+    pod_runtime: str = "process"
 
     @property
     def real(self) -> bool:
@@ -133,6 +142,29 @@ def missing_pieces(install: str = "process", control_plane: str = "emulator") ->
         if shutil.which(tool) is None:
             missing.append(hint)
     return missing
+
+
+def tutorial_images() -> list[str]:
+    """The controller image the chart installs and the load tester image kustomize/tester names."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    images = [f"{values['image']['repository']}:{values['image']['tag']}"]
+    kustomization = yaml.safe_load((TESTER_KUSTOMIZATION / "kustomization.yaml").read_text())
+    for image in kustomization.get("images") or []:
+        images.append(f"{image.get('newName') or image['name']}:{image.get('newTag', 'latest')}")
+    return images
+
+
+def missing_for_podman() -> list[str]:
+    """What `--pod-runtime podman` needs: podman and the images the tutorial installs."""
+    try:
+        podman = PodmanImages.find("demo")
+    except PodmanUnavailable as exc:
+        return [str(exc)]
+    return [
+        f"{image} in podman's image store (make images)"
+        for image in tutorial_images()
+        if not podman.has_image(image)
+    ]
 
 
 def canary_manifest(settings: DemoSettings) -> Obj:
@@ -229,6 +261,7 @@ class Demo:
             scrape_interval=settings.scrape_interval,
             # with helm, the chart installs Prometheus (and its `flagger-prometheus` Service) as a pod
             prometheus=settings.install != "helm",
+            pod_runtime=settings.pod_runtime,
         )
         self.step = "starting"
         self.controller: subprocess.Popen[bytes] | None = None
@@ -542,6 +575,8 @@ class Demo:
             self.kube = sandbox.kube
             prometheus = "comes with the chart" if self.settings.install == "helm" else PROMETHEUS_URL
             self.say(f"sandbox up: API server {self.sandbox_settings.api_url}, Prometheus {prometheus}")
+            if self.settings.pod_runtime == "podman":
+                self.say("pods of the controller and load tester images run as podman containers of them")
             visibility = DemoVisibility(self.sandbox_settings.kubeconfig, self.state_dir)
             self.say(f"follow the rollouts in a browser: open {visibility.start_dashboard()}")
             try:
@@ -559,7 +594,12 @@ class Demo:
         if binaries is None:
             raise DemoFailed("no control-plane binaries (make control-plane)")
         self.step = "starting the control plane and the node"
-        cluster = RealCluster(self.real_dir, binaries, progress=lambda message: self.say(message))
+        cluster = RealCluster(
+            self.real_dir,
+            binaries,
+            progress=lambda message: self.say(message),
+            pod_runtime=self.settings.pod_runtime,
+        )
         await asyncio.to_thread(cluster.start)
         try:
             self.kube = await Kube.from_kubeconfig(str(cluster.kubeconfig))
@@ -827,9 +867,20 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
         help="`emulator` (the default: the sandbox's API server) or `real` (etcd, kube-apiserver, "
         "kube-controller-manager and kube-scheduler from `make control-plane`, with the node agent; root)",
     )
+    parser.add_argument(
+        "--pod-runtime",
+        choices=POD_RUNTIMES,
+        default=default_pod_runtime(),
+        help="`process` (the default, or $FLAGMAN_POD_RUNTIME: every pod a local process) or `podman` (the "
+        "controller and load tester pods run from the images `make images` built; with --install helm)",
+    )
     args = parser.parse_args(list(argv))
     if args.post_promotion_iterations < 1:
         parser.error("--post-promotion-iterations must be at least 1")
+    if (error := pod_runtime_error(args.pod_runtime)) is not None:
+        parser.error(error)
+    if args.pod_runtime == "podman" and args.install == "process":
+        parser.error("--pod-runtime podman runs the chart's controller pod: it needs --install helm")
     if args.control_plane == "real" and args.install == "process":
         parser.error("--control-plane real needs --install helm (a local controller cannot reach ClusterIPs)")
     return DemoSettings(
@@ -845,6 +896,7 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
         state_dir=args.state_dir,
         install=args.install,
         control_plane=args.control_plane,
+        pod_runtime=args.pod_runtime,
     )
 
 
@@ -852,6 +904,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     settings = parse_args(args)
     missing = missing_pieces(settings.install, settings.control_plane)
+    if settings.pod_runtime == "podman":
+        missing += missing_for_podman()
     if missing:
         print("demo cannot run; missing pieces:\n  " + "\n  ".join(missing), file=sys.stderr)
         return 1

@@ -40,6 +40,13 @@ from sandbox.prometheus import Prometheus, PrometheusSettings, register_service
 from sandbox.runtime import Runtime, RuntimeSettings
 from sandbox.runtime.kube import Kube
 from sandbox.runtime.logs import PodLogReader
+from sandbox.runtime.podman_images import (
+    POD_RUNTIMES,
+    PodmanImages,
+    PodmanUnavailable,
+    default_pod_runtime,
+    pod_runtime_error,
+)
 from sandbox.runtime.processes import with_hosts_file
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,7 @@ DEFAULT_STATE_DIR = Path(os.environ.get("FLAGMAN_SANDBOX_DIR", "/tmp/flagman-san
 NAMESPACE_MARKER = "FLAGMAN_SANDBOX_NAMESPACE"
 API_PORT = 6443
 CONTROL_PLANES = ("emulator", "real")
+PODMAN_PODS = "controller and load tester from their images (podman), others as processes"
 
 
 class SandboxError(Exception):
@@ -66,6 +74,8 @@ class SandboxSettings:
     prometheus: bool = True
     #: `emulator` (the sandbox API server and runtime, default) or `real` (sandbox.controlplane).
     control_plane: str = "emulator"
+    #: `process` (default) or `podman`: the controller and load tester pods from Flagman's images.
+    pod_runtime: str = "process"
 
     @property
     def api_address(self) -> str:
@@ -94,6 +104,7 @@ class SandboxSettings:
             second_octet=self.second_octet,
             pod_dns=True,  # pods get their namespace's hosts file (short names) inside the sandbox's own
             extra_env={"KUBECONFIG": str(self.kubeconfig)},
+            pod_runtime=self.pod_runtime,
         )
 
 
@@ -142,7 +153,11 @@ class Sandbox:
             raise SandboxError(f"cannot serve the API server on {settings.api_url}: {exc}") from exc
         settings.kubeconfig.write_text(kubeconfig_text(settings.api_url))
         self.kube = Kube.from_url(settings.api_url)
-        self.runtime = Runtime(self.kube, settings.runtime)
+        try:
+            self.runtime = Runtime(self.kube, settings.runtime)
+        except PodmanUnavailable as exc:
+            await self.stop()
+            raise SandboxError(str(exc)) from None
         await self.runtime.start()
         app[RUNTIME_HOOKS].exec = self.runtime.exec  # kubectl exec: commands run in this mount namespace
         bind_hosts_file(settings.runtime.hosts_file)
@@ -170,6 +185,7 @@ class Sandbox:
             "prometheus": f"http://{self.settings.prometheus_address}:9090" if self.prometheus else None,
             "hosts": str(self.settings.runtime.hosts_file),
             "logs": str(self.settings.runtime.log_dir),
+            "pod_runtime": self.settings.pod_runtime,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
@@ -233,7 +249,10 @@ def read_record(settings: SandboxSettings) -> dict[str, Any] | None:
 def supervisor_argv(settings: SandboxSettings) -> list[str]:
     if settings.control_plane == "real":
         return in_private_namespace_argv(
-            [sys.executable, "-m", "sandbox.node.serve", "--state-dir", str(settings.state_dir)]
+            [
+                *(sys.executable, "-m", "sandbox.node.serve", "--state-dir", str(settings.state_dir)),
+                f"--pod-runtime={settings.pod_runtime}",
+            ]
         )
     return in_private_namespace_argv(
         [
@@ -249,6 +268,7 @@ def supervisor_argv(settings: SandboxSettings) -> list[str]:
             "--kubernetes-minor",
             str(settings.kubernetes_minor),
             *([] if settings.prometheus else ["--no-prometheus"]),
+            f"--pod-runtime={settings.pod_runtime}",
         ]
     )
 
@@ -260,6 +280,15 @@ def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
         print(f"export KUBECONFIG={record['kubeconfig']}")
         return 0
     real = settings.control_plane == "real"
+    if (error := pod_runtime_error(settings.pod_runtime)) is not None:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 1
+    if settings.pod_runtime == "podman":
+        try:
+            PodmanImages.find(str(settings.state_dir))
+        except PodmanUnavailable as exc:
+            print(f"sandbox: {exc}", file=sys.stderr)
+            return 1
     if real:
         from sandbox.controlplane import find_binaries, why_missing
 
@@ -292,6 +321,8 @@ def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
                 print(f"  control plane: real Kubernetes {record['version']} (logs: {record['logs']})")
                 print(f"  node:          {record['node']} (agent log: {record['agent_log']})")
                 print(f"  pod logs:      {record['pod_logs']}")
+                if settings.pod_runtime == "podman":
+                    print(f"  pods:          {PODMAN_PODS}")
                 print(f"export KUBECONFIG={record['kubeconfig']}")
                 print("kubectl exec POD -- CMD reaches ClusterIPs and cluster DNS names from inside a pod")
                 return 0
@@ -301,6 +332,8 @@ def up(settings: SandboxSettings, timeout_seconds: float | None = None) -> int:
                 where = "none (--no-prometheus; helm's --set prometheus.install=true brings one)"
             print(f"  prometheus: {where}")
             print(f"  pod logs:   {record['logs']}")
+            if record.get("pod_runtime") == "podman":
+                print(f"  pods:       {PODMAN_PODS}")
             print(f"export KUBECONFIG={record['kubeconfig']}")
             print("cluster DNS works in pods (kubectl exec POD -- CMD) and in: flagman sandbox exec -- CMD")
             return 0
@@ -408,6 +441,7 @@ def _settings_from(args: Any) -> SandboxSettings:
         kubernetes_minor=args.kubernetes_minor,
         prometheus=not getattr(args, "no_prometheus", False),  # only `up` and the supervisor have the flag
         control_plane=getattr(args, "control_plane", "emulator"),  # only `up` has the flag
+        pod_runtime=getattr(args, "pod_runtime", "process"),  # `up` and the supervisor have it
     )
 
 
@@ -421,6 +455,17 @@ def _add_common(parser: Any) -> None:
     parser.add_argument("--second-octet", type=int, default=42, help="use 127.N.0.0/16 (default 42)")
     parser.add_argument("--scrape-interval", default="5s", help="Prometheus scrape interval (default 5s)")
     parser.add_argument("--kubernetes-minor", type=int, default=31, help="minor version /version reports")
+
+
+def add_pod_runtime(parser: Any) -> None:
+    parser.add_argument(
+        "--pod-runtime",
+        choices=POD_RUNTIMES,
+        default=default_pod_runtime(),
+        help="process: every pod runs as local processes (default, or $FLAGMAN_POD_RUNTIME); podman: pods of "
+        "Flagman's controller and load tester images run as podman containers of the images `make images` "
+        "built, the others as processes",
+    )
 
 
 def _add_no_prometheus(parser: Any) -> None:
@@ -445,6 +490,7 @@ def add_subcommands(subparsers: Any) -> None:
         _add_common(parser)
         if name == "up":
             _add_no_prometheus(parser)
+            add_pod_runtime(parser)
             parser.add_argument(
                 "--control-plane",
                 choices=CONTROL_PLANES,
@@ -473,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.up")
     _add_common(parser)
     _add_no_prometheus(parser)
+    add_pod_runtime(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = _settings_from(args)

@@ -126,6 +126,8 @@ async def run_behaviour(
         )
         plays = [(kind.name, scenario) for kind in kinds for scenario in scenarios]
         results = await asyncio.gather(*(_play(stages[k], s) for k, s in plays))
+        print("compare: waiting until both controllers have written everything (5 s quiet)", flush=True)
+        await asyncio.gather(*(trace.settled() for trace in traces.values()), return_exceptions=True)
         for (kind_name, scenario), (story, seconds) in zip(plays, results, strict=True):
             stage = stages[kind_name]
             ns = stage.namespace

@@ -38,6 +38,7 @@ class Trace:
     _counts: dict[str, int] = field(default_factory=dict)
     _waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = field(default_factory=list)
     _caches: list[WatchCache] = field(default_factory=list)
+    _last_change: float = field(default_factory=time.monotonic)
 
     async def start(self) -> None:
         canaries = WatchCache(
@@ -80,6 +81,7 @@ class Trace:
         self._wake()
 
     def _wake(self) -> None:
+        self._last_change = time.monotonic()
         for probe, future in list(self._waiters):
             if not future.done() and probe():
                 future.set_result(None)
@@ -100,6 +102,15 @@ class Trace:
         finally:
             if (probe, future) in self._waiters:
                 self._waiters.remove((probe, future))
+
+    async def settled(self, quiet: float = 5.0, within: float = 60.0) -> None:
+        """Until nothing new was recorded for `quiet` seconds: a controller may still be writing the events of
+        a step whose status the scenario already saw (Flagger emits some after the phase changes)."""
+        deadline = time.monotonic() + within
+        while (idle := time.monotonic() - self._last_change) < quiet:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.namespace}: still changing after {within:.0f} s")
+            await asyncio.sleep(quiet - idle)
 
     # -- probes --
     def phase(self, name: str) -> str:

@@ -11,7 +11,7 @@ and records the podinfo version of every response (``bench/cutover/recorder.py``
    request annotation written to all traffic on the previous version; the last round through the real
    ``kubectl-flagman undo`` process, from the command's start (its Python start-up included).
 
-    .venv/bin/python -m bench.cutover [--rounds 3] [--replicas 2]
+    .venv/bin/python -m bench.cutover [--backend emulator|real] [--rounds 2] [--replicas 2]
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.cutover.recorder import Cutover, analyse
-from bench.cutover.sandbox import NAMESPACE, NEW, CutoverSandbox, cutover_sandbox
+from bench.cutover.sandbox import NAMESPACE, NEW, CutoverSandbox, cutover_sandbox, real_cutover_sandbox
 from controller.api.bluegreen_options import SCALE_DOWN_DELAY_ANNOTATION, SELECTOR_SWITCH_ANNOTATION
 from controller.kube.api import SERVICES
+from sandbox.controlplane.testing import availability
 
 
 def load_average() -> str:
@@ -54,15 +57,27 @@ async def wait_apex_on_primary(sandbox: CutoverSandbox, within: float = 60) -> N
     raise TimeoutError("the apex did not return to the primary")
 
 
-async def run(rounds: int, replicas: int, workdir: Path) -> None:
+def sandbox_for(backend: str) -> Callable[..., contextlib.AbstractAsyncContextManager[CutoverSandbox]]:
+    """``cutover_sandbox`` or ``real_cutover_sandbox`` with the control plane's binaries bound."""
+    if backend == "emulator":
+        return cutover_sandbox
+    binaries = availability().binaries
+    if binaries is None:
+        raise SystemExit(f"--backend real: {availability().reason}")
+    return functools.partial(real_cutover_sandbox, binaries=binaries)
+
+
+async def run(backend: str, rounds: int, replicas: int, workdir: Path) -> None:
+    sandbox_at = sandbox_for(backend)
+    print(f"backend: {backend}")
     print(f"load average before: {load_average()}")
     print("| promotion | requests | errors | version changes | stale responses | mixed window (s) |")
     print("|---|---|---|---|---|---|")
-    async with cutover_sandbox(workdir / "off", {}, replicas=replicas) as sandbox:
+    async with sandbox_at(workdir / "off", annotations={}, replicas=replicas) as sandbox:
         print(promotion_row("in place (Flagger)", analyse(await sandbox.promote(NEW), NEW)), flush=True)
     options = {SELECTOR_SWITCH_ANNOTATION: "true", SCALE_DOWN_DELAY_ANNOTATION: "600"}
     undo_rows: list[str] = []
-    async with cutover_sandbox(workdir / "on", options, replicas=replicas) as sandbox:
+    async with sandbox_at(workdir / "on", annotations=options, replicas=replicas) as sandbox:
         old = "6.0.0"
         for index in range(rounds):
             new = f"6.0.{index + 1}"
@@ -87,14 +102,15 @@ async def run(rounds: int, replicas: int, workdir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cutover", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="promotion + undo rounds with the switch on")
+    parser.add_argument("--backend", choices=("emulator", "real"), default="emulator", help="API server")
+    parser.add_argument("--rounds", type=int, default=2, help="promotion + undo rounds with the switch on")
     parser.add_argument("--replicas", type=int, default=2, help="podinfo replicas")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="bench-cutover-") as workdir,
         contextlib.suppress(KeyboardInterrupt),
     ):
-        asyncio.run(run(args.rounds, args.replicas, Path(workdir)))
+        asyncio.run(run(args.backend, args.rounds, args.replicas, Path(workdir)))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
+import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 import aiohttp
 
 ERROR = "error"
+REPO = str(Path(__file__).resolve().parents[2])
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,12 @@ class Sample:
     started: float  # time.monotonic()
     ended: float
     version: str  # podinfo's /version, or ERROR
+
+
+class Recorder(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> list[Sample]: ...
 
 
 @dataclass
@@ -116,3 +128,34 @@ def analyse(samples: Sequence[Sample], new: str) -> Cutover:
         first_new=first_new,
         all_moved=all_moved,
     )
+
+
+@dataclass
+class ProcessRecorder:
+    """:class:`VersionRecorder` in a child process started by ``prefix`` (e.g. ``nsenter --net=...``)."""
+
+    url: str
+    prefix: Sequence[str]
+    _process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            *self.prefix,
+            sys.executable,
+            "-m",
+            "bench.cutover.record",
+            self.url,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=REPO,
+        )
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), 30)
+        if line.strip() != b"recording":
+            raise RuntimeError(f"the recording client did not start: {line!r}")
+
+    async def stop(self) -> list[Sample]:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(self._process.communicate(), 30)
+        rows = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+        return [Sample(float(started), float(ended), str(version)) for started, ended, version in rows]

@@ -14,16 +14,17 @@ import contextlib
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.cutover.recorder import Sample, VersionRecorder
+from bench.cutover.recorder import ProcessRecorder, Recorder, Sample, VersionRecorder
 from controller.api.requests import REQUEST_ANNOTATION, Action, ReleaseRequest
 from controller.errors import FlagmanError
 from controller.kube.api import CANARIES, DEPLOYMENTS, SERVICES, KubeApi
 from sandbox.apiserver.testing import ApiServer
+from sandbox.node.cluster import RealCluster, network_prefix
 from sandbox.runtime import Runtime, RuntimeSettings
 from sandbox.runtime.kube import Kube
 from tests.controller.integration.harness import ControllerProcess
@@ -80,9 +81,11 @@ def canary(annotations: Mapping[str, str]) -> dict[str, Any]:
 
 @dataclass
 class CutoverSandbox:
-    server: ApiServer
+    kubeconfig: str
     api: KubeApi
     controller: ControllerProcess
+    recorder: Callable[[str], Recorder] = VersionRecorder
+    """Makes the recording client for a URL (on the real control plane: one inside the node's network)."""
 
     async def phase(self) -> str:
         body = await self.api.get(CANARIES, NAMESPACE, "podinfo")
@@ -128,7 +131,7 @@ class CutoverSandbox:
 
     async def promote(self, version: str, *, settle: float = 1.0) -> list[Sample]:
         """Release ``version`` through the Canary with the recording client on; the samples."""
-        recorder = VersionRecorder(await self.url())
+        recorder = self.recorder(await self.url())
         await recorder.start()
         await asyncio.sleep(settle)
         await self.set_version(version)
@@ -147,7 +150,7 @@ class CutoverSandbox:
             process = await asyncio.create_subprocess_exec(
                 str(PLUGIN),
                 "--kubeconfig",
-                self.server.kubeconfig,
+                self.kubeconfig,
                 "-n",
                 NAMESPACE,
                 "undo",
@@ -171,7 +174,7 @@ class CutoverSandbox:
         self, *, via_plugin: bool = True, settle: float = 1.0
     ) -> tuple[float, float, list[Sample]]:
         """An undo under traffic: (asked, request written, samples), monotonic times."""
-        recorder = VersionRecorder(await self.url())
+        recorder = self.recorder(await self.url())
         await recorder.start()
         await asyncio.sleep(settle)
         asked = time.monotonic()
@@ -180,31 +183,66 @@ class CutoverSandbox:
         return asked, written, await recorder.stop()
 
 
+async def _prepare(sandbox: CutoverSandbox, annotations: Mapping[str, str], replicas: int) -> None:
+    await install_crds(sandbox.api)
+    with contextlib.suppress(FlagmanError):  # the real control plane's namespace may exist already
+        await create_namespace(sandbox.api, NAMESPACE)
+    await sandbox.api.create(DEPLOYMENTS, NAMESPACE, podinfo(OLD, replicas))
+    await sandbox.api.create(CANARIES, NAMESPACE, canary(annotations))
+    sandbox.controller.start()
+    await sandbox.wait_phase("Initialized")
+    await sandbox.wait_ready("podinfo-primary")
+
+
 @contextlib.asynccontextmanager
 async def cutover_sandbox(
     workdir: Path, annotations: Mapping[str, str], *, replicas: int = 2
 ) -> AsyncIterator[CutoverSandbox]:
-    """The sandbox with podinfo ``OLD`` Initialized under the controller, ``annotations`` on its Canary."""
+    """The emulator and the sandbox runtime in this process, podinfo ``OLD`` Initialized under the
+    controller, ``annotations`` on its Canary."""
     with ApiServer(workdir=workdir / "apiserver", bookmark_interval=0.2) as server:
         kube = Kube.from_url(server.url)
-        runtime = Runtime(
-            kube, RuntimeSettings(state_dir=workdir / "sandbox", second_octet=random.randint(60, 250))
-        )
+        settings = RuntimeSettings(state_dir=workdir / "sandbox", second_octet=random.randint(60, 250))
+        runtime = Runtime(kube, settings)
         await runtime.start()
         api = await KubeApi.connect(server.kubeconfig, user_agent="flagman-bench")
         controller = ControllerProcess(server.kubeconfig, "http://127.0.0.1:9", workdir / "controller.log")
+        sandbox = CutoverSandbox(server.kubeconfig, api, controller)
         try:
-            await install_crds(api)
-            await create_namespace(api, NAMESPACE)
-            await api.create(DEPLOYMENTS, NAMESPACE, podinfo(OLD, replicas))
-            await api.create(CANARIES, NAMESPACE, canary(annotations))
-            controller.start()
-            sandbox = CutoverSandbox(server, api, controller)
-            await sandbox.wait_phase("Initialized")
-            await sandbox.wait_ready("podinfo-primary")
+            await _prepare(sandbox, annotations, replicas)
             yield sandbox
         finally:
             controller.stop()
             await api.close()
             await runtime.stop()
             await kube.close()
+
+
+@contextlib.asynccontextmanager
+async def real_cutover_sandbox(
+    workdir: Path, annotations: Mapping[str, str], *, binaries: Path, replicas: int = 2
+) -> AsyncIterator[CutoverSandbox]:
+    """The same on the real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)
+    with the node agent running the pods; the recording client runs inside the node's network namespace,
+    where the agent serves the ClusterIPs from the real EndpointSlices."""
+    cluster = RealCluster(workdir / "real", binaries)
+    await asyncio.to_thread(cluster.start)
+    try:
+        kubeconfig = str(cluster.kubeconfig)
+        api = await KubeApi.connect(kubeconfig, user_agent="flagman-bench")
+        controller = ControllerProcess(kubeconfig, "http://127.0.0.1:9", workdir / "controller.log")
+        node = f"/run/netns/{network_prefix(cluster.state_dir)}-node"
+        prefix = cluster.in_node_mounts(["nsenter", f"--net={node}", "--"])
+
+        def recorder(url: str) -> Recorder:
+            return ProcessRecorder(url, prefix)
+
+        sandbox = CutoverSandbox(kubeconfig, api, controller, recorder)
+        try:
+            await _prepare(sandbox, annotations, replicas)
+            yield sandbox
+        finally:
+            controller.stop()
+            await api.close()
+    finally:
+        await asyncio.to_thread(cluster.stop)

@@ -22,6 +22,10 @@ promotion, so ``kubectl flagman undo`` (or an automatic rollback) moves the traf
 
 MAX_SCALE_DOWN_DELAY_SECONDS = 7 * 24 * 3600
 
+ROLLBACK_CONDITION = "InstantRollback"
+"""Status condition of an instant rollback (``undo``): reason ``Restoring`` while the apex serves the
+previous version's pods and the primary is being restored, ``Restored`` once the primary serves it again."""
+
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 

@@ -65,6 +65,11 @@ def previous_deployment(primary: JsonDict, canary: Canary, target: Target, revis
     return body
 
 
+def _keeps(live: JsonDict, revision: str) -> bool:
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    return bool((live.get("spec") or {}).get("replicas")) and annotations.get(REVISION_ANNOTATION) == revision
+
+
 class KubePreviousVersions:
     """Implements `controller.rollout.ports.PreviousVersions` with one Deployment per Canary."""
 
@@ -78,6 +83,10 @@ class KubePreviousVersions:
             raise KubeError(f"deployment {primary_name(canary.target_name)}.{ns} not found")
         body = previous_deployment(primary, canary, target, revision)
         live = self.cluster.deployments.get(ns, name)
+        if live is not None and _keeps(live, revision):
+            # Kept for this very promotion already (a promotion tick that failed after updating the
+            # primary is repeated): copying the primary again would keep the new version.
+            return
         try:
             if live is None:
                 try:

@@ -18,7 +18,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from controller.api import PROMOTED_CONDITION, Canary, CanaryStatus, Condition, Phase
-from controller.api.bluegreen_options import SCALE_DOWN_DELAY_ANNOTATION, scale_down_delay_seconds
+from controller.api.bluegreen_options import (
+    ROLLBACK_CONDITION,
+    SCALE_DOWN_DELAY_ANNOTATION,
+    scale_down_delay_seconds,
+)
 from controller.api.options import OptionError, post_promotion_iterations
 from controller.errors import FlagmanError, NotReadyError
 from controller.rollout import transitions
@@ -27,9 +31,6 @@ from controller.rollout.gates import post_rollout
 from controller.rollout.ports import AlertSeverity, Event, Role
 from controller.rollout.readiness import check_ready, parse_time
 
-ROLLBACK_CONDITION = "InstantRollback"
-"""Status condition: reason ``Restoring`` while the apex serves the previous version's pods and the
-primary is being restored, ``Restored`` once the primary serves it again."""
 RESTORING = "Restoring"
 RESTORED = "Restored"
 

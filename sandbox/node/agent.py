@@ -33,6 +33,7 @@ from sandbox.runtime.events import EventRecorder
 from sandbox.runtime.hostsfile import HostsFile
 from sandbox.runtime.informer import Informer
 from sandbox.runtime.kube import ENDPOINTSLICES, PODS, SERVICES, Kube, KubeError
+from sandbox.runtime.podman_images import PodmanImages
 from sandbox.runtime.pods import PodEnvironment, PodRuntime
 from sandbox.runtime.processes import kill_recorded
 
@@ -61,6 +62,11 @@ class AgentSettings:
     service_cidr: str = "10.96.0.0/16"
     host_ip: str = "127.0.0.1"
     token_refresh_seconds: float = REFRESH_AFTER_SECONDS
+    #: `process` or `podman` (Flagman's own images run from their images, in the pods' network namespaces).
+    pod_runtime: str = "process"
+
+    def podman(self) -> PodmanImages | None:
+        return PodmanImages.find(str(self.state_dir)) if self.pod_runtime == "podman" else None
 
     @property
     def pids_dir(self) -> Path:
@@ -111,6 +117,9 @@ class NodeAgent:
         if leftovers:
             log.info("killed %d container processes left by a previous agent", leftovers)
         ensure_mount_point()
+        podman = s.podman()
+        if podman is not None and (leftovers := await podman.remove_leftovers()):
+            log.info("removed %d podman containers left by a previous agent", leftovers)
         self.kube = await Kube.from_kubeconfig(str(s.kubeconfig))
         self.proxy_kube = await Kube.from_kubeconfig(str(s.proxy_kubeconfig))
         await self.network.setup()
@@ -127,6 +136,7 @@ class NodeAgent:
             hosts=hosts,
             credentials=self.credentials,
             announce_scheduling=False,
+            podman=podman,
         )
         self.pods = PodRuntime(environment, pods)
         self.proxy = NodeServiceProxy(
@@ -223,5 +233,8 @@ async def clean_up(settings: AgentSettings) -> tuple[int, list[str]]:
     """What `sandbox down` does after an agent that did not stop cleanly: kill its container processes and
     delete its network namespaces."""
     killed = kill_recorded(settings.pids_dir)
+    podman = settings.podman()
+    if podman is not None:
+        killed += await podman.remove_leftovers()
     namespaces = await delete_all(settings.network_prefix)
     return killed, namespaces

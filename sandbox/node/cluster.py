@@ -64,12 +64,14 @@ class RealCluster:
         node_name: str = NODE_NAME,
         progress: Progress | None = None,
         ready_timeout: float = 120.0,
+        pod_runtime: str = "process",
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.binaries = binaries
         self.node_name = node_name
         self.progress = progress or (lambda message: log.info("%s", message))
         self.ready_timeout = ready_timeout
+        self.pod_runtime = pod_runtime
         self.plane = ControlPlane(
             self.state_dir / "control-plane",
             binaries,
@@ -128,6 +130,7 @@ class RealCluster:
             network_prefix=network_prefix(self.state_dir),
             service_cidr=plane.service_cidr,
             host_ip=HOST_IP,
+            pod_runtime=self.pod_runtime,
         )
 
     def in_node_mounts(self, argv: list[str]) -> list[str]:

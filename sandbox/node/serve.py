@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ from typing import Any
 
 from sandbox.controlplane import ControlPlaneError, describe, find_binaries, why_missing
 from sandbox.node.cluster import ClusterError, RealCluster
+from sandbox.runtime.podman_images import POD_RUNTIMES
 
 LEFTOVER_DIRS = ("control-plane", "node")
 
@@ -53,14 +55,15 @@ def record_for(cluster: RealCluster, kubeconfig: Path) -> dict[str, Any]:
     }
 
 
-def serve(state_dir: Path, binaries: Path) -> int:
+def serve(state_dir: Path, binaries: Path, pod_runtime: str = "process") -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     clean_leftovers(state_dir)
     record = state_dir / "sandbox.json"
     kubeconfig = state_dir / "kubeconfig"
-    with RealCluster(state_dir, binaries, progress=lambda message: print(message, flush=True)) as cluster:
+    progress = functools.partial(print, flush=True)
+    with RealCluster(state_dir, binaries, progress=progress, pod_runtime=pod_runtime) as cluster:
         shutil.copyfile(cluster.kubeconfig, kubeconfig)
         kubeconfig.chmod(0o600)
         record.write_text(json.dumps(record_for(cluster, kubeconfig), indent=2))
@@ -88,6 +91,7 @@ def serve(state_dir: Path, binaries: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.node.serve")
     parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--pod-runtime", choices=POD_RUNTIMES, default="process")
     args = parser.parse_args(argv)
     binaries = find_binaries()
     if binaries is None:
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     args.state_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return serve(args.state_dir.resolve(), binaries)
+        return serve(args.state_dir.resolve(), binaries, args.pod_runtime)
     except (ControlPlaneError, ClusterError, OSError) as error:
         print(f"sandbox: {error}", file=sys.stderr)
         return 1

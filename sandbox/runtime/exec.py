@@ -286,7 +286,7 @@ class PodExec:
         self, namespace: str, pod: str, container: str, command: Sequence[str], *, stdin: bool, tty: bool
     ) -> ExecCommand:
         process = self._container(namespace, pod, container)
-        argv = process.context.wrap(command)
+        argv = process.exec_argv(command, stdin=stdin, tty=tty)
         env, cwd = dict(process.env), str(process.workdir)
         if tty:
             return await PtyCommand.spawn(argv, env, cwd)

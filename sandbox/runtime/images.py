@@ -92,11 +92,21 @@ def podinfo_argv(container: dict[str, Any], pod_ip: str, image: ImageRef, python
     return [*app, "--host", pod_ip, "--port", port, "--metrics-port", metrics_port, "--version", image.tag]
 
 
-def loadtester_argv(container: dict[str, Any], pod_ip: str, python: str) -> list[str]:
+def runs_loadtester(container: dict[str, Any]) -> bool:
+    """Whether a load tester image's container runs the load tester (not e.g. a Helm test's `sh -c`)."""
     command = [str(token) for token in container.get("command") or []]
-    if command and not re.search(r"loadtester$", command[0]):
+    return not command or bool(re.search(r"loadtester$", command[0]))
+
+
+def loadtester_flags(container: dict[str, Any], pod_ip: str) -> list[str]:
+    """The load tester's flags, bound to the pod IP (the entrypoint's arguments in the image)."""
+    return ["--host", pod_ip, *entrypoint_args(container, r"loadtester$")]
+
+
+def loadtester_argv(container: dict[str, Any], pod_ip: str, python: str) -> list[str]:
+    if not runs_loadtester(container):
         return local_command(container)  # e.g. a Helm test pod running `sh -c` in the load tester image
-    return [python, "-m", "loadtester", "--host", pod_ip, *entrypoint_args(container, r"loadtester$")]
+    return [python, "-m", "loadtester", *loadtester_flags(container, pod_ip)]
 
 
 def is_controller_image(image: ImageRef) -> bool:
@@ -104,18 +114,21 @@ def is_controller_image(image: ImageRef) -> bool:
     return image.repository.endswith("flagman/controller") or image.name == "flagger"
 
 
-def controller_argv(container: dict[str, Any], pod_ip: str, python: str) -> list[str]:
-    """`./flagger FLAGS` (the image's shim) or `flagman controller FLAGS` -> `python -m controller FLAGS`.
-
-    The flags pass unchanged, as the shim passes them; `-listen-address` binds /healthz and /metrics to
-    the pod IP (a pod's `0.0.0.0` is its own network namespace; here it would be the whole machine).
-    """
+def controller_flags(container: dict[str, Any], pod_ip: str) -> list[str]:
+    """The flags of `./flagger FLAGS` (the image's shim) or `flagman controller FLAGS`, unchanged as the
+    shim passes them; `-listen-address` binds /healthz and /metrics to the pod IP (a pod's `0.0.0.0` is its
+    own network namespace; here it would be the whole machine)."""
     tokens = entrypoint_args(container, r"(^|/)flagger$")
     if tokens[:2] == ["flagman", "controller"]:
         tokens = tokens[2:]
     if flag_value(tokens, "listen-address") is None:
         tokens.append(f"-listen-address={pod_ip}")
-    return [python, "-m", "controller", *tokens]
+    return tokens
+
+
+def controller_argv(container: dict[str, Any], pod_ip: str, python: str) -> list[str]:
+    """`./flagger FLAGS` or `flagman controller FLAGS` -> `python -m controller FLAGS`."""
+    return [python, "-m", "controller", *controller_flags(container, pod_ip)]
 
 
 def prometheus_config_path(container: dict[str, Any]) -> str:

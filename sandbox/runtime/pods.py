@@ -20,6 +20,7 @@ from sandbox.runtime.logs import log_path
 from sandbox.runtime.objects import is_terminating, timestamp
 from sandbox.runtime.pod_discovery import PodDiscoveryTargets
 from sandbox.runtime.podhost import EmulatorCredentials, PodCredentials, PodNetwork, merged
+from sandbox.runtime.podman_images import PodmanImages
 from sandbox.runtime.probes import run_probe
 from sandbox.runtime.processes import ContainerProcess, PodContext
 from sandbox.runtime.promconfig import ContainerSetupError, prepare
@@ -53,6 +54,9 @@ class PodEnvironment:
     credentials: PodCredentials | None = None
     #: Write the `Scheduled` event (the emulator has no scheduler; on a real control plane it writes it).
     announce_scheduling: bool = True
+    #: `--pod-runtime podman`: containers of Flagman's own images run from those images (None: every
+    #: container is a local process).
+    podman: PodmanImages | None = None
 
     @property
     def pod_credentials(self) -> PodCredentials:
@@ -156,6 +160,10 @@ class PodWorker:
                 argv_for(container, "0.0.0.0")
         except UnknownImage as exc:
             await self._report_unpullable(specs, str(exc))
+            return
+        missing = await self.env.podman.missing_image(specs) if self.env.podman is not None else None
+        if missing is not None:
+            await self._report_unpullable(specs, missing)
             return
         self.attached = True  # before the await: a stop during attach must still detach
         self.pod_ip = await self.env.network.attach(self.uid, *self.key)
@@ -274,7 +282,11 @@ class PodWorker:
         env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
         env["HOME"] = str(self._workdir())
         env["HOSTNAME"] = self.key[1]
-        env.update(self.credential_env)
+        return env | self._container_env(state)
+
+    def _container_env(self, state: ContainerState) -> dict[str, str]:
+        """What the pod gives the container (not the host's PATH and HOME, which an image has its own of)."""
+        env = dict(self.credential_env)
         env.update(self.env.extra_env)
         network = self.env.network
         env.update(container_env(state.spec, self.pod, self.pod_ip, network.host_ip, network.node_name))
@@ -294,14 +306,12 @@ class PodWorker:
     async def _start_container(self, state: ContainerState) -> None:
         name = str(state.spec.get("name", ""))
         record = self.env.pids_dir / f"{self.uid}.{name}"
-        process = ContainerProcess(
-            state.argv, self._process_env(state), self.log_file(name), self._workdir(), self.context, record
-        )
-        state.process = process  # tracked before spawning, so a stop during the spawn still kills it
         try:
+            process = self._container_process(state, name, record)
+            state.process = process  # tracked before spawning, so a stop during the spawn still kills it
             await prepare(self.env.kube, self.pod, state.spec, self._workdir(), self.env.discovery_file)
             await process.start()
-        except (OSError, ContainerSetupError) as exc:
+        except (OSError, ValueError, ContainerSetupError) as exc:
             state.process = None
             state.exit_code = 128
             state.last_termination = {"exitCode": 128, "reason": "StartError", "message": str(exc)}
@@ -322,6 +332,29 @@ class PodWorker:
             )
             await self.env.events.record(self.pod, "Normal", "Created", f"Created container {name}")
         await self.env.events.record(self.pod, "Normal", "Started", f"Started container {name}")
+
+    def _container_process(self, state: ContainerState, name: str, record: Path) -> ContainerProcess:
+        podman = self.env.podman
+        if podman is None or not podman.runs(state.spec):
+            return ContainerProcess(
+                state.argv,
+                self._process_env(state),
+                self.log_file(name),
+                self._workdir(),
+                self.context,
+                record,
+            )
+        container_name = podman.container_name(self.key[0], self.key[1], name)
+        argv = podman.run_argv(
+            container_name,
+            self.pod,
+            state.spec,
+            self.pod_ip,
+            self.context,
+            self._container_env(state),
+            self._workdir() / "podman" / name,
+        )
+        return podman.container(container_name, argv, self.log_file(name), self._workdir(), record)
 
     async def _wait_exit(self, process: ContainerProcess) -> int:
         code = await process.wait()
@@ -451,7 +484,7 @@ class PodWorker:
             "name": state.spec.get("name", ""),
             "image": state.spec.get("image", ""),
             "imageID": f"sandbox://{state.spec.get('image', '')}",
-            "containerID": f"sandbox://{state.process.pid}" if state.process and state.process.pid else "",
+            "containerID": state.process.container_id if state.process else "",
             "ready": running and state.ready,
             "started": running,
             "restartCount": state.restarts,

@@ -143,6 +143,15 @@ class ContainerProcess:
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
+    @property
+    def container_id(self) -> str:
+        """The pod status's `containerID` (empty until started)."""
+        return f"sandbox://{self.pid}" if self.pid else ""
+
+    def exec_argv(self, command: Sequence[str], *, stdin: bool, tty: bool) -> list[str]:
+        """`kubectl exec`'s command as a command line that runs beside this container, in its context."""
+        return self.context.wrap(command)
+
     async def wait(self) -> int:
         assert self.process is not None
         return await self.process.wait()

@@ -33,6 +33,7 @@ from sandbox.runtime.kube import (
 from sandbox.runtime.loopback import pod_pool, service_pool
 from sandbox.runtime.objects import timestamp
 from sandbox.runtime.podhost import LoopbackNetwork
+from sandbox.runtime.podman_images import PodmanImages
 from sandbox.runtime.pods import PodEnvironment, PodRuntime
 from sandbox.runtime.replicasets import ReplicaSetController
 from sandbox.runtime.scrape_targets import ScrapeTargets
@@ -55,6 +56,9 @@ class RuntimeSettings:
     pod_dns: bool = True
     #: Extra environment for every pod process (e.g. KUBECONFIG, so in-pod kubectl reaches the sandbox).
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: `process` (every container a local program) or `podman` (Flagman's own images run from the images
+    #: `make images` built; `podman_images`).
+    pod_runtime: str = "process"
 
     @property
     def hosts_file(self) -> Path:
@@ -91,6 +95,7 @@ class Runtime:
         }
         self.hosts = HostsFile(settings.hosts_file)
         self.pod_addresses = pod_pool(settings.second_octet)
+        self.podman = PodmanImages.find(str(settings.state_dir)) if settings.pod_runtime == "podman" else None
         self.service_addresses = service_pool(settings.second_octet)
         i = self.informers
         self.deployments = DeploymentController(
@@ -110,6 +115,7 @@ class Runtime:
                 state_dir=settings.state_dir,
                 hosts=self.hosts if settings.pod_dns else None,
                 extra_env=dict(settings.extra_env),
+                podman=self.podman,
             ),
             i["pods"],
         )
@@ -128,6 +134,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        if self.podman is not None and (leftovers := await self.podman.remove_leftovers()):
+            log.info("removed %d podman containers a previous runtime left running", leftovers)
         await self.register_node()
         queues = [self.deployments.queue, self.replica_sets.queue, self.daemon_sets.queue, self.pods.queue]
         queues += [self.endpoints.queue, self.services.queue]

@@ -21,7 +21,7 @@ from dashboard.dashboard_cli import serve
 from sandbox.apiserver.testing import ApiServer
 from tests.controller.kube import objects
 from tests.controller.kube.support import create_namespace, install_crds
-from tests.dashboard.samples import history_document
+from tests.dashboard.samples import two_runs
 
 CHROMIUM = pathlib.Path(os.environ.get("FLAGMAN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -65,7 +65,7 @@ async def sandbox(apiserver: ApiServer) -> AsyncIterator[Sandbox]:
         "test",
         {
             "metadata": {"name": "flagman-history-podinfo"},
-            "data": {"history.json": json.dumps(history_document(outcome=None))},
+            "data": {"history.json": json.dumps(two_runs())},
         },
     )
     sandbox = Sandbox(api, apiserver, canary)
@@ -108,3 +108,31 @@ def chromium_or_skip() -> pathlib.Path:
             pytest.fail(f"FLAGMAN_REQUIRE_BROWSER=1 but {problem}", pytrace=False)
         pytest.skip(problem)
     return CHROMIUM
+
+
+@pytest.fixture
+def artefacts(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> pathlib.Path:
+    root = pathlib.Path(os.environ.get("FLAGMAN_ARTEFACTS") or tmp_path / "artefacts")
+    directory = root / str(request.node.name)
+    shutil.rmtree(directory, ignore_errors=True)  # this test's screenshots only, from this run only
+    directory.mkdir(parents=True)
+    print(f"screenshots in {directory}")
+    return directory
+
+
+@pytest.fixture
+async def browser_context(tmp_path: pathlib.Path) -> AsyncIterator[object]:
+    executable = chromium_or_skip()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            user_data_dir=str(tmp_path / "chromium-profile"),  # a fresh profile per test
+            executable_path=str(executable),
+            headless=True,
+            args=CHROMIUM_ARGS,
+        )
+        try:
+            yield context
+        finally:
+            await context.close()

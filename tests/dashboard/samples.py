@@ -86,3 +86,13 @@ def history_document(
             }
         ],
     }
+
+
+def two_runs() -> dict[str, Any]:
+    """Run 3 (Succeeded, one metric, no failure) kept before run 4 (still running)."""
+    document = history_document(outcome=None)
+    earlier = history_document(outcome="Succeeded")["runs"][0]
+    earlier.update(number=3, revision="fm1-old", started="2026-12-02T14:00:00Z")
+    del earlier["metrics"]["request-duration"]
+    document["runs"].insert(0, earlier)
+    return document

@@ -1,4 +1,5 @@
-"""The dashboard and the report in real headless Chromium (Debian's, driven by Playwright).
+"""The dashboard and the report in real headless Chromium (Debian's, driven by Playwright), the Canary's
+status written by the test (test_browser_rollout.py follows a real controller's rollout).
 
 Screenshots are kept as artefacts under the test's tmp dir (printed), or under $FLAGMAN_ARTEFACTS.
 """
@@ -8,44 +9,16 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from collections.abc import AsyncIterator
 
 import pytest
 
 from controller.kube.api import CANARIES
 from dashboard.history import parse_history
 from dashboard.report import write_report
-from tests.dashboard.conftest import CHROMIUM_ARGS, Sandbox, chromium_or_skip, running_dashboard
+from tests.dashboard.conftest import Sandbox, running_dashboard
 from tests.dashboard.samples import history_document
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def artefacts(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> pathlib.Path:
-    root = pathlib.Path(os.environ.get("FLAGMAN_ARTEFACTS") or tmp_path / "artefacts")
-    directory = root / request.node.name
-    directory.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots in {directory}")
-    return directory
-
-
-@pytest.fixture
-async def browser_context(tmp_path: pathlib.Path) -> AsyncIterator[object]:
-    executable = chromium_or_skip()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "chromium-profile"),  # a fresh profile per test
-            executable_path=str(executable),
-            headless=True,
-            args=CHROMIUM_ARGS,
-        )
-        try:
-            yield context
-        finally:
-            await context.close()
 
 
 async def test_dashboard_follows_a_rollout_live_and_sends_an_action(
@@ -78,6 +51,14 @@ async def test_dashboard_follows_a_rollout_live_and_sends_an_action(
         await page.locator("#action-abort").click()
         await expect(page.locator("#action-result")).to_contain_text("abort requested for podinfo.test")
         await page.screenshot(path=str(artefacts / "4-abort-requested.png"), full_page=True)
+
+        await page.locator("#run-picker").select_option("3")  # an earlier kept run
+        await expect(page.locator("#analysis")).to_contain_text("run 3 (Succeeded)")
+        await expect(page.locator("#analysis svg")).to_have_count(2)
+        await expect(page.locator("#report-png")).to_have_attribute(
+            "href", "/canary/test/podinfo/report?run=3&format=png"
+        )
+        await page.screenshot(path=str(artefacts / "5-run-3.png"), full_page=True)
     stored = await sandbox.api.get(CANARIES, "test", "podinfo")
     assert json.loads(stored["metadata"]["annotations"]["flagman.app/request"])["action"] == "abort"
     assert sorted(name for name in os.listdir(artefacts) if name.endswith(".png")) == [
@@ -85,6 +66,7 @@ async def test_dashboard_follows_a_rollout_live_and_sends_an_action(
         "2-list-advanced.png",
         "3-canary.png",
         "4-abort-requested.png",
+        "5-run-3.png",
     ]
 
 

@@ -1,4 +1,4 @@
-"""`flagman report`: the HTML and SVG of a run, from a file and from the sandbox API server."""
+"""`flagman report`: the HTML, PNG and SVG of a run, from a file and from the sandbox API server."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import pathlib
 import re
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
+from PIL import Image
 
 from dashboard.history import HistoryFormatError, parse_history
-from dashboard.report import render_html, write_report
-from dashboard.report_cli import main
+from dashboard.plots import run_image
+from dashboard.report import render_html, write_image, write_report
+from dashboard.report_cli import Destination, destination, main
 from sandbox.apiserver.testing import ApiServer
 from tests.dashboard.samples import history_document
 
@@ -45,6 +48,58 @@ def test_report_shows_each_metric_against_its_band_and_marks_failures(tmp_path: 
 def test_same_run_same_bytes() -> None:
     history = parse_history(history_document())
     assert render_html(history, history.run()) == render_html(history, history.run())
+    assert run_image(history, history.run(), "png") == run_image(history, history.run(), "png")
+
+
+def _red_pixels(image: Image.Image) -> int:
+    """Pixels of the failure colour (#d62728): the failed checks' crosses and the Failed phase bar."""
+    colours: list[tuple[int, tuple[int, int, int]]] = image.convert("RGB").getcolors(1 << 24) or []  # type: ignore[assignment]
+    return sum(n for n, (r, g, b) in colours if abs(r - 214) < 20 and abs(g - 39) < 20 and abs(b - 40) < 20)
+
+
+def test_png_image_of_a_run_decodes_and_holds_one_plot_per_metric(tmp_path: pathlib.Path) -> None:
+    failed = parse_history(history_document())
+    passed = parse_history(history_document(outcome=None))
+    # A run with only the passing success-rate metric (and no failure anywhere).
+    document = history_document(outcome=None)
+    del document["runs"][0]["metrics"]["request-duration"]
+    document["runs"][0]["webhooks"] = document["runs"][0]["webhooks"][:1]
+    one_metric = parse_history(document)
+    images = {}
+    for label, history in (("failed", failed), ("running", passed), ("one", one_metric)):
+        path = write_image(history, history.run(), tmp_path / f"{label}.png", "png")
+        with Image.open(path) as image:
+            image.load()
+            assert image.format == "PNG"
+            images[label] = image.copy()
+    width, height = images["failed"].size
+    assert 560 <= width <= 720, "6.4 in at 100 dpi, cropped to the drawing"
+    assert height - images["one"].size[1] >= 200, "one more metric: one more 2.6 in panel"
+    assert _red_pixels(images["failed"]) > 100, "failed checks and the Failed phase in red"
+    assert _red_pixels(images["one"]) < 10, "no failure: nothing red"
+
+
+def test_svg_image_of_a_run_is_one_document_with_every_plot(tmp_path: pathlib.Path) -> None:
+    history = parse_history(history_document())
+    path = write_image(history, history.run(), tmp_path / "run.svg", "svg")
+    root = ElementTree.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    axes = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("id", "").startswith("axes_")]
+    assert len(axes) == 4, "timeline, two metrics, the text of webhooks and events"
+    text = path.read_text()
+    assert "<!-- request-duration -->" in text and "<!-- request-success-rate -->" in text
+    with pytest.raises(ValueError, match="choose one of png, svg"):
+        run_image(history, history.run(), "gif")
+
+
+def test_output_and_format_choose_the_file(tmp_path: pathlib.Path) -> None:
+    assert destination(str(tmp_path / "r.png"), None) == Destination("png", tmp_path, "r")
+    assert destination(str(tmp_path / "out"), "svg") == Destination("svg", tmp_path / "out", None)
+    assert destination(str(tmp_path), None) == Destination("html", tmp_path, None)
+    (tmp_path / "dir.png").mkdir()
+    assert destination(str(tmp_path / "dir.png"), None).kind == "html", "an existing directory stays one"
+    with pytest.raises(ValueError, match=r"is a \.svg file but --format is png"):
+        destination(str(tmp_path / "x.svg"), "png")
 
 
 def test_bad_documents_say_what_is_wrong() -> None:
@@ -67,6 +122,16 @@ def test_cli_from_file(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str
     assert "plotting run 4 (Running, 2 metrics)" in err
     assert main(["podinfo", "--from-file", str(source), "--run", "1"]) == 1
     assert "run 1 of podinfo.test is not kept" in capsys.readouterr().err
+    assert main(["podinfo", "--from-file", str(source), "-o", str(tmp_path / "run.png")]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [str(tmp_path / "run.png")] and "as png" in err
+    with Image.open(tmp_path / "run.png") as image:
+        assert image.format == "PNG"
+    assert main(["podinfo", "--from-file", str(source), "-o", str(tmp_path), "--format", "svg"]) == 0
+    assert capsys.readouterr().out.splitlines() == [str(tmp_path / "podinfo-run4.svg")]
+    wrong = ["-o", str(tmp_path / "a.svg"), "--format", "png"]
+    assert main(["podinfo", "--from-file", str(source), *wrong]) == 1
+    assert "a.svg is a .svg file but --format is png" in capsys.readouterr().err
 
 
 @pytest.mark.slow

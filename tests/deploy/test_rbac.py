@@ -57,8 +57,8 @@ def controller_api_usage_from_code() -> set[ApiUse]:
 
     Watch caches (list + watch) of canaries, deployments, services, HPAs, configmaps, secrets and
     metric templates; bootstrap/promotion writes of `-primary` Deployments, HPAs and tracked configs;
-    the three ClusterIP services; Canary status through the status subresource; kopf's patches of the
-    Canary (finalizer, annotations) and its core events; the events API; the leader-election Lease.
+    the three ClusterIP services; Canary status through the status subresource; the controller's patches
+    of the Canary (finalizer, annotations) and its core events; the events API; the leader-election Lease.
     """
     usage: set[ApiUse] = set()
 

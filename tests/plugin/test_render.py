@@ -144,3 +144,24 @@ def test_status_shows_the_post_promotion_analysis_and_the_preview() -> None:
         render.summary(body, []), datetime.now(UTC)
     )
     assert render.progress_line(body).startswith("Succeeded        [")
+
+
+def test_status_shows_the_flagman_options_and_an_instant_rollback() -> None:
+    body = _canary("Failed")
+    body["metadata"]["annotations"] = {
+        "flagman.app/selector-switch": "true",
+        "flagman.app/scale-down-delay-seconds": "600",
+        "flagman.app/request": "{}",
+        "other.io/note": "x",
+    }
+    body["status"]["conditions"] = [
+        {"type": "InstantRollback", "status": "True", "reason": "Restoring", "message": "podinfo serves ..."}
+    ]
+    info = render.summary(body, [])
+    text = render.status_text(info, datetime(2026, 1, 1, tzinfo=UTC))
+    assert "Options:        scale-down-delay-seconds=600, selector-switch=true" in text
+    assert "Rollback:       Restoring: podinfo serves ..." in text
+    parser = build_parser()
+    assert parser.parse_args(["undo", "podinfo", "--no-wait"]).command == "undo"
+    with pytest.raises(PluginError, match=r"cannot undo podinfo\.test: it is Progressing, not Finalising"):
+        new_request(Action.UNDO, _canary(), "alice")

@@ -114,10 +114,9 @@ async def test_a_failed_post_promotion_analysis_rolls_back(bench: Bench) -> None
     assert status["phase"] == "Failed"
     assert status["lastPromotedSpec"] == promoted_before
     # The apex went to the warm previous pods in one step; the primary gets the old template back and
-    # the apex returns to it (the previous Deployment is then removed).
-    await bench.wait_message(
-        f"Rollback of podinfo.{ns} finished: podinfo-primary runs the previous version {promoted_before} again"
-    )
+    # the apex returns to it.
+    restored = f"podinfo-primary runs the previous version {promoted_before} again"
+    await bench.wait_message(f"Rollback of podinfo.{ns} finished: {restored}")
     apex = await bench.api.get(SERVICES, ns, "podinfo")
     assert apex["spec"]["selector"] == {"app": "podinfo-primary"}
     assert await primary_image(bench) == "stefanprodan/podinfo:3.1.0"

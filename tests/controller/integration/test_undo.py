@@ -83,3 +83,4 @@ async def test_undo_returns_to_the_warm_previous_version(bench: Bench) -> None:
     assert code == 1 and "it is Failed" in err, err
     code, out, _ = await flagman(bench, "status", "podinfo")
     assert "Phase:          Failed" in out
+    assert "Rollback:       Restored: podinfo-primary runs the previous version" in out, out

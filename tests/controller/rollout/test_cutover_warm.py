@@ -7,10 +7,13 @@ import dataclasses
 from typing import Any
 
 from controller.api import Canary, Phase
-from controller.api.bluegreen_options import SCALE_DOWN_DELAY_ANNOTATION, SELECTOR_SWITCH_ANNOTATION
+from controller.api.bluegreen_options import (
+    ROLLBACK_CONDITION,
+    SCALE_DOWN_DELAY_ANNOTATION,
+    SELECTOR_SWITCH_ANNOTATION,
+)
 from controller.api.requests import REQUEST_ANNOTATION, Action, ReleaseRequest
 from controller.rollout.ports import DeploymentState, PreviousState, Role, Target
-from controller.rollout.warm import ROLLBACK_CONDITION
 from tests.controller.rollout.fakes import Harness, World, canary_body, ready_deployment, updating_deployment
 
 
