@@ -153,9 +153,11 @@ async def test_preview_replica_count(bench: Bench) -> None:
         replicas for phase, iterations, replicas in seen if phase == "Progressing" and 0 < iterations <= 3
     }
     assert analysis == {1}, seen
-    # (Finalising ends with the canary scaled to zero: only Promoting is sure to show the full size.)
-    promoting = [replicas for phase, _, replicas in seen if phase == "Promoting"]
-    assert promoting and set(promoting) == {3}, seen
+    # Promoting can be shorter than one sample here (the simulated primary is ready at once): when seen, the
+    # canary is at full size. (Finalising ends with the canary scaled to zero.)
+    promoting = {replicas for phase, _, replicas in seen if phase == "Promoting"}
+    assert promoting <= {3}, seen
+    # The promotion copies the canary's replicas to the primary: 3 proves the canary was at full size then.
     primary = await bench.api.get(DEPLOYMENTS, bench.ns, "podinfo-primary")
     assert primary["spec"]["replicas"] == 3, "the promotion copied the full size, not the preview's"
     assert await primary_image(bench) == "stefanprodan/podinfo:3.1.1"
