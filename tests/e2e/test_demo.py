@@ -25,7 +25,7 @@ def test_demo_promotes_then_rolls_back() -> None:
         [
             *("--install", "process", "--interval", "500ms", "--iterations", "3"),
             *("--min-analysis-interval", "100ms", "--load-test-duration", "20s", "--timeout", "380"),
-            *("--post-promotion-iterations", "50"),
+            *("--post-promotion-iterations", "10"),
         ],
         timeout=410,
     )
