@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
-from controller.api import Phase
+from controller.api import Canary, Phase
 from controller.api.options import POST_PROMOTION_ANNOTATION
 from controller.rollout.ports import AnalysisResult, Event, Role
 from controller.rollout.postpromotion import CONDITION
+from controller.rollout.schedule import next_tick_due_now
 from tests.controller.rollout.fakes import Harness, World, canary_body
 from tests.controller.rollout.test_cutover_warm import FakePrevious
 
@@ -148,3 +150,11 @@ async def test_a_restarted_controller_resumes_the_count() -> None:
     world.take_messages()
     await restarted.tick()
     assert world.messages() == ["Post-promotion analysis of podinfo-primary.default iteration 2/3 passed"]
+
+
+def test_finalising_waits_an_interval_between_post_promotion_checks() -> None:
+    body = canary_body()
+    body["status"] = {"phase": "Finalising"}
+    assert next_tick_due_now(Canary.from_dict(body), None, datetime.now(UTC)), "Flagger: at once"
+    body["metadata"]["annotations"] = {POST_PROMOTION_ANNOTATION: "3"}
+    assert not next_tick_due_now(Canary.from_dict(body), None, datetime.now(UTC))
