@@ -12,6 +12,7 @@ import yaml
 
 from controller.api import PROMOTED_CONDITION, Canary, Metric, Phase
 from controller.api.bluegreen_options import ROLLBACK_CONDITION
+from controller.api.options import OptionError, post_promotion_iterations
 from controller.api.requests import PAUSE_ANNOTATION, REQUEST_ANNOTATION, REQUEST_CONDITION, read_pause
 from controller.errors import CanaryValidationError
 
@@ -68,12 +69,47 @@ def columns(rows: Sequence[Sequence[str]]) -> str:
 
 
 def total_iterations(body: Mapping[str, Any]) -> int:
+    """N of the analysis, or M of the post-promotion analysis while it runs (Finalising)."""
+    verifying = post_promotion(body)
+    finalising = (body.get("status") or {}).get("phase") == Phase.FINALISING
+    if verifying is not None and finalising and verifying["state"] != "Failed" and verifying["iterations"]:
+        return int(verifying["iterations"])
     analysis = (body.get("spec") or {}).get("analysis") or {}
     iterations = analysis.get("iterations")
     return iterations if isinstance(iterations, int) and iterations > 0 else KUBERNETES_DEFAULT_ITERATIONS
 
 
 # -- status --------------------------------------------------------------------------------------------
+
+
+POST_PROMOTION_CONDITION = "PostPromotionAnalysis"  # controller.rollout.postpromotion.CONDITION
+PREVIEW_CONDITION = "PreviewReplicas"  # controller.rollout.preview.CONDITION
+
+
+def _condition(body: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
+    for item in (body.get("status") or {}).get("conditions") or []:
+        if isinstance(item, Mapping) and item.get("type") == kind:
+            return item
+    return None
+
+
+def post_promotion(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The post-promotion analysis: configured M, and the condition's state (None when neither)."""
+    try:
+        total = post_promotion_iterations(body.get("metadata") or {})
+    except OptionError:
+        total = None
+    condition = _condition(body, POST_PROMOTION_CONDITION)
+    if total is None and condition is None:
+        return None
+    phase = (body.get("status") or {}).get("phase")
+    running = condition is not None and condition.get("reason") == "Running" and phase == Phase.FINALISING
+    return {
+        "iterations": total,
+        "running": running,
+        "state": condition.get("reason") if condition is not None else None,
+        "message": condition.get("message") if condition is not None else None,
+    }
 
 
 def progress_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
@@ -103,6 +139,7 @@ def summary(body: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dic
             for hook in canary.analysis.webhooks
         ]
     request = conditions.get(REQUEST_CONDITION)
+    preview = conditions.get(PREVIEW_CONDITION)
     rollback = conditions.get(ROLLBACK_CONDITION)
     pause = read_pause(metadata)
     return {
@@ -122,6 +159,8 @@ def summary(body: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dic
         "paused": None if pause is None else (pause or "unknown user"),
         "suspended": bool((body.get("spec") or {}).get("suspend")),
         "lastRequest": None if request is None else _request_row(request),
+        "postPromotion": post_promotion(body),
+        "preview": None if preview is None else preview.get("message"),
         "options": flagman_options(metadata),
         "instantRollback": None
         if rollback is None
@@ -228,6 +267,11 @@ def status_text(info: Mapping[str, Any], now: datetime) -> str:
         Phase.FINALISING,
     ):
         lines.append(f"Iteration:      {progress_bar(info['iterations'], info['totalIterations'])}")
+    verifying = info.get("postPromotion")
+    if verifying is not None:
+        lines.append(f"Post-promotion: {_post_promotion_text(verifying)}")
+    if info.get("preview"):
+        lines.append(f"Preview:        {info['preview']}")
     lines.append(f"Failed checks:  {info['failedChecks']} of {info['threshold']} allowed before rollback")
     lines.append(
         f"Revision:       {info['revision'] or '<none>'} (promoted: {info['promotedRevision'] or '<none>'})"
@@ -268,11 +312,24 @@ def status_text(info: Mapping[str, Any], now: datetime) -> str:
     return "\n".join(lines)
 
 
+def _post_promotion_text(verifying: Mapping[str, Any]) -> str:
+    """What the post-promotion analysis is doing, in one line."""
+    state, total = verifying.get("state"), verifying.get("iterations")
+    if verifying.get("running"):
+        return f"verifying the promoted version ({total} iterations): {verifying.get('message')}"
+    if state in ("Passed", "Failed"):
+        return f"{str(state).lower()}: {verifying.get('message')}"
+    return f"{total} iterations after the promotion, before Succeeded"
+
+
 def progress_line(body: Mapping[str, Any]) -> str:
     """One line per change while watching."""
     status = body.get("status") or {}
     phase = str(status.get("phase") or "Unknown")
-    line = f"{phase:<17}{progress_bar(int(status.get('iterations') or 0), total_iterations(body))}"
+    verifying = post_promotion(body)
+    if verifying is not None and verifying["running"]:
+        phase += " (post-promotion analysis)"
+    line = f"{phase:<16} {progress_bar(int(status.get('iterations') or 0), total_iterations(body))}"
     return f"{line}  failed checks {status.get('failedChecks', 0)}"
 
 

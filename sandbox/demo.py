@@ -4,9 +4,14 @@ Starts the sandbox (API server, runtime; with `--control-plane real` a real Kube
 node agent) in a private mount namespace, installs the Flagger CRDs, the podinfo
 and load tester kustomizations and the controller with its Prometheus (the tutorial's `helm upgrade -i`; with
 `--install process` the controller runs as a local process next to the sandbox's own Prometheus), applies
-the tutorial's Canary with short intervals, and shows the events and `kubectl get canaries -A` while it
+the tutorial's Canary with short intervals, and follows it with `kubectl flagman` (docs/release-control.md)
+instead of `kubectl get/describe` while it
 1. promotes podinfo 3.1.1 (smoke test, load test, metric checks, promotion), then
-2. rolls back podinfo 3.1.2 while HTTP 500s are generated against podinfo-canary.test.
+2. rolls back podinfo 3.1.2 while HTTP 500s are generated against podinfo-canary.test, then, beyond the
+   tutorial, with the post-promotion analysis on and the version of every response recorded,
+3. aborts, retries and promotes podinfo 3.1.3 with `kubectl flagman` (its post-promotion analysis passes),
+4. promotes podinfo 3.1.4 by hand and rolls it back to the warm 3.1.3 when HTTP 500s hit it after its
+   promotion.
 Everything is torn down at the end; the exit status says whether the story played out.
 """
 
@@ -56,6 +61,10 @@ CHART = REPO_ROOT / "charts" / "flagman"
 #: chart's Prometheus pod); `process` runs the controller as a local process next to the sandbox's own
 #: Prometheus. `DemoSettings` keeps `process` as its default for programmatic callers.
 INSTALL_MODES = ("process", "helm")
+#: The controller's `controller.api.options.POST_PROMOTION_ANNOTATION` (the sandbox imports no controller).
+POST_PROMOTION_ANNOTATION = "flagman.app/post-promotion-iterations"
+#: 3.1.4's post-promotion analysis, which fails: ends at the threshold, long before these iterations.
+FAILING_POST_PROMOTION_ITERATIONS = 60
 #: `--control-plane`: the API server emulator (fast, the default) or etcd + kube-apiserver +
 #: kube-controller-manager + kube-scheduler built by `make control-plane`, with the node agent.
 CONTROL_PLANES = ("emulator", "real")
@@ -83,6 +92,8 @@ class DemoSettings:
     keep_state: bool = False
     install: str = "process"
     control_plane: str = "emulator"
+    #: `flagman.app/post-promotion-iterations` for the release of 3.1.3 (3.1.4's fails, at most 60).
+    post_promotion_iterations: int = 5
     #: `podman`: the controller and load tester pods run from the images `make images` built.
     pod_runtime: str = "process"
 
@@ -283,6 +294,8 @@ class Demo:
         helm_home = self.state_dir / "helm"
         return {
             **os.environ,
+            # `kubectl flagman` finds the plugin installed next to this Python (kubectl's plugin lookup).
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "KUBECONFIG": str(self.kubeconfig),
             "HELM_CACHE_HOME": str(helm_home / "cache"),
             "HELM_CONFIG_HOME": str(helm_home / "config"),
@@ -432,24 +445,24 @@ class Demo:
                     raise DemoFailed(f"the canary ended {phase} while {during}")
             await asyncio.sleep(0.5)
 
-    async def generate_errors(self, stop: asyncio.Event) -> int:
+    async def generate_errors(self, stop: asyncio.Event, service: str = "podinfo-canary") -> int:
         """`watch curl http://podinfo-canary.test:9898/status/500`, faster."""
         if self.settings.real:
-            return await self.generate_errors_in_pod(stop)
+            return await self.generate_errors_in_pod(stop, service)
         sent = 0
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
             while not stop.is_set():
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError):
-                    async with session.get("http://podinfo-canary.test:9898/status/500") as response:
+                    async with session.get(f"http://{service}.test:9898/status/500") as response:
                         await response.read()
                         sent += 1
                 await asyncio.sleep(0.05)
         return sent
 
-    async def generate_errors_in_pod(self, stop: asyncio.Event) -> int:
+    async def generate_errors_in_pod(self, stop: asyncio.Event, service: str) -> int:
         """The tutorial's way: `kubectl exec` into the load tester pod and curl from there (ClusterIPs
         live in the node's network namespaces, out of this process's reach)."""
-        loop = "n=0; while true; do curl -s -o /dev/null http://podinfo-canary.test:9898/status/500; "
+        loop = f"n=0; while true; do curl -s -o /dev/null http://{service}.test:9898/status/500; "
         loop += 'n=$((n+1)); echo "$n"; sleep 0.05; done'
         process = await asyncio.create_subprocess_exec(
             "kubectl", "-n", "test", "exec", "deploy/flagger-loadtester", "--", "sh", "-c", loop,
@@ -483,6 +496,77 @@ class Demo:
         ):
             body = await response.json()
             return str(body.get("version"))
+
+    # -- kubectl flagman --------------------------------------------------------------------
+    async def flagman(self, *args: str, expect: int = 0) -> str:
+        """`kubectl flagman -n test ...` as a user types it, its output shown line by line as it comes
+        (`status --watch` follows a release); DemoFailed unless it exits with `expect`."""
+        self.say(f"kubectl flagman -n test {' '.join(args)}")
+        process = await asyncio.create_subprocess_exec(
+            "kubectl", "flagman", "-n", "test", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=self.tool_env(),
+        )  # fmt: skip
+        assert process.stdout is not None
+        lines = []
+        while line := await process.stdout.readline():
+            text = line.decode(errors="replace").rstrip()
+            lines.append(text)
+            print("   " + text, flush=True)
+        code = await process.wait()
+        if code != expect:
+            raise DemoFailed(f"`kubectl flagman {' '.join(args)}` exited {code}, not {expect}")
+        return "\n".join(lines)
+
+    def watch_release(self, expect: int) -> asyncio.Task[str]:
+        """`kubectl flagman status podinfo --watch --release`: 0 when the release Succeeded, 3 Failed."""
+        timeout = f"{max(60, int(self.settings.timeout_seconds))}s"
+        return asyncio.create_task(
+            self.flagman("status", "podinfo", "--watch", "--release", "--timeout", timeout, expect=expect)
+        )
+
+    async def wait_for_condition(self, kind: str, reason: str, *, during: str) -> None:
+        self.step = during
+        while True:
+            self.check_controller()
+            canary = await self.canary() or {}
+            conditions = (canary.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == kind and c.get("reason") == reason for c in conditions):
+                return
+            await asyncio.sleep(0.2)
+
+    async def record_versions(self, stop: asyncio.Event) -> list[str]:
+        """The version of every response of http://podinfo.test:9898/version (what users get), in order."""
+        if self.settings.real:
+            return await self.record_versions_in_pod(stop)
+        versions: list[str] = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+            while not stop.is_set():
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError, ValueError):
+                    async with session.get("http://podinfo.test:9898/version") as response:
+                        versions.append(str((await response.json()).get("version")))
+                await asyncio.sleep(0.05)
+        return versions
+
+    async def record_versions_in_pod(self, stop: asyncio.Event) -> list[str]:
+        loop = "while true; do curl -s -m 2 http://podinfo.test:9898/version; echo; sleep 0.05; done"
+        process = await asyncio.create_subprocess_exec(
+            "kubectl", "-n", "test", "exec", "deploy/flagger-loadtester", "--", "sh", "-c", loop,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=self.tool_env(),
+        )  # fmt: skip
+        versions: list[str] = []
+
+        async def collect() -> None:
+            assert process.stdout is not None
+            while line := await process.stdout.readline():
+                with contextlib.suppress(ValueError, AttributeError):
+                    versions.append(str(json.loads(line).get("version")))
+
+        collector = asyncio.create_task(collect())
+        await stop.wait()
+        process.terminate()
+        await process.wait()
+        collector.cancel()
+        return versions
 
     # -- the story ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -569,20 +653,19 @@ class Demo:
 
         self.begin(f"applying the tutorial's Canary (interval {s.interval}, {s.iterations} iterations)")
         await self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(canary_manifest(s)))
-        await self.wait_for_phase(
-            ["Initialized"], during="waiting for the canary to initialize", fail_on=["Failed"]
-        )
+        # Instead of `watch kubectl get canaries`: the plugin follows the Canary until it is Initialized.
+        await self.flagman("status", "podinfo", "--watch", "--timeout", "300s")
         await self.kubectl("-n", "test", "get", "deployments,services")
 
         self.begin("kubectl -n test set image deployment/podinfo podinfod=stefanprodan/podinfo:3.1.1")
+        self.step = "promoting podinfo 3.1.1"
         await self.kubectl(
             "-n", "test", "set", "image", "deployment/podinfo", "podinfod=stefanprodan/podinfo:3.1.1"
         )
-        await self.wait_for_phase(["Succeeded"], during="promoting podinfo 3.1.1", fail_on=["Failed"])
-        version = await self.primary_version()
-        if version != "3.1.1":
-            raise DemoFailed(f"after the promotion podinfo.test serves version {version}, not 3.1.1")
-        self.say(f"promotion done: http://podinfo.test:9898 serves podinfo {version}")
+        # Instead of `kubectl describe canary/podinfo`: follow the release; exit 0 once it Succeeded.
+        await self.watch_release(expect=0)
+        await self.expect_version("3.1.1", "after the promotion")
+        await self.flagman("get", "-A")
 
         self.begin(
             "kubectl -n test set image deployment/podinfo podinfod=stefanprodan/podinfo:3.1.2, with HTTP 500s"
@@ -592,21 +675,102 @@ class Demo:
         )
         await self.wait_for_phase(["Progressing"], during="waiting for the analysis of 3.1.2 to start")
         self.say("generating HTTP 500s: curl http://podinfo-canary.test:9898/status/500")
+        self.step = "rolling back podinfo 3.1.2"
         stop = asyncio.Event()
         errors = asyncio.create_task(self.generate_errors(stop))
         try:
-            await self.wait_for_phase(["Failed"], during="rolling back podinfo 3.1.2", fail_on=["Succeeded"])
+            await self.watch_release(expect=3)  # exit code 3: the release Failed
         finally:
             stop.set()
             sent = await errors
-        version = await self.primary_version()
-        if version != "3.1.1":
-            raise DemoFailed(f"after the rollback podinfo.test serves version {version}, not 3.1.1")
+        version = await self.expect_version("3.1.1", "after the rollback")
         self.say(f"rollback done after {sent} HTTP 500s: podinfo.test still serves podinfo {version}")
+        await self.flagman("status", "podinfo")  # what `kubectl describe canary/podinfo` showed
         await self.kubectl("-n", "test", "get", "deployments")
         if s.real:
             await self.kubectl("-n", "test", "get", "pods", "-o", "wide")
             await self.kubectl("-n", "test", "get", "endpointslices")
+        await self.release_control()
+
+    async def expect_version(self, wanted: str, when: str) -> str:
+        version = await self.primary_version()
+        if version != wanted:
+            raise DemoFailed(f"{when} podinfo.test serves version {version}, not {wanted}")
+        if when == "after the promotion":
+            self.say(f"promotion done: http://podinfo.test:9898 serves podinfo {version}")
+        return version
+
+    async def release_control(self) -> None:
+        """Beyond the tutorial, with `kubectl flagman` (docs/release-control.md): abort, retry and promote
+        a release without gates or spec edits; then post-promotion analysis under real traffic, which
+        passes for 3.1.3 and rolls 3.1.4 back to the warm 3.1.3 when the promoted version fails."""
+        s = self.settings
+        iterations = str(s.post_promotion_iterations)
+        self.begin(f"kubectl -n test annotate canary podinfo {POST_PROMOTION_ANNOTATION}={iterations}")
+        await self.kubectl(
+            "-n", "test", "annotate", "canary", "podinfo", f"{POST_PROMOTION_ANNOTATION}={iterations}"
+        )
+        self.say("recording the version of every response of http://podinfo.test:9898/version")
+        stop_recording = asyncio.Event()
+        recording = asyncio.create_task(self.record_versions(stop_recording))
+        try:
+            self.begin("kubectl -n test set image deployment/podinfo podinfod=stefanprodan/podinfo:3.1.3")
+            await self.kubectl(
+                "-n", "test", "set", "image", "deployment/podinfo", "podinfod=stefanprodan/podinfo:3.1.3"
+            )
+            await self.wait_for_phase(["Progressing"], during="waiting for the analysis of 3.1.3 to start")
+            self.step = "aborting, retrying and promoting podinfo 3.1.3"
+            await self.flagman("abort", "podinfo")
+            await self.flagman("retry", "podinfo")
+            await self.flagman("promote", "podinfo", "--timeout", "180s")  # waits for ready canary pods
+            await self.flagman("status", "podinfo", "--watch", "--timeout", "300s")  # post-promotion, then 0
+            await self.expect_version("3.1.3", "after the promotion")
+
+            self.begin(
+                "kubectl -n test set image deployment/podinfo podinfod=stefanprodan/podinfo:3.1.4,"
+                " promoted by hand, with HTTP 500s after its promotion"
+            )
+            # Verified longer: Prometheus needs some scrapes of the new primary pods to see their errors; the
+            # analysis ends at the threshold anyway.
+            await self.kubectl(
+                "-n", "test", "annotate", "--overwrite", "canary", "podinfo",
+                f"{POST_PROMOTION_ANNOTATION}={FAILING_POST_PROMOTION_ITERATIONS}",
+            )  # fmt: skip
+            watch = self.watch_release(expect=3)
+            await self.kubectl(
+                "-n", "test", "set", "image", "deployment/podinfo", "podinfod=stefanprodan/podinfo:3.1.4"
+            )
+            # An urgent fix, promoted by hand: the post-promotion analysis still verifies it. (Its canary
+            # analysis would see the HTTP 500s 3.1.2's canary pods served within the metrics' 1m window.)
+            await self.wait_for_phase(["Progressing"], during="waiting for the analysis of 3.1.4 to start")
+            await self.flagman("promote", "podinfo", "--timeout", "180s")
+            await self.wait_for_condition(
+                "PostPromotionAnalysis", "Running", during="waiting for the post-promotion analysis of 3.1.4"
+            )
+            self.say("generating HTTP 500s on the promoted version: curl http://podinfo.test:9898/status/500")
+            stop = asyncio.Event()
+            errors = asyncio.create_task(self.generate_errors(stop, "podinfo"))
+            try:
+                self.step = "rolling podinfo 3.1.4 back after its promotion"
+                await watch
+            finally:
+                stop.set()
+                sent = await errors
+            self.say(f"{sent} HTTP 500s sent to the promoted version")
+            await asyncio.sleep(1)  # a second of traffic after the rollback
+        finally:
+            stop_recording.set()
+            versions = await recording
+        seen = [v for i, v in enumerate(versions) if i == 0 or versions[i - 1] != v]
+        self.say(f"versions served, in order: {' -> '.join(seen)} ({len(versions)} responses)")
+        if "3.1.4" not in seen or seen[-1] != "3.1.3":
+            raise DemoFailed(f"traffic did not go back to 3.1.3 after the post-promotion rollback: {seen}")
+        self.say("post-promotion rollback done: the traffic is back on podinfo 3.1.3")
+        await self.wait_for_condition(
+            "InstantRollback", "Restored", during="waiting for podinfo-primary to run 3.1.3 again"
+        )
+        await self.expect_version("3.1.3", "after the primary was restored")
+        await self.flagman("status", "podinfo")
 
 
 async def run_demo(settings: DemoSettings) -> int:
@@ -650,7 +814,9 @@ async def run_demo(settings: DemoSettings) -> int:
         if not settings.keep_state and settings.state_dir is None:
             shutil.rmtree(state_dir, ignore_errors=True)
     print(
-        f"demo finished in {time.monotonic() - started:.0f}s: promoted 3.1.1, rolled back 3.1.2", flush=True
+        f"demo finished in {time.monotonic() - started:.0f}s: promoted 3.1.1, rolled back 3.1.2, promoted"
+        " 3.1.3 with kubectl flagman, rolled 3.1.4 back after its promotion",
+        flush=True,
     )
     return 0
 
@@ -686,6 +852,13 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
     )
     parser.add_argument("--min-analysis-interval", default="1s", help="the controller's lower bound")
     parser.add_argument("--load-test-duration", default="1m", help="hey -z value for the load test")
+    parser.add_argument(
+        "--post-promotion-iterations",
+        type=int,
+        default=5,
+        help="post-promotion analysis of 3.1.3, in analysis intervals (default 5; 3.1.4's is 60, ended by"
+        " its failure)",
+    )
     parser.add_argument("--second-octet", type=int, default=43, help="the sandbox uses 127.N.0.0/16")
     parser.add_argument("--state-dir", type=Path, help="keep the sandbox files here (default: a temp dir)")
     parser.add_argument(
@@ -711,6 +884,8 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
         "controller and load tester pods run from the images `make images` built; with --install helm)",
     )
     args = parser.parse_args(list(argv))
+    if args.post_promotion_iterations < 1:
+        parser.error("--post-promotion-iterations must be at least 1")
     if (error := pod_runtime_error(args.pod_runtime)) is not None:
         parser.error(error)
     if args.pod_runtime == "podman" and args.install == "process":
@@ -726,6 +901,7 @@ def parse_args(argv: Sequence[str]) -> DemoSettings:
         min_analysis_interval=args.min_analysis_interval,
         load_test_duration=args.load_test_duration,
         second_octet=args.second_octet,
+        post_promotion_iterations=args.post_promotion_iterations,
         state_dir=args.state_dir,
         install=args.install,
         control_plane=args.control_plane,

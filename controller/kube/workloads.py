@@ -337,6 +337,15 @@ class KubeWorkloads:
         except KubeError as error:
             raise KubeError(f"scaling up {canary.target_key} to {replicas} failed: {error}") from error
 
+    async def scale_up_replicas(self, canary: Canary) -> int:
+        return await self._scale_up_replicas(canary)
+
+    async def scale(self, canary: Canary, replicas: int) -> None:
+        try:
+            await self._scale(canary, replicas)
+        except KubeError as error:
+            raise KubeError(f"scaling {canary.target_key} to {replicas} failed: {error}") from error
+
     async def revert(self, canary: Canary) -> None:
         """Flagger's `DeploymentController.Finalize`: the target gets the primary's replicas back (or is
         scaled from zero when the primary is gone); a DaemonSet is scaled from zero."""

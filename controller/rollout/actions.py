@@ -29,7 +29,7 @@ from controller.api.requests import (
     requester,
 )
 from controller.errors import FlagmanError, NotReadyError
-from controller.rollout import outcomes, transitions, warm
+from controller.rollout import outcomes, preview, transitions, warm
 from controller.rollout.context import TickContext
 from controller.rollout.ports import AlertSeverity, Event, Role
 from controller.rollout.readiness import parse_time
@@ -219,7 +219,7 @@ async def _retry(ctx: TickContext, request: ReleaseRequest, who: str) -> None:
     await ctx.emit(Event.normal(text, phase=Phase.PROGRESSING))
     await ctx.alert(f"Retry requested by {who}, progressing canary analysis.", AlertSeverity.INFO)
     try:
-        await ctx.ports.workloads.scale_from_zero(canary)
+        await preview.scale_up(ctx)
     except FlagmanError as error:
         await ctx.warn_and_stop(error)
     await ctx.sync_status(Phase.PROGRESSING, canary_weight=ctx.carried_weight())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from controller.api import Phase, Webhook
 from controller.errors import FlagmanError, NotReadyError
-from controller.rollout import cutover, warm
+from controller.rollout import cutover, preview, warm
 from controller.rollout.context import TickContext
 from controller.rollout.gates import post_rollout
 from controller.rollout.ports import AlertSeverity, Event, Role
@@ -18,6 +18,7 @@ def copying_message(ctx: TickContext) -> str:
 async def promote(ctx: TickContext) -> None:
     """Analysis passed: copy the template to the primary; Promoting waits for its rolling update."""
     assert ctx.target is not None
+    await preview.ensure_full_size(ctx)  # Flagman: a reduced canary is scaled up first
     # Flagman options: the version being replaced is kept warm; the apex moves to the verified canary pods.
     await warm.keep_previous(ctx)
     await cutover.switch_to_canary(ctx)
@@ -59,6 +60,7 @@ async def finalise(ctx: TickContext) -> None:
 async def skip_analysis_promotion(ctx: TickContext) -> None:
     """skipAnalysis: promote, scale the canary down at once (no wait for the primary), Succeeded."""
     assert ctx.target is not None
+    await preview.ensure_full_size(ctx)
     canary = ctx.canary
     await ctx.emit(Event.normal(copying_message(ctx)))
     try:

@@ -222,6 +222,14 @@ class Workloads(Protocol):
         """Scale the target up for analysis (spec 1.7 replica rules)."""
         ...
 
+    async def scale_up_replicas(self, canary: Canary) -> int:
+        """The replicas ``scale_from_zero`` would give the target (spec 1.7), without scaling it."""
+        ...
+
+    async def scale(self, canary: Canary, replicas: int) -> None:
+        """``spec.replicas`` of the target Deployment (Flagman's preview replica count)."""
+        ...
+
     async def revert(self, canary: Canary) -> None:
         """``revertOnDeletion`` (Flagger's ``Finalize``): give the target back its replicas (the
         primary's, or scaled from zero when there is no primary) and resume its paused autoscaler."""

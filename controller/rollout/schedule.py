@@ -3,7 +3,8 @@
 The scheduler (:mod:`controller.scheduler`) runs a tick every ``analysis.interval``; these rules decide
 when waiting the rest of the interval would only add latency, because the next tick runs no analysis:
 
-* after a tick: Finalising always, and Promoting once the primary is ready, continue at once;
+* after a tick: Finalising always (unless a post-promotion analysis runs: one check per interval), and
+  Promoting once the primary is ready, continue at once;
 * on a Deployment change: the target's pod template changed while no analysis runs (Initialized,
   Succeeded, Failed: the next tick detects the new revision), or the primary became ready while
   Promoting (the next tick moves on to Finalising).
@@ -19,6 +20,7 @@ from datetime import datetime
 from enum import Enum
 
 from controller.api import Canary, Phase
+from controller.api.options import OptionError, post_promotion_iterations
 from controller.errors import NotReadyError
 from controller.rollout.readiness import WorkloadState, check_ready, parse_time
 from controller.rollout.revision import has_target_changed
@@ -80,8 +82,17 @@ def next_tick_due_now(canary: Canary, primary: WorkloadState | None, now: dateti
     """After a tick: Finalising always, and Promoting once the primary is ready, continue at once."""
     phase = canary.status.phase
     if phase == Phase.FINALISING:
-        return True
+        # Flagman: a post-promotion analysis checks once per interval (controller.rollout.postpromotion).
+        return not verifies_after_promotion(canary)
     return phase == Phase.PROMOTING and primary is not None and primary_is_ready(canary, primary, now)
+
+
+def verifies_after_promotion(canary: Canary) -> bool:
+    """The ``flagman.app/post-promotion-iterations`` option is on: Finalising lasts its iterations."""
+    try:
+        return post_promotion_iterations(canary.metadata) is not None
+    except OptionError:
+        return False
 
 
 def wakes_on_target(canary: Canary, spec_hash: str) -> bool:

@@ -19,7 +19,17 @@ from controller.api import VALID_CONDITION, Canary, CanaryRef, CanaryStatus, Pha
 from controller.api.canary import ParsedSpec, analysis_interval_seconds
 from controller.api.crossrefs import cross_namespace_refs
 from controller.errors import CanaryValidationError, FlagmanError, NotFoundError, NotReadyError
-from controller.rollout import actions, finalizer, gates, outcomes, schedule, transitions, warm
+from controller.rollout import (
+    actions,
+    finalizer,
+    gates,
+    outcomes,
+    postpromotion,
+    preview,
+    schedule,
+    transitions,
+    warm,
+)
 from controller.rollout.context import RolloutSettings, StopTick, TickContext, TickMemory
 from controller.rollout.ports import AlertSeverity, Event, LogLevel, Ports, Role
 from controller.rollout.revision import has_target_changed, have_configs_changed, is_foreign_hash
@@ -266,8 +276,10 @@ async def _tick(ctx: TickContext) -> None:
         await outcomes.finish_promotion(ctx)
         raise StopTick
 
-    # 21. Finalising: the canary goes to zero, Succeeded.
+    # 21. Finalising: the canary goes to zero, Succeeded. Flagman: after the post-promotion analysis.
     if ctx.phase == Phase.FINALISING:
+        if await postpromotion.verifying(ctx):
+            raise StopTick
         await outcomes.finalise(ctx)
         raise StopTick
 
@@ -353,7 +365,7 @@ async def _start_new_revision(ctx: TickContext) -> None:
         "New revision detected, progressing canary analysis.", AlertSeverity.INFO, with_metadata=True
     )
     try:
-        await ctx.ports.workloads.scale_from_zero(canary)
+        await preview.scale_up(ctx)  # Flagman: `flagman.app/preview-replica-count` (else scale_from_zero)
     except FlagmanError as error:
         await ctx.emit(Event.error(str(error)))
         raise StopTick from error
@@ -402,5 +414,6 @@ async def _blue_green(ctx: TickContext, iterations: int) -> None:
         return
     if iterations == done:
         await ctx.set_fields(iterations=iterations + 1)
+        await preview.scale_to_full(ctx)  # Flagman: ready by the promotion tick
         return
     await outcomes.promote(ctx)

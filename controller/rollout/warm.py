@@ -23,7 +23,7 @@ from controller.api.bluegreen_options import (
     SCALE_DOWN_DELAY_ANNOTATION,
     scale_down_delay_seconds,
 )
-from controller.api.options import OptionError
+from controller.api.options import OptionError, post_promotion_iterations
 from controller.errors import FlagmanError, NotReadyError
 from controller.rollout import transitions
 from controller.rollout.context import StopTick, TickContext
@@ -83,7 +83,7 @@ def apex_role(ctx: TickContext) -> Role:
 async def keep_previous(ctx: TickContext) -> None:
     """At promotion, before the primary changes: copy it to ``{target}-previous`` (when the option is on).
     A failure is a Warning event; the promotion goes on without a warm previous version."""
-    if ctx.target is None or await delay_seconds(ctx) is None:
+    if ctx.target is None or (await delay_seconds(ctx) is None and not _post_promotion(ctx.canary)):
         return
     try:
         await ctx.ports.previous.keep(ctx.canary, ctx.target, ctx.status.last_promoted_spec)
@@ -199,7 +199,7 @@ async def reconcile(ctx: TickContext) -> None:
 async def _keeps_previous(ctx: TickContext) -> bool:
     seconds = await delay_seconds(ctx)
     if seconds is None:
-        return False
+        return ctx.phase in KEEPS_PREVIOUS and _post_promotion(ctx.canary)
     if ctx.phase in KEEPS_PREVIOUS:
         return True
     promoted = ctx.status.condition(PROMOTED_CONDITION)
@@ -239,6 +239,15 @@ async def _finish_restore(ctx: TickContext) -> None:
         await ctx.ports.previous.scale_down(canary)
     except FlagmanError as error:
         await ctx.emit(Event.warning(str(error)))
+
+
+def _post_promotion(canary: Canary) -> bool:
+    """The post-promotion analysis (:mod:`controller.rollout.postpromotion`) may roll back to the previous
+    version until Succeeded: it is kept through Promoting and Finalising even without a delay."""
+    try:
+        return post_promotion_iterations(canary.metadata) is not None
+    except OptionError:
+        return False
 
 
 def _with_condition(status: CanaryStatus, reason: str, message: str, now: str) -> CanaryStatus:

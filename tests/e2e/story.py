@@ -8,7 +8,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-# Promotion of 3.1.1, then the rollback of 3.1.2 under HTTP 500s, in the tutorial's words.
+# Promotion of 3.1.1, then the rollback of 3.1.2 under HTTP 500s, in the tutorial's words; then the release
+# control of docs/release-control.md with `kubectl flagman`.
 STORY = (
     "Pre-rollout check smoke-test passed",
     "Advance podinfo.test canary iteration 3/3",
@@ -16,6 +17,15 @@ STORY = (
     "serves podinfo 3.1.1",
     "Rolling back podinfo.test failed checks threshold reached 2",
     "Canary failed! Scaling down podinfo.test",
+    # kubectl flagman: abort, retry, promote; post-promotion analysis passed, then failed and rolled back.
+    "Rolling back podinfo.test: abort requested by",
+    "Retrying the analysis of podinfo.test requested by",
+    "Promotion of podinfo.test requested by",
+    "Post-promotion analysis of podinfo-primary.test iteration",
+    "promotion done: http://podinfo.test:9898 serves podinfo 3.1.3",
+    "Post-promotion analysis of podinfo-primary.test failed: rolling back to the previous version",
+    "post-promotion rollback done: the traffic is back on podinfo 3.1.3",
+    "Rollback of podinfo.test finished",
     "demo finished",
 )
 

@@ -17,16 +17,17 @@ import pytest
 
 from tests.e2e.story import STORY, assert_told, run_demo
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 
 def test_demo_promotes_then_rolls_back() -> None:
     output = run_demo(
         [
             *("--install", "process", "--interval", "500ms", "--iterations", "3"),
-            *("--min-analysis-interval", "100ms", "--load-test-duration", "20s", "--timeout", "200"),
+            *("--min-analysis-interval", "100ms", "--load-test-duration", "20s", "--timeout", "380"),
+            *("--post-promotion-iterations", "10"),
         ],
-        timeout=230,
+        timeout=410,
     )
     assert_told(output, STORY)
     assert "Succeeded" in output and "Failed" in output

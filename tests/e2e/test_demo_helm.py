@@ -10,16 +10,16 @@ import pytest
 
 from tests.e2e.story import STORY, assert_told, run_demo
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(460)]
 
 
 def test_demo_with_the_tutorials_helm_install_promotes_then_rolls_back() -> None:
     output = run_demo(
         [
             *("--install", "helm", "--iterations", "3"),
-            *("--min-analysis-interval", "500ms", "--load-test-duration", "30s", "--timeout", "260"),
+            *("--min-analysis-interval", "500ms", "--load-test-duration", "30s", "--timeout", "400"),
         ],
-        timeout=290,
+        timeout=440,
     )
     assert_told(
         output,

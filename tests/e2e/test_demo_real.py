@@ -14,7 +14,7 @@ import pytest
 from sandbox.controlplane.testing import availability
 from tests.e2e.story import STORY, assert_told, run_demo
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(580)]
 
 
 @pytest.fixture
@@ -47,10 +47,10 @@ def test_demo_on_the_real_control_plane_promotes_then_rolls_back(real_backend: N
     output = run_demo(
         [
             *("--control-plane", "real", "--install", "helm", "--iterations", "3"),
-            *("--min-analysis-interval", "500ms", "--load-test-duration", "30s", "--timeout", "330"),
+            *("--min-analysis-interval", "500ms", "--load-test-duration", "30s", "--timeout", "500"),
             *("--state-dir", str(state)),
         ],
-        timeout=380,
+        timeout=560,
     )
     assert_told(
         output,

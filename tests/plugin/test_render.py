@@ -106,6 +106,46 @@ def test_connection_flags_before_or_after_the_command() -> None:
     assert exit_info.value.code == ExitCode.USAGE
 
 
+def test_status_shows_the_post_promotion_analysis_and_the_preview() -> None:
+    body = _canary(
+        "Finalising",
+        2,
+        conditions=[
+            {
+                "type": "PostPromotionAnalysis",
+                "status": "Unknown",
+                "reason": "Running",
+                "message": "Verifying podinfo-primary.test after promotion: 2/5 iterations passed, 1 failed"
+                " checks (revision fm1-a)",
+            },
+            {
+                "type": "PreviewReplicas",
+                "status": "False",
+                "reason": "FullSize",
+                "message": "podinfo.test runs 3 of 3 replicas, scaled up from 1 for promotion",
+            },
+        ],
+    )
+    body["metadata"]["annotations"] = {"flagman.app/post-promotion-iterations": "5"}
+    info = render.summary(body, [])
+    text = render.status_text(info, datetime(2026, 1, 1, tzinfo=UTC))
+    assert "Iteration:      [########------------] 2/5" in text
+    assert "Post-promotion: verifying the promoted version (5 iterations): Verifying podinfo-primary" in text
+    assert "Preview:        podinfo.test runs 3 of 3 replicas, scaled up from 1 for promotion" in text
+    assert render.progress_line(body) == (
+        "Finalising (post-promotion analysis) [########------------] 2/5  failed checks 1"
+    )
+    # Still Finalising: `status --watch` goes on until Succeeded (0) or Failed (3).
+    assert follow.verdict(body, seen_running=True, release=True) is None
+    body["status"]["phase"] = "Succeeded"
+    body["status"]["conditions"][0].update(status="True", reason="Passed", message="5 of 5 passed")
+    assert follow.verdict(body, seen_running=True, release=True) == ExitCode.OK
+    assert "Post-promotion: passed: 5 of 5 passed" in render.status_text(
+        render.summary(body, []), datetime.now(UTC)
+    )
+    assert render.progress_line(body).startswith("Succeeded        [")
+
+
 def test_status_shows_the_flagman_options_and_an_instant_rollback() -> None:
     body = _canary("Failed")
     body["metadata"]["annotations"] = {

@@ -133,6 +133,8 @@ class World:
     primary_image: str = ""
     primary_configs: dict[str, str] = field(default_factory=dict)
     target_replicas: int = 1
+    full_replicas: int = 1
+    """What Flagger's scale-from-zero rule would give the target (spec 1.7)."""
     apex_selects: Role | None = None
     services: set[str] = field(default_factory=set)
     autoscaler: dict[str, int] = field(default_factory=dict)
@@ -144,6 +146,8 @@ class World:
     default_result: AnalysisResult = field(default_factory=lambda: AnalysisResult(passed=True))
     provider_error: str = ""
     analysis_runs: int = 0
+    checked_targets: list[str] = field(default_factory=list)
+    """``{{ target }}`` of each metric analysis (the primary's name after a promotion)."""
     events: list[tuple[str, str]] = field(default_factory=list)
     event_phases: list[Phase | None] = field(default_factory=list)
     alerts: list[AlertMessage] = field(default_factory=list)
@@ -239,8 +243,15 @@ class FakeWorkloads:
             self.world.actions.append("OUTAGE: apex selects scaled-down canary pods")
 
     async def scale_from_zero(self, canary: Canary) -> None:
-        self.world.target_replicas = 1
+        self.world.target_replicas = self.world.full_replicas
         self.world.actions.append("scale-from-zero")
+
+    async def scale_up_replicas(self, canary: Canary) -> int:
+        return self.world.full_replicas
+
+    async def scale(self, canary: Canary, replicas: int) -> None:
+        self.world.target_replicas = replicas
+        self.world.actions.append(f"scale-to-{replicas}")
 
     async def revert(self, canary: Canary) -> None:
         if self.world.revert_error:
@@ -277,6 +288,7 @@ class FakeMetrics:
 
     async def run_checks(self, canary: Canary) -> AnalysisResult:
         self.world.analysis_runs += 1
+        self.world.checked_targets.append(canary.target_name)
         if self.world.results:
             return self.world.results.pop(0)
         return self.world.default_result
