@@ -320,6 +320,20 @@ class Demo:
             print("   " + text.strip().replace("\n", "\n   "), flush=True)
         return text
 
+    async def wait_for_crds(self, attempts: int = 10) -> None:
+        """`kubectl wait --for=condition=established`, again while the real API server has not yet written the
+        new CRD's first status (kubectl then fails at once with "conditions accessor error")."""
+        for attempt in range(attempts):
+            try:
+                await self.kubectl(
+                    "wait", "--for=condition=established", "crd/canaries.flagger.app", "--timeout=30s"
+                )
+                return
+            except DemoFailed:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.5)
+
     @property
     def kubeconfig(self) -> Path:
         if self.settings.real:
@@ -632,7 +646,7 @@ class Demo:
         s = self.settings
         self.begin("installing the Flagger CRDs")
         await self.kubectl("apply", "-f", str(CRD_FILE))
-        await self.kubectl("wait", "--for=condition=established", "crd/canaries.flagger.app", "--timeout=30s")
+        await self.wait_for_crds()
 
         self.begin(
             "kubectl create ns test; kubectl apply -k kustomize/podinfo; kubectl apply -k kustomize/tester"
