@@ -138,6 +138,9 @@ class Settings:
     listen_address: str = ""
     # Flagman only: analysis runs kept per Canary in its `flagman-history-{name}` ConfigMap (0: none).
     analysis_history_runs: int = 10
+    # Flagman only: a history that only gained points is saved at most this often (phase changes at once);
+    # the dashboard's plots are this far behind at worst. Each save rewrites the whole ConfigMap.
+    analysis_history_save_interval: float = 10.0
     # Flagman only: several replicas split the Canaries over `shards` shard Leases (controller.sharding).
     enable_sharding: bool = False
     shards: int = 16
@@ -237,6 +240,7 @@ FLAGS: Final = FlagTable(
         Flag("min-analysis-interval", duration_value),
         Flag("listen-address", _listen_address),
         Flag("analysis-history-runs", int_value),
+        Flag("analysis-history-save-interval", duration_value),
         Flag("enable-sharding", bool_value, boolean=True),
         Flag("shards", int_value),
         Flag("shard-lease-duration", duration_value),
@@ -345,6 +349,8 @@ def validate(settings: Settings) -> None:
         raise SettingsError(
             f"invalid -analysis-history-runs {settings.analysis_history_runs}: must be 0 (no history) or more"
         )
+    if settings.analysis_history_save_interval < 0:
+        raise SettingsError("-analysis-history-save-interval must not be negative")
     if settings.min_analysis_interval <= 0:
         raise SettingsError("-min-analysis-interval must be a positive duration")
     if not 1 <= settings.shards <= MAX_SHARDS:

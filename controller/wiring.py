@@ -87,7 +87,12 @@ class Controller:
         history = None
         if settings.analysis_history_runs > 0:
             store = KubeHistoryStore(api, cluster.configmaps)
-            history = HistoryBook(store, clock, runs_kept=settings.analysis_history_runs)
+            history = HistoryBook(
+                store,
+                clock,
+                runs_kept=settings.analysis_history_runs,
+                save_every_seconds=settings.analysis_history_save_interval,
+            )
         server = TelemetryServer(
             metrics, health, host=settings.listen_address, port=settings.port, history=history
         )

@@ -6,10 +6,10 @@ tick the scheduler calls :meth:`HistoryBook.flush`, which saves a changed histor
 :class:`HistoryStore` port (one ConfigMap per Canary, ``controller/kube/history.py``) — at most one write
 per tick, none for a tick that changed nothing (a steady Succeeded canary costs no writes). A tick that
 only added points (checks, webhook calls, events) is saved once ``save_every_seconds`` passed since the
-last save (60 s): serialising and writing the whole document every tick was a sixth of a steady tick's
-CPU at a 1 s interval. Phase changes (a run opened, advanced or closed) are saved at once, and
-:meth:`HistoryBook.flush_all` saves the rest at shutdown, so a crash loses at most that many seconds of
-points; ``/history`` serves the book in memory, always current.
+last save (``-analysis-history-save-interval``, 10 s): serialising and writing the whole document every
+tick was a sixth of a steady tick's CPU at a 1 s interval. Phase changes (a run opened, advanced or
+closed) are saved at once, and :meth:`HistoryBook.flush_all` saves the rest at shutdown, so a crash loses
+at most that many seconds of points; ``/history`` serves the book in memory, always current.
 
 A *run* begins when the Canary enters Progressing from outside the analysis (or a new revision restarts
 it) and ends in Succeeded or Failed (or ``Superseded`` when a new revision restarts it). The last

@@ -105,6 +105,13 @@ def test_durations_are_go_durations_in_seconds() -> None:
     assert settings.min_analysis_interval == 0.25
 
 
+def test_the_history_save_interval_is_a_duration_and_never_negative() -> None:
+    assert parse_settings([], {}).analysis_history_save_interval == 10.0
+    assert parse_settings(["-analysis-history-save-interval=1m"], {}).analysis_history_save_interval == 60.0
+    with pytest.raises(SettingsError, match="-analysis-history-save-interval must not be negative"):
+        parse_settings(["-analysis-history-save-interval=-1s"], {})
+
+
 def test_the_last_occurrence_of_a_flag_wins_as_in_go() -> None:
     assert parse_settings(["-log-level=info", "-log-level=error"], {}).log_level == "error"
 

@@ -69,7 +69,13 @@ async def bench(apiserver: ApiServer, tmp_path: pathlib.Path) -> AsyncIterator[B
     await create_namespace(api, target.namespace)
     rollouts = RolloutSimulator(api)
     await rollouts.start()
-    controller = ControllerProcess(target.controller_kubeconfig, prometheus.url, tmp_path / "controller.log")
+    controller = ControllerProcess(
+        target.controller_kubeconfig,
+        prometheus.url,
+        tmp_path / "controller.log",
+        # a 1 s analysis followed live: the plots' points saved each tick, not every 10 s
+        extra_args=["-analysis-history-save-interval=0s"],
+    )
     try:
         yield Bench(target, api, prometheus, loadtester_url, rollouts, controller)
     finally:
