@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.api import Phase, Webhook
+from controller.api import Canary, Phase, Webhook
 from controller.errors import FlagmanError, WebhookError
 from controller.rollout.context import TickContext
 from controller.rollout.ports import AlertSeverity, Event
@@ -96,15 +96,21 @@ async def analysis_passes(ctx: TickContext) -> bool:
                 Event.warning(f"Halt {canary.key} advancement external check {hook.name} failed {error}")
             )
             return False
+    return await metric_checks_pass(ctx, canary)
+
+
+async def metric_checks_pass(ctx: TickContext, checked: Canary) -> bool:
+    """Run the metric checks on `checked` (the Canary, or a view of it), emit their events and record their
+    values against the tick's Canary; an error of the checks is an Error event and a failed check."""
     try:
-        result = await ctx.ports.metrics.run_checks(canary)
+        result = await ctx.ports.metrics.run_checks(checked)
     except FlagmanError as error:
         await ctx.emit(Event.error(str(error)))
         return False
     for event in result.events:
         await ctx.emit(event)
     for metric, value in result.values.items():
-        ctx.ports.telemetry.metric_value(canary, metric, value)
+        ctx.ports.telemetry.metric_value(ctx.canary, metric, value)
     return result.passed
 
 

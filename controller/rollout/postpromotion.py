@@ -20,8 +20,7 @@ import dataclasses
 
 from controller.api import Canary, CanaryStatus, Condition
 from controller.api.options import OptionError, post_promotion_iterations
-from controller.errors import FlagmanError
-from controller.rollout import outcomes, transitions, warm
+from controller.rollout import gates, outcomes, transitions, warm
 from controller.rollout.context import StopTick, TickContext
 from controller.rollout.ports import Event
 
@@ -111,17 +110,7 @@ async def verifying(ctx: TickContext) -> bool:
 async def _metrics_pass(ctx: TickContext) -> bool:
     """The metric checks of :func:`controller.rollout.gates.analysis_passes` on the promoted view (no
     rollout webhooks: they load-test the canary Service, which serves nobody after the promotion)."""
-    view = promoted_view(ctx.canary)
-    try:
-        result = await ctx.ports.metrics.run_checks(view)
-    except FlagmanError as error:
-        await ctx.emit(Event.error(str(error)))
-        return False
-    for event in result.events:
-        await ctx.emit(event)
-    for metric, value in result.values.items():
-        ctx.ports.telemetry.metric_value(ctx.canary, metric, value)
-    return result.passed
+    return await gates.metric_checks_pass(ctx, promoted_view(ctx.canary))
 
 
 async def _record(
