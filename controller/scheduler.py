@@ -327,7 +327,10 @@ class Scheduler:
     # --- the per-canary loop ---------------------------------------------------------------------
 
     async def run_canary(self, ref: CanaryRef, stopped: LoopStop) -> None:
-        """Tick now, then every interval (ticks never overlap; a slow tick delays the next one).
+        """Tick now, then every interval at a fixed rate, as Flagger's `time.Ticker` does: the next tick
+        is due one interval after this one was *due*, not after it started, so time spent waiting for
+        a slot does not accumulate into the canary's cadence. Ticks never overlap (a slow tick delays
+        the next one); under overload missed ticks are dropped, as the Ticker drops them.
 
         Between analysis ticks the loop may be woken early (`on_deployment_change`), and a tick may
         say the next one is due at once: neither runs an analysis early, so the analysis cadence stays
@@ -346,7 +349,6 @@ class Scheduler:
                 async with self.gate.slot(due):
                     if stopped:
                         break
-                    started = loop.time()
                     try:
                         outcome = await advance(ref, self._ports, self._settings, memory)
                         if self._after_tick is not None:
@@ -370,7 +372,7 @@ class Scheduler:
                 interval = self._intervals.get(key) or analysis_interval_seconds(
                     None, self._settings.min_analysis_interval
                 )
-                due = started + interval
+                due = next_due(due, interval, loop.time())
                 if stopped:  # a stop during the tick set `wake`, which the tick's end cleared
                     break
                 if await _sleep_or_wake(wake, due - loop.time()):
@@ -529,6 +531,17 @@ class Scheduler:
                 self.loops.retire(key, uid)
             except KubeError as error:
                 logger.debug("checking whether %s still exists failed: %s", key, error)
+
+
+def next_due(due: float, interval: float, now: float) -> float:
+    """The tick after the one due at `due`: one interval later (a fixed rate, so waiting for a slot
+    does not push the cadence). Ticks missed by more than an interval are dropped, keeping the phase,
+    as Go's Ticker drops them for a slow receiver: at most one runs late, at once."""
+    due += interval
+    behind = now - due
+    if behind > interval:
+        due += (behind // interval) * interval
+    return due
 
 
 async def _sleep_or_wake(wake: asyncio.Event, seconds: float) -> bool:

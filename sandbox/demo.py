@@ -499,17 +499,33 @@ class Demo:
 
     async def primary_version(self) -> str:
         if self.settings.real:
-            text = await self.kubectl(
-                "-n", "test", "exec", "deploy/flagger-loadtester", "--",
-                "curl", "-s", "-m", "5", "http://podinfo.test:9898/version", quiet=True,
-            )  # fmt: skip
-            return str(json.loads(text).get("version"))
+            return await self.primary_version_in_cluster()
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
             session.get("http://podinfo.test:9898/version") as response,
         ):
             body = await response.json()
             return str(body.get("version"))
+
+    async def primary_version_in_cluster(self, attempts: int = 3) -> str:
+        """curl from the load tester pod, as the tutorial does. Right after a promotion the Service's
+        EndpointSlices may still list the old primary pods for a moment (on a real cluster too): a
+        timeout is shown with the Service's EndpointSlices and the pods, then retried; the demo fails
+        only when every attempt failed."""
+        for attempt in range(1, attempts):
+            try:
+                return await self.curl_primary_version()
+            except DemoFailed as failed:
+                self.say(f"podinfo.test did not answer (attempt {attempt} of {attempts}): {failed}")
+                await self.kubectl("-n", "test", "get", "endpointslices,pods", "-o", "wide")
+        return await self.curl_primary_version()
+
+    async def curl_primary_version(self) -> str:
+        text = await self.kubectl(
+            "-n", "test", "exec", "deploy/flagger-loadtester", "--",
+            "curl", "-s", "-m", "5", "http://podinfo.test:9898/version", quiet=True,
+        )  # fmt: skip
+        return str(json.loads(text).get("version"))
 
     # -- kubectl flagman --------------------------------------------------------------------
     async def flagman(self, *args: str, expect: int = 0) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import ipaddress
 import logging
@@ -179,7 +180,20 @@ class NodeNetwork:
         return ("nsenter", f"--net={netns_path(self.node_namespace)}", "--")
 
     async def connect(self, host: str, port: int) -> Streams:
+        if self._is_vacant(host):
+            # A pod that is gone: the neighbour caches may still map its address to the dead veth, so
+            # a SYN would wait out the caller's timeout. Fail at once, so a Service proxy whose
+            # EndpointSlices lag behind tries the next endpoint without delaying the client.
+            raise OSError(errno.EHOSTUNREACH, f"no pod on this node has the address {host}")
         return await connect_in(self.node_namespace, host, port)
+
+    def _is_vacant(self, host: str) -> bool:
+        """An address of this node's pod CIDR that no pod (and not the gateway) holds now."""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return address in ipaddress.ip_network(self.settings.pod_cidr) and host not in self._taken
 
     async def forget_others(self, keep: set[str]) -> None:
         """Delete the pod namespaces of pods (by uid) that no longer run here (after an agent restart)."""

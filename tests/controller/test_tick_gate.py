@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from controller.scheduler import TickGate
+from controller.scheduler import TickGate, next_due
 
 
 async def test_waiting_ticks_start_in_order_of_due_time_not_arrival() -> None:
@@ -66,3 +66,16 @@ async def test_a_cancelled_waiter_gives_its_turn_to_the_next_and_slots_are_not_l
 def test_a_gate_needs_a_slot() -> None:
     with pytest.raises(ValueError, match="at least one slot"):
         TickGate(slots=0)
+
+
+def test_the_next_tick_keeps_the_cadence_of_due_times_not_of_starts() -> None:
+    # a tick due at 10 s that waited 0.6 s for a slot: the next is still due at 11 s, not 11.6 s
+    assert next_due(10.0, 1.0, now=10.9) == 11.0
+    assert next_due(10.0, 10.0, now=10.6) == 20.0
+
+
+def test_ticks_missed_by_more_than_an_interval_are_dropped_keeping_the_phase() -> None:
+    # overloaded: 3.5 intervals late, so one tick runs at once (due 13 s) and the next is due at 14 s
+    due = next_due(10.0, 1.0, now=13.5)
+    assert due == 13.0
+    assert next_due(due, 1.0, now=13.6) == 14.0

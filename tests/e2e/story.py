@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # Promotion of 3.1.1, then the rollback of 3.1.2 under HTTP 500s, in the tutorial's words; then the release
 # control of docs/release-control.md with `kubectl flagman`.
@@ -43,8 +45,24 @@ def run_demo(args: Sequence[str], *, timeout: float) -> str:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
+    if result.returncode != 0:
+        kept = keep_logs(args)
+        assert result.returncode == 0, f"{output[-6000:]}\n(logs of the demo kept in {kept})"
     return output
+
+
+def keep_logs(args: Sequence[str]) -> Path | None:
+    """Copy the failed demo's logs (controller, node agent, control plane, pods) under $FLAGMAN_ARTEFACTS,
+    which CI keeps: a failure on CI's machine must be explainable afterwards."""
+    if "--state-dir" not in args or not os.environ.get("FLAGMAN_ARTEFACTS"):
+        return None
+    state = Path(args[list(args).index("--state-dir") + 1])
+    kept = Path(os.environ["FLAGMAN_ARTEFACTS"]) / f"demo-{state.parent.name}"
+    for log in state.rglob("*.log"):
+        target = kept / log.relative_to(state)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, target)
+    return kept
 
 
 def assert_told(output: str, lines: Sequence[str]) -> None:
