@@ -252,7 +252,7 @@ class KubeApi:
         query: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = JSON,
-        timeout: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
+        client_timeout: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
     ) -> aiohttp.ClientResponse:
         self.requests_sent += 1
         if self._limiter is not None:
@@ -265,7 +265,7 @@ class KubeApi:
                 params=query or None,
                 headers=await self._headers(content_type),
                 data=data,
-                timeout=timeout,
+                timeout=client_timeout,
                 **self._extras,
             )
         except (aiohttp.ClientConnectionError, TimeoutError) as error:  # refused, reset, timed out
@@ -342,7 +342,7 @@ class KubeApi:
             "GET",
             path,
             query=query,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_seconds + 30),
+            client_timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_seconds + 30),
         )
         try:
             if response.status != 200:

@@ -197,9 +197,7 @@ class PrometheusProvider:
         except aiohttp.ClientError as error:
             raise QueryError(f"request failed: GET {self._query_url}: {error}") from error
         if status >= 400:
-            raise QueryError(
-                f"error response: Status {status} {reason}: {_describe_error_body(_text(body))}"
-            )
+            raise QueryError(f"error response: Status {status} {reason}: {_describe_error_body(_text(body))}")
         return parse_query_response(body)
 
     async def check_online(self) -> None:
