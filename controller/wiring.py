@@ -143,7 +143,7 @@ class Controller:
             metrics=analysis,
             webhooks=webhooks,
             recorder=recorder,
-            status=KubeStatusStore(cluster),
+            status=KubeStatusStore(cluster, on_phase_written=recorder.phase_written),
             clock=clock,
             telemetry=CanaryTelemetry(metrics),
             previous=KubePreviousVersions(cluster),

@@ -14,8 +14,11 @@ The Kubernetes Event writes of each Canary draw on a token bucket, as client-go'
 Flagger's) does with its spam filter: a burst of 25, then one per 5 minutes. A long analysis thus writes
 its first 25 events and then one every 5 minutes instead of one a tick, which halves a steady tick's API
 requests. Flagger's bucket also drops the events that matter once an analysis drained it (`Promotion
-completed!`, rollbacks); here Warning events and the events of a tick that changed the phase are always
-written (they take a token when there is one). The log line and the event webhooks stay complete.
+completed!`, rollbacks); here Warning events and every event of a tick that writes a new phase are
+written, and take no token (a Warning repeated every tick while a rollout waits would drain the bucket
+before the analysis starts). An event refused early in such a tick (`Copying ... template spec` comes before
+Promoting) is held until the status store reports the phase write (`phase_written`), else dropped when the
+next tick begins. The log line and the event webhooks stay complete.
 """
 
 from __future__ import annotations
@@ -159,12 +162,21 @@ class TokenBucket:
 
 
 @dataclass
+class _HeldEvent:
+    event_type: str
+    message: str
+    at: datetime
+
+
+@dataclass
 class _EventBudget:
-    """One Canary's bucket, and the phase changes that bypass it."""
+    """One Canary's bucket; the phase changes that bypass it; what its current tick was refused."""
 
     bucket: TokenBucket
     phase: str | None = None  # the phase of the canary's previous event
-    changed_in: str = field(default="")  # resourceVersion the tick that changed the phase started from
+    changed_in: str = ""  # resourceVersion the tick that changed the phase started from
+    held: list[_HeldEvent] = field(default_factory=list)  # refused in the tick that started from held_in
+    held_in: str = ""
 
 
 class KubeRecorder:
@@ -211,70 +223,97 @@ class KubeRecorder:
             phase = str(event.phase)
         elif isinstance(canary, Canary):
             phase = str(canary.status.phase)
-        write = self._within_budget(ref, phase, always=event.type == EventType.WARNING)
+        budget = self._budget(ref)
+        if phase is not None:
+            if budget.phase is not None and phase != budget.phase:
+                await self._phase_changed(ref, budget)
+            budget.phase = phase
         try:
-            await self._write_event(ref, event_type, event.message, write=write)
+            if self._within_budget(ref, budget, warning=event.type == EventType.WARNING):
+                await self._write_event(ref, event_type, event.message)
+            elif not self._count_repeat(ref, event_type, event.message) and ref.resource_version:
+                budget.held.append(_HeldEvent(event_type, event.message, datetime.now(UTC)))
         except FlagmanError as error:
             logger.error("recording event failed: %s", error, extra={"canary": ref.key})
         if isinstance(canary, Canary):
             self._forward(canary, phase or "", event_type, event.message)
 
-    def _within_budget(self, ref: CanaryRef, phase: str | None, *, always: bool) -> bool:
-        """Take a token from the canary's bucket; without one, write only a Warning or an event of a tick
-        that changed the phase (Flagger drops those too: the fix)."""
+    async def phase_written(self, ref: CanaryRef) -> None:
+        """The status store wrote a new phase for the tick that started from `ref`: that tick's events
+        are written, those refused before the write too (`Copying ... template spec` precedes Promoting)."""
+        try:
+            await self._phase_changed(ref, self._budget(ref))
+        except FlagmanError as error:
+            logger.error("recording event failed: %s", error, extra={"canary": ref.key})
+
+    def _budget(self, ref: CanaryRef) -> _EventBudget:
         key = (ref.namespace, ref.name, ref.uid)
         budget = self._budgets.pop(key, None)
         if budget is None:
             if len(self._budgets) >= EVENT_BUDGETS_KEPT:
                 del self._budgets[next(iter(self._budgets))]  # the least recently used, as client-go's LRU
-            bucket = TokenBucket(self._burst, self._refill_seconds, float(self._burst), self._clock())
-            budget = _EventBudget(bucket, phase)
+            budget = _EventBudget(TokenBucket(self._burst, self._refill_seconds, self._burst, self._clock()))
         self._budgets[key] = budget
-        if phase is not None:
-            if budget.phase is not None and phase != budget.phase:
-                budget.changed_in = ref.resource_version or ""
-                always = True
-            elif ref.resource_version and ref.resource_version == budget.changed_in:
-                always = True  # a later event of the tick that changed the phase (`Promotion completed!`)
-            budget.phase = phase
-        if budget.bucket.try_take(self._clock()) or always:
+        if budget.held and budget.held_in != ref.resource_version:
+            budget.held.clear()  # a later tick: the refused events went with no phase change
+        budget.held_in = ref.resource_version
+        return budget
+
+    async def _phase_changed(self, ref: CanaryRef, budget: _EventBudget) -> None:
+        if ref.resource_version:
+            budget.changed_in = ref.resource_version
+        held, budget.held = budget.held, []
+        for event in held:
+            await self._write_event(ref, event.event_type, event.message, at=event.at)
+
+    def _within_budget(self, ref: CanaryRef, budget: _EventBudget, *, warning: bool) -> bool:
+        """Warnings and the events of a tick that changed the phase are always written, without a token
+        (Flagger drops them too once the bucket is empty: the fix); any other event takes one."""
+        if warning or (ref.resource_version and ref.resource_version == budget.changed_in):
+            return True
+        if budget.bucket.try_take(self._clock()):
             return True
         self.events_skipped += 1
         return False
 
-    async def _write_event(
-        self, ref: CanaryRef, event_type: str, message: str, *, write: bool = True
-    ) -> None:
-        """POST a new Event, or count a repeat of the canary's previous one into its `series` (as
-        client-go's recorder aggregates repeats), so a wait that repeats every tick stays one object.
-        `write=False` (out of budget): nothing is sent, a repeat is still counted for the next write."""
-        key = (ref.namespace, ref.name)
-        now = time.monotonic()
-        previous = self._last_events.get(key)
+    def _count_repeat(self, ref: CanaryRef, event_type: str, message: str) -> bool:
+        """A refused repeat of the canary's previous event still counts: the next write carries it."""
+        previous = self._last_events.get((ref.namespace, ref.name))
         if (
             previous is not None
             and (previous.event_type, previous.message) == (event_type, message)
-            and now - previous.first_seen < SERIES_WINDOW_SECONDS
+            and time.monotonic() - previous.first_seen < SERIES_WINDOW_SECONDS
         ):
             previous.count += 1
-            if not write:
-                return
+            return True
+        self._last_events.pop((ref.namespace, ref.name), None)  # a repeat of this one starts a new Event
+        return False
+
+    async def _write_event(
+        self, ref: CanaryRef, event_type: str, message: str, *, at: datetime | None = None
+    ) -> None:
+        """POST a new Event, or count a repeat of the canary's previous one into its `series` (as
+        client-go's recorder aggregates repeats), so a wait that repeats every tick stays one object.
+        `at`: when it happened, for an event written later than it was recorded."""
+        key = (ref.namespace, ref.name)
+        now = time.monotonic()
+        if self._count_repeat(ref, event_type, message):
+            previous = self._last_events[key]
             resource, patch = self._series_patch(previous.count)
             try:
                 await self.api.merge_patch(resource, ref.namespace, previous.name, patch)
                 return
             except NotFoundError:
                 pass  # the event expired: start a new one
-        if not write:
-            self._last_events.pop(key, None)  # a repeat of this message starts a new Event
-            return
-        created = await self._create_event(ref, event_type, message)
+        created = await self._create_event(ref, event_type, message, at)
         name = str((created.get("metadata") or {}).get("name") or "")
         self._last_events[key] = _RecordedEvent(event_type, message, name, 1, now)
 
-    async def _create_event(self, ref: CanaryRef, event_type: str, message: str) -> JsonDict:
+    async def _create_event(
+        self, ref: CanaryRef, event_type: str, message: str, at: datetime | None = None
+    ) -> JsonDict:
         if not self._core_events_only:
-            body = event_object(ref, event_type, message, self._instance)
+            body = event_object(ref, event_type, message, self._instance, at)
             try:
                 return await self.api.create(EVENTS, ref.namespace, body)
             except ForbiddenError as error:

@@ -8,7 +8,9 @@ from typing import Any
 
 from controller.api import Canary, CanaryStatus, Phase
 from controller.kube.api import CANARIES, KubeApi
+from controller.kube.cluster import Cluster
 from controller.kube.recorder import EVENT_BURST, EVENT_REFILL_SECONDS, KubeRecorder, TokenBucket
+from controller.kube.status import KubeStatusStore
 from controller.rollout.ports import Event
 from tests.controller.kube import objects
 
@@ -120,3 +122,54 @@ async def test_a_repeat_left_out_is_still_counted_by_the_next_write(api: KubeApi
     await recorder.event(canary, Event.normal(waiting))
     await recorder.close()
     assert await _notes(api) == [("Normal", waiting, 4)]  # one object, counting every occurrence
+
+
+async def test_warnings_leave_the_tokens_to_the_normal_events(api: KubeApi) -> None:
+    """A rollout that waits repeats its Warning every tick; that must not use up the analysis' events."""
+    body = await api.create(CANARIES, "test", objects.tutorial_canary())
+    canary = _in_phase(Canary.from_dict(body), Phase.PROGRESSING, "rv1")
+    recorder = KubeRecorder(api, event_burst=2, clock=Clock())
+    waiting = "canary deployment podinfo.test not ready: waiting for rollout to finish: 0 of 2"
+    for _ in range(5):
+        await recorder.event(canary, Event.warning(waiting))
+    await recorder.event(canary, Event.normal("Starting canary analysis for podinfo.test"))
+    await recorder.event(canary, Event.normal("Advance podinfo.test canary iteration 1/3"))
+    await recorder.close()
+    assert await _notes(api) == [
+        ("Warning", waiting, 5),
+        ("Normal", "Starting canary analysis for podinfo.test", 1),
+        ("Normal", "Advance podinfo.test canary iteration 1/3", 1),
+    ]
+
+
+async def test_an_event_refused_before_the_phase_is_written_in_the_same_tick_is_written_then(
+    api: KubeApi, cluster: Cluster
+) -> None:
+    """`Copying ... template spec` comes before the write of Promoting: the status store reports the new
+    phase, and what the recorder held back in that tick is written, at its own time, in order."""
+    body = await api.create(CANARIES, "test", objects.tutorial_canary())
+    canary = Canary.from_dict(body)
+    recorder = KubeRecorder(api, event_burst=1, clock=Clock())
+    store = KubeStatusStore(cluster, on_phase_written=recorder.phase_written)
+    await recorder.event(_in_phase(canary, Phase.PROGRESSING, "t1"), Event.normal("Advance 1/1"))
+    promoting = _in_phase(canary, Phase.PROGRESSING, "t2")
+    await recorder.event(promoting, Event.normal("Copying podinfo.test template spec"))
+    assert [note for _, note, _ in await _notes(api)] == ["Advance 1/1"]  # no token left: held
+    await store.write(promoting.ref, CanaryStatus(phase=Phase.PROMOTING))
+    promoted = _in_phase(canary, Phase.PROMOTING, "t2")  # the tick's Canary after its write
+    await recorder.event(promoted, Event.normal("Scaling up the primary"))  # later in the same tick
+    # A tick that writes no new phase: what it was refused is dropped at the next tick.
+    same = _in_phase(canary, Phase.PROMOTING, "t3")
+    await recorder.event(same, Event.normal("Waiting for the primary"))
+    await store.write(same.ref, CanaryStatus(phase=Phase.PROMOTING, iterations=1))
+    later = _in_phase(canary, Phase.PROMOTING, "t4")
+    await recorder.event(later, Event.normal("Still waiting for the primary"))
+    await store.write(later.ref, CanaryStatus(phase=Phase.FINALISING))
+    await recorder.close()
+    assert [note for _, note, _ in await _notes(api)] == [
+        "Advance 1/1",
+        "Copying podinfo.test template spec",
+        "Scaling up the primary",
+        "Still waiting for the primary",
+    ]
+    assert recorder.events_skipped == 3
