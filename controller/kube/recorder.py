@@ -18,7 +18,8 @@ completed!`, rollbacks); here Warning events and every event of a tick that writ
 written, and take no token (a Warning repeated every tick while a rollout waits would drain the bucket
 before the analysis starts). An event refused early in such a tick (`Copying ... template spec` comes before
 Promoting) is held until the status store reports the phase write (`phase_written`), else dropped when the
-next tick begins. The log line and the event webhooks stay complete.
+next tick begins. A new phase refills the bucket, so a long initialisation does not silence the analysis
+that follows. The log line and the event webhooks stay complete.
 """
 
 from __future__ import annotations
@@ -262,6 +263,7 @@ class KubeRecorder:
     async def _phase_changed(self, ref: CanaryRef, budget: _EventBudget) -> None:
         if ref.resource_version:
             budget.changed_in = ref.resource_version
+        budget.bucket.tokens = budget.bucket.capacity  # each phase's story starts with a full budget
         held, budget.held = budget.held, []
         for event in held:
             await self._write_event(ref, event.event_type, event.message, at=event.at)

@@ -90,8 +90,10 @@ async def test_warnings_and_the_events_of_a_phase_change_are_written_without_tok
     succeeded = _in_phase(canary, Phase.SUCCEEDED, "rv2")
     await recorder.event(succeeded, Event.normal("Post-rollout check smoke passed"))
     await recorder.event(succeeded, Event.normal("Promotion completed! Scaling down podinfo.test"))
-    # The next tick, same phase: the budget applies again.
-    await recorder.event(_in_phase(canary, Phase.SUCCEEDED, "rv3"), Event.normal("Post-rollout idle"))
+    # The new phase refilled the bucket (2 tokens); the next ticks, same phase, draw on it again.
+    for tick in (3, 4, 5):
+        idle = _in_phase(canary, Phase.SUCCEEDED, f"rv{tick}")
+        await recorder.event(idle, Event.normal(f"Post-rollout idle {tick}"))
     # A rollback: an event given the phase it leads to is written before the phase is.
     failing = _in_phase(canary, Phase.PROGRESSING, "rv4")
     await recorder.event(
@@ -104,9 +106,11 @@ async def test_warnings_and_the_events_of_a_phase_change_are_written_without_tok
         ("Warning", halt, 2),
         ("Normal", "Post-rollout check smoke passed", 1),
         ("Normal", "Promotion completed! Scaling down podinfo.test", 1),
+        ("Normal", "Post-rollout idle 3", 1),
+        ("Normal", "Post-rollout idle 4", 1),
         ("Warning", "Canary failed! Scaling down podinfo.test", 1),
     ]
-    assert recorder.events_skipped == 2  # iteration 3/3 and the idle event
+    assert recorder.events_skipped == 2  # iteration 3/3 and the third idle event
 
 
 async def test_a_repeat_left_out_is_still_counted_by_the_next_write(api: KubeApi) -> None:
@@ -158,9 +162,10 @@ async def test_an_event_refused_before_the_phase_is_written_in_the_same_tick_is_
     await store.write(promoting.ref, CanaryStatus(phase=Phase.PROMOTING))
     promoted = _in_phase(canary, Phase.PROMOTING, "t2")  # the tick's Canary after its write
     await recorder.event(promoted, Event.normal("Scaling up the primary"))  # later in the same tick
-    # A tick that writes no new phase: what it was refused is dropped at the next tick.
+    # A tick that writes no new phase: the refilled token goes, what it was refused is dropped at the next.
     same = _in_phase(canary, Phase.PROMOTING, "t3")
     await recorder.event(same, Event.normal("Waiting for the primary"))
+    await recorder.event(same, Event.normal("Waiting for the primary, again"))
     await store.write(same.ref, CanaryStatus(phase=Phase.PROMOTING, iterations=1))
     later = _in_phase(canary, Phase.PROMOTING, "t4")
     await recorder.event(later, Event.normal("Still waiting for the primary"))
@@ -170,6 +175,7 @@ async def test_an_event_refused_before_the_phase_is_written_in_the_same_tick_is_
         "Advance 1/1",
         "Copying podinfo.test template spec",
         "Scaling up the primary",
+        "Waiting for the primary",
         "Still waiting for the primary",
     ]
     assert recorder.events_skipped == 3
