@@ -225,11 +225,12 @@ class KubeRecorder:
         elif isinstance(canary, Canary):
             phase = str(canary.status.phase)
         budget = self._budget(ref)
+        changed = phase is not None and budget.phase is not None and phase != budget.phase
         if phase is not None:
-            if budget.phase is not None and phase != budget.phase:
-                await self._phase_changed(ref, budget)
             budget.phase = phase
         try:
+            if changed:
+                await self._phase_changed(ref, budget)
             if self._within_budget(ref, budget, warning=event.type == EventType.WARNING):
                 await self._write_event(ref, event_type, event.message)
             elif not self._count_repeat(ref, event_type, event.message) and ref.resource_version:
