@@ -110,7 +110,7 @@ class Controller:
                 ) from error
             raise
         gcpolicy.settle()  # the first lists are long-lived: out of the collector's way from now on
-        session = aiohttp.ClientSession()
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())  # as Go: no cookie jar
         webhooks = WebhookClient(session)
         secrets = CachedSecrets(api, cluster.secrets)
         alert_sender = build_alert_sender(
@@ -143,7 +143,7 @@ class Controller:
             metrics=analysis,
             webhooks=webhooks,
             recorder=recorder,
-            status=KubeStatusStore(cluster),
+            status=KubeStatusStore(cluster, on_phase_written=recorder.phase_written),
             clock=clock,
             telemetry=CanaryTelemetry(metrics),
             previous=KubePreviousVersions(cluster),

@@ -41,6 +41,7 @@ from controller.errors import AnalysisError, FlagmanError, NoValuesError
 from controller.rollout.ports import AnalysisResult, Event
 
 DEFAULT_METRICS_SERVER = "http://prometheus:9090"
+_BUILTIN_PROVIDERS_KEPT = 256  # one per distinct metrics server; they hold parsed URLs and headers
 
 
 def template_model(canary: Canary, metric: Metric) -> TemplateModel:
@@ -88,14 +89,22 @@ class MetricAnalysis:
         self._mesh_provider = mesh_provider
         self._timeout = query_timeout_seconds
         self._cluster = cluster  # the API server, for the keptn and externalmetrics providers
+        self._builtin_providers: dict[str, PrometheusProvider] = {}
 
     # -- providers -------------------------------------------------------------------------------
 
     def _builtin_provider(self, canary: Canary) -> MetricsProvider:
-        """The Prometheus behind builtin and inline-query metrics: ``spec.metricsServer`` or the flag."""
+        """The Prometheus behind builtin and inline-query metrics: ``spec.metricsServer`` or the flag.
+        Kept per address, so its query URLs are built once, not on every tick."""
         address = canary.spec.metrics_server or self._metrics_server
-        config = PrometheusConfig(address=address, timeout_seconds=self._timeout)
-        return PrometheusProvider(config, self._session)
+        provider = self._builtin_providers.get(address)
+        if provider is None:
+            config = PrometheusConfig(address=address, timeout_seconds=self._timeout)
+            provider = PrometheusProvider(config, self._session)  # raises on a bad address: not kept
+            if len(self._builtin_providers) >= _BUILTIN_PROVIDERS_KEPT:
+                self._builtin_providers.clear()
+            self._builtin_providers[address] = provider
+        return provider
 
     def _metrics_provider_name(self, canary: Canary) -> str:
         if "linkerd" in self._mesh_provider:

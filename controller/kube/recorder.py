@@ -9,6 +9,17 @@ own `type: event` hooks, else the global `-event-webhook`.
 
 Event webhooks are posted by one background worker, in order, so a slow sink no longer slows every tick
 (Flagger posts them synchronously inside the tick).
+
+The Kubernetes Event writes of each Canary draw on a token bucket, as client-go's recorder (and so
+Flagger's) does with its spam filter: a burst of 25, then one per 5 minutes. A long analysis thus writes
+its first 25 events and then one every 5 minutes instead of one a tick, which halves a steady tick's API
+requests. Flagger's bucket also drops the events that matter once an analysis drained it (`Promotion
+completed!`, rollbacks); here Warning events and every event of a tick that writes a new phase are
+written, and take no token (a Warning repeated every tick while a rollout waits would drain the bucket
+before the analysis starts). An event refused early in such a tick (`Copying ... template spec` comes before
+Promoting) is held until the status store reports the phase write (`phase_written`), else dropped when the
+next tick begins. A new phase refills the bucket, so a long initialisation does not silence the analysis
+that follows. The log line and the event webhooks stay complete.
 """
 
 from __future__ import annotations
@@ -19,14 +30,14 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from controller.api import Canary, CanaryRef, Webhook
 from controller.errors import FlagmanError, NotFoundError
 from controller.kube.api import CORE_EVENTS, EVENTS, ForbiddenError, KubeApi, Resource
 from controller.kube.objects import CANARY_API_VERSION, CANARY_KIND, JsonDict
-from controller.rollout.ports import AlertMessage, Event, LogLevel
+from controller.rollout.ports import AlertMessage, Event, EventType, LogLevel
 
 logger = logging.getLogger("controller.events")
 
@@ -35,6 +46,11 @@ EVENT_REASON = "Synced"
 MAX_NOTE_BYTES = 1024
 SERIES_WINDOW_SECONDS = 600.0  # client-go aggregates identical events seen within 10 minutes
 EVENT_QUEUE_LIMIT = 1000
+# client-go's EventSourceObjectSpamFilter (tools/record/events_cache.go): defaultSpamBurst,
+# 1 / defaultSpamQPS, and its LRU of per-object buckets (maxLruCacheEntries).
+EVENT_BURST = 25
+EVENT_REFILL_SECONDS = 300.0
+EVENT_BUDGETS_KEPT = 4096
 
 EventSender = Callable[[Canary, Webhook, str, str, str], Awaitable[None]]
 """`WebhookClient.send_event(canary, hook, phase, event_type, message)`."""
@@ -126,6 +142,44 @@ class _RecordedEvent:
     first_seen: float
 
 
+@dataclass
+class TokenBucket:
+    """`capacity` tokens, refilled one per `refill_seconds` (client-go's `flowcontrol` token bucket with
+    `TryAccept`, which never waits). aiolimiter's bucket waits instead and reads the loop's clock."""
+
+    capacity: int
+    refill_seconds: float
+    tokens: float
+    updated: float
+
+    def try_take(self, now: float) -> bool:
+        if self.refill_seconds > 0:
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) / self.refill_seconds)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class _HeldEvent:
+    event_type: str
+    message: str
+    at: datetime
+
+
+@dataclass
+class _EventBudget:
+    """One Canary's bucket; the phase changes that bypass it; what its current tick was refused."""
+
+    bucket: TokenBucket
+    phase: str | None = None  # the phase of the canary's previous event
+    changed_in: str = ""  # resourceVersion the tick that changed the phase started from
+    held: list[_HeldEvent] = field(default_factory=list)  # refused in the tick that started from held_in
+    held_in: str = ""
+
+
 class KubeRecorder:
     """Implements `controller.rollout.ports.Recorder`."""
 
@@ -137,6 +191,9 @@ class KubeRecorder:
         global_event_webhook: str = "",
         alert_sender: AlertSender | None = None,
         instance: str = "",
+        event_burst: int = EVENT_BURST,
+        event_refill_seconds: float = EVENT_REFILL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
         self._event_sender = event_sender
@@ -149,6 +206,11 @@ class KubeRecorder:
         self._worker: asyncio.Task[None] | None = None
         self._last_events: dict[tuple[str, str], _RecordedEvent] = {}
         self._core_events_only = False
+        self._burst = event_burst
+        self._refill_seconds = event_refill_seconds
+        self._clock = clock
+        self._budgets: dict[tuple[str, str, str], _EventBudget] = {}  # least recently used first
+        self.events_skipped = 0  # Kubernetes Event writes left out by the budget (benchmark, tests)
 
     def log(self, canary: Canary | CanaryRef, level: LogLevel, message: str) -> None:
         logger.log(_LOG_LEVELS.get(level, logging.INFO), message, extra={"canary": canary_key(canary)})
@@ -156,39 +218,105 @@ class KubeRecorder:
     async def event(self, canary: Canary | CanaryRef, event: Event) -> None:
         self.log(canary, event.level, event.message)
         ref = canary.ref if isinstance(canary, Canary) else canary
+        event_type = str(event.type)
+        phase: str | None = None
+        if event.phase is not None:
+            phase = str(event.phase)
+        elif isinstance(canary, Canary):
+            phase = str(canary.status.phase)
+        budget = self._budget(ref)
+        changed = phase is not None and budget.phase is not None and phase != budget.phase
+        if phase is not None:
+            budget.phase = phase
         try:
-            await self._write_event(ref, str(event.type), event.message)
+            if changed:
+                await self._phase_changed(ref, budget)
+            if self._within_budget(ref, budget, warning=event.type == EventType.WARNING):
+                await self._write_event(ref, event_type, event.message)
+            elif not self._count_repeat(ref, event_type, event.message) and ref.resource_version:
+                budget.held.append(_HeldEvent(event_type, event.message, datetime.now(UTC)))
         except FlagmanError as error:
             logger.error("recording event failed: %s", error, extra={"canary": ref.key})
         if isinstance(canary, Canary):
-            phase = str(event.phase if event.phase is not None else canary.status.phase)
-            self._forward(canary, phase, str(event.type), event.message)
+            self._forward(canary, phase or "", event_type, event.message)
 
-    async def _write_event(self, ref: CanaryRef, event_type: str, message: str) -> None:
-        """POST a new Event, or count a repeat of the canary's previous one into its `series` (as
-        client-go's recorder aggregates repeats), so a wait that repeats every tick stays one object."""
-        key = (ref.namespace, ref.name)
-        now = time.monotonic()
-        previous = self._last_events.get(key)
+    async def phase_written(self, ref: CanaryRef) -> None:
+        """The status store wrote a new phase for the tick that started from `ref`: that tick's events
+        are written, those refused before the write too (`Copying ... template spec` precedes Promoting)."""
+        try:
+            await self._phase_changed(ref, self._budget(ref))
+        except FlagmanError as error:
+            logger.error("recording event failed: %s", error, extra={"canary": ref.key})
+
+    def _budget(self, ref: CanaryRef) -> _EventBudget:
+        key = (ref.namespace, ref.name, ref.uid)
+        budget = self._budgets.pop(key, None)
+        if budget is None:
+            if len(self._budgets) >= EVENT_BUDGETS_KEPT:
+                del self._budgets[next(iter(self._budgets))]  # the least recently used, as client-go's LRU
+            budget = _EventBudget(TokenBucket(self._burst, self._refill_seconds, self._burst, self._clock()))
+        self._budgets[key] = budget
+        if budget.held and budget.held_in != ref.resource_version:
+            budget.held.clear()  # a later tick: the refused events went with no phase change
+        budget.held_in = ref.resource_version
+        return budget
+
+    async def _phase_changed(self, ref: CanaryRef, budget: _EventBudget) -> None:
+        if ref.resource_version:
+            budget.changed_in = ref.resource_version
+        budget.bucket.tokens = budget.bucket.capacity  # each phase's story starts with a full budget
+        held, budget.held = budget.held, []
+        for event in held:
+            await self._write_event(ref, event.event_type, event.message, at=event.at)
+
+    def _within_budget(self, ref: CanaryRef, budget: _EventBudget, *, warning: bool) -> bool:
+        """Warnings and the events of a tick that changed the phase are always written, without a token
+        (Flagger drops them too once the bucket is empty: the fix); any other event takes one."""
+        if warning or (ref.resource_version and ref.resource_version == budget.changed_in):
+            return True
+        if budget.bucket.try_take(self._clock()):
+            return True
+        self.events_skipped += 1
+        return False
+
+    def _count_repeat(self, ref: CanaryRef, event_type: str, message: str) -> bool:
+        """A refused repeat of the canary's previous event still counts: the next write carries it."""
+        previous = self._last_events.get((ref.namespace, ref.name))
         if (
             previous is not None
             and (previous.event_type, previous.message) == (event_type, message)
-            and now - previous.first_seen < SERIES_WINDOW_SECONDS
+            and time.monotonic() - previous.first_seen < SERIES_WINDOW_SECONDS
         ):
             previous.count += 1
+            return True
+        self._last_events.pop((ref.namespace, ref.name), None)  # a repeat of this one starts a new Event
+        return False
+
+    async def _write_event(
+        self, ref: CanaryRef, event_type: str, message: str, *, at: datetime | None = None
+    ) -> None:
+        """POST a new Event, or count a repeat of the canary's previous one into its `series` (as
+        client-go's recorder aggregates repeats), so a wait that repeats every tick stays one object.
+        `at`: when it happened, for an event written later than it was recorded."""
+        key = (ref.namespace, ref.name)
+        now = time.monotonic()
+        if self._count_repeat(ref, event_type, message):
+            previous = self._last_events[key]
             resource, patch = self._series_patch(previous.count)
             try:
                 await self.api.merge_patch(resource, ref.namespace, previous.name, patch)
                 return
             except NotFoundError:
                 pass  # the event expired: start a new one
-        created = await self._create_event(ref, event_type, message)
+        created = await self._create_event(ref, event_type, message, at)
         name = str((created.get("metadata") or {}).get("name") or "")
         self._last_events[key] = _RecordedEvent(event_type, message, name, 1, now)
 
-    async def _create_event(self, ref: CanaryRef, event_type: str, message: str) -> JsonDict:
+    async def _create_event(
+        self, ref: CanaryRef, event_type: str, message: str, at: datetime | None = None
+    ) -> JsonDict:
         if not self._core_events_only:
-            body = event_object(ref, event_type, message, self._instance)
+            body = event_object(ref, event_type, message, self._instance, at)
             try:
                 return await self.api.create(EVENTS, ref.namespace, body)
             except ForbiddenError as error:

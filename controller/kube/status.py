@@ -4,13 +4,14 @@ Writes are a JSON merge patch of `/status` carrying the cached object's resource
 so a concurrent change is a 409 instead of a lost update, as with Flagger's `UpdateStatus`; on conflict the
 Canary is read again and the write retried (Flagger's `RetryOnConflict`). The patch holds only what changed
 (removed fields as null), so a steady tick sends a few hundred bytes and nothing is copied. The response
-goes back into the cache, so the next tick sees its own write.
+goes back into the cache, so the next tick sees its own write. A write that changes the phase is reported
+to `on_phase_written` (the recorder: the events of that tick bypass its event budget).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from controller.api import CanaryRef, CanaryStatus
@@ -43,8 +44,11 @@ def without_empty_timestamps(status: Mapping[str, Any]) -> dict[str, Any]:
 class KubeStatusStore:
     """Implements `controller.rollout.ports.StatusStore`."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(
+        self, cluster: Cluster, on_phase_written: Callable[[CanaryRef], Awaitable[None]] | None = None
+    ) -> None:
         self.cluster = cluster
+        self._on_phase_written = on_phase_written
 
     async def get(self, ref: CanaryRef) -> Mapping[str, Any]:
         cached = self.cluster.canaries.get(ref.namespace, ref.name)
@@ -55,7 +59,10 @@ class KubeStatusStore:
         return fetched
 
     async def write(self, ref: CanaryRef, status: CanaryStatus) -> None:
+        before = ((await self.get(ref)).get("status") or {}).get("phase") or ""
         await self.write_status(ref, without_empty_timestamps(status.to_dict()))
+        if self._on_phase_written is not None and str(status.phase) != before:
+            await self._on_phase_written(ref)
 
     async def write_status(self, ref: CanaryRef, status: Mapping[str, Any]) -> None:
         """Replace `status` with `status` (a JSON map)."""

@@ -7,6 +7,9 @@ auth from ``username`` + ``password``, ``insecureSkipVerify``, and ``vector(1)``
 probe. Differences (recorded in docs/compatibility.md): a query returning several series fails with
 a message naming them instead of silently using the last one, Prometheus' own error text is pulled
 out of its JSON error body, and a scalar result is accepted.
+
+A steady analysis tick sends two of these queries, so the request path is kept lean: headers, timeout
+and the URL of each query string are built once, the body is read as bytes and decoded by orjson.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -30,6 +34,7 @@ PROMETHEUS_QUERY_TIMEOUT_SECONDS = 5.0
 AVAILABILITY_PROBE_QUERY = "vector(1)"
 NO_VALUES_FOUND = "no values found"
 _MAX_ERROR_BODY_CHARS = 2000
+_URL_CACHE_SIZE = 1024  # query URLs kept per provider (builtin queries repeat every tick)
 
 
 @dataclass(frozen=True)
@@ -65,30 +70,37 @@ def _describe_series(series: Mapping[str, Any]) -> str:
     return f"{name}{{{inner}}}"
 
 
-def _parse_sample_value(sample: Any, body: str) -> float:
+def _text(body: str | bytes) -> str:
+    return body if isinstance(body, str) else body.decode("utf-8", errors="replace")
+
+
+def _parse_sample_value(sample: Any, body: str | bytes) -> float:
     if not isinstance(sample, list) or len(sample) != 2 or not isinstance(sample[1], str):
-        raise QueryError(f"error unmarshaling result: unexpected sample {json.dumps(sample)}, '{body}'")
+        raise QueryError(
+            f"error unmarshaling result: unexpected sample {json.dumps(sample)}, '{_text(body)}'"
+        )
     try:
         return float(sample[1])
     except ValueError as error:
         raise QueryError(f'strconv.ParseFloat: parsing "{sample[1]}": invalid syntax') from error
 
 
-def parse_query_response(body: str) -> float:
+def parse_query_response(body: str | bytes) -> float:
     """Extract the single value of an instant-query response, or raise with a clear reason."""
     try:
-        document = json.loads(body)
+        document = orjson.loads(body)
         data = document["data"]
         result_type = data.get("resultType", "vector")
         result = data["result"]
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise QueryError(f"error unmarshaling result: {error}, '{body[:_MAX_ERROR_BODY_CHARS]}'") from error
+        shown = _text(body)[:_MAX_ERROR_BODY_CHARS]
+        raise QueryError(f"error unmarshaling result: {error}, '{shown}'") from error
 
     if result_type == "scalar":
         value = _parse_sample_value(result, body)
     elif result_type in ("vector", "matrix"):
         if not isinstance(result, list):
-            raise QueryError(f"error unmarshaling result: result is not a list, '{body[:200]}'")
+            raise QueryError(f"error unmarshaling result: result is not a list, '{_text(body)[:200]}'")
         if not result:
             raise NoValuesError(NO_VALUES_FOUND)
         if result_type == "matrix" or any("values" in series for series in result):
@@ -135,6 +147,9 @@ class PrometheusProvider:
         self._config = config
         self._session = session
         self._query_url = url.with_path(url.path.rstrip("/") + "/api/v1/query").with_query(None)
+        self._headers = self._request_headers()
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout_seconds)
+        self._urls: dict[str, URL] = {}
 
     @property
     def provider_type(self) -> str:
@@ -157,16 +172,23 @@ class PrometheusProvider:
             headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode("ascii")
         return headers
 
+    def _url(self, query: str) -> URL:
+        url = self._urls.get(query)
+        if url is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            url = self._urls[query] = self._query_url.with_query({"query": collapse_whitespace(query)})
+        return url
+
     async def run_query(self, query: str) -> float:
-        target = self._query_url.with_query({"query": collapse_whitespace(query)})
         try:
             async with self._session.get(
-                target,
-                headers=self._request_headers(),
+                self._url(query),
+                headers=self._headers,
                 ssl=not self._config.insecure_skip_verify,
-                timeout=aiohttp.ClientTimeout(total=self._config.timeout_seconds),
+                timeout=self._timeout,
             ) as response:
-                body = await response.text(errors="replace")
+                body = await response.read()
                 status, reason = response.status, response.reason or ""
         except TimeoutError as error:
             raise QueryError(
@@ -175,7 +197,7 @@ class PrometheusProvider:
         except aiohttp.ClientError as error:
             raise QueryError(f"request failed: GET {self._query_url}: {error}") from error
         if status >= 400:
-            raise QueryError(f"error response: Status {status} {reason}: {_describe_error_body(body)}")
+            raise QueryError(f"error response: Status {status} {reason}: {_describe_error_body(_text(body))}")
         return parse_query_response(body)
 
     async def check_online(self) -> None:
