@@ -129,8 +129,16 @@ class ShardCoordinator:
     # --- what the scheduler asks ------------------------------------------------------------------
 
     def owns(self, namespace: str, name: str) -> bool:
-        """Whether this replica runs the loop of Canary `namespace/name`."""
-        return shard_of(namespace, name, self.shards) in self._active
+        """Whether this replica runs the loop of Canary `namespace/name`: its shard is held and was renewed
+        within the renew deadline (false at once after a pause of the process, before the renewal task has
+        even run, so a caller asking before each tick never acts on a Lease another replica may hold)."""
+        shard = shard_of(namespace, name, self.shards)
+        held = self._held.get(shard)
+        return (
+            shard in self._active
+            and held is not None
+            and self._monotonic() - held.renewed_at < self.timings.renew_deadline
+        )
 
     @property
     def held(self) -> list[int]:

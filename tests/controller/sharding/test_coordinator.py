@@ -218,6 +218,17 @@ async def test_a_cut_off_replica_stops_its_canaries_before_another_takes_them_ov
     assert cut.task.done() and isinstance(cut.task.exception(), ShardsLost)
 
 
+async def test_a_paused_replica_owns_nothing_before_its_renewal_task_runs(
+    replicas: Callable[..., Replica],
+) -> None:
+    alone = replicas("alone")
+    await balanced([alone], [SHARDS])
+    assert all(alone.owns(key) for key in CANARIES)
+    # a pause of the process (SIGSTOP, a frozen VM) past the renew deadline: its monotonic clock jumps
+    alone.coordinator._monotonic = lambda: time.monotonic() + TIMINGS.renew_deadline
+    assert not any(alone.owns(key) for key in CANARIES)
+
+
 async def test_a_replica_whose_canaries_do_not_stop_in_time_exits(replicas: Callable[..., Replica]) -> None:
     slow = replicas("slow", stop_seconds=5.0)
     await balanced([slow], [SHARDS])
