@@ -37,7 +37,7 @@ from bench.scale.cluster import (
     progress,
     wait_for,
 )
-from bench.scale.measure import Ticks, cpu_seconds, load_average, percentile, rss_megabytes
+from bench.scale.measure import LogTail, Ticks, cpu_seconds, load_average, percentile, rss_megabytes
 from controller.kube.api import KubeApi
 from controller.sharding.leases import LEASE_LABEL, LEASES, shard_number
 from sandbox.apiserver.testing import kubeconfig_text
@@ -144,6 +144,7 @@ async def measure_takeover(
     moved_shards = sum(1 for holder in holders.values() if holder == gone)
     survivors = [controller for index, controller in enumerate(controllers) if index != victim]
     progress(f"SIGKILL replica {victim} ({len(moved)} canaries, {moved_shards} shards)")
+    tails = [LogTail(controller.log_path) for controller in survivors]
     killed_wall, killed = time.time(), time.monotonic()
     controllers[victim].kill()
     limit = 3 * lease.duration + 30
@@ -155,10 +156,13 @@ async def measure_takeover(
     await wait_for(leases_moved, limit, "the killed replica's shards taken over", every=0.1)
     leases_seconds = time.monotonic() - killed
 
+    resumed: set[str] = set()
+
     async def ticking_again() -> bool:
         check_alive(survivors)
         end = time.time()
-        resumed = set().union(*(window_ticks(c, killed_wall, end).times for c in survivors))
+        for tail in tails:
+            resumed.update(Ticks.from_log_lines(tail.new_lines(), killed_wall, end).times)
         return moved <= resumed
 
     await wait_for(ticking_again, limit, "the killed replica's canaries ticking again", every=0.1)
