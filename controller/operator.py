@@ -22,7 +22,7 @@ from typing import Any
 from controller.errors import FlagmanError
 from controller.leader import LeaseElector, LeaseTimings, candidate_identity, lead
 from controller.settings import Settings
-from controller.sharding.coordinator import ShardCoordinator
+from controller.sharding.coordinator import ShardCoordinator, ShardsLost
 from controller.sharding.timings import ShardTimings
 from controller.telemetry import VERSION
 from controller.wiring import Controller
@@ -51,7 +51,11 @@ async def run(settings: Settings, lease_timings: LeaseTimings | None = None) -> 
     try:
         if settings.enable_sharding:
             coordinator = _shard_coordinator(controller, settings)
-            await _operate(controller, settings, alongside=coordinator.run)
+            try:
+                await _operate(controller, settings, alongside=coordinator.run)
+            except ShardsLost as lost:
+                logger.error("%s: exiting so the pod restarts with fresh caches", lost)
+                return 1
             return 0
         if not settings.enable_leader_election:
             await _operate(controller, settings)

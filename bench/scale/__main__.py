@@ -19,48 +19,43 @@ new image, so all N analyse at `--interval`. Then, over a steady window:
 
 `--curve` runs one fresh set-up per point, one after the other, keeps each result as JSON under
 `--results` (default bench/scale/results/), draws bench/scale/curve.png (`bench.scale.plot`) and prints
-the Markdown table that bench/README.md shows.
+the Markdown table that bench/README.md shows. `python -m bench.scale.sharded` runs the same set-up
+(`bench.scale.cluster`) with several sharded controller replicas against one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import contextlib
-import copy
 import json
 import pathlib
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import aiohttp
 
+from bench.scale.cluster import (
+    HARNESS_AGENT,
+    apiserver_process,
+    create_all,
+    new_revision,
+    phases,
+    prepare,
+    progress,
+    request_counts,
+    wait_for,
+)
 from bench.scale.measure import Ticks, cpu_seconds, load_average, percentile, rss_megabytes
 from bench.scale.plot import DEFAULT_OUTPUT
-from controller.kube.api import CANARIES, CONFIGMAPS, DEPLOYMENTS, SECRETS, KubeApi
+from controller.kube.api import KubeApi
 from sandbox.apiserver.testing import kubeconfig_text
 from tests.controller.integration.harness import (
-    PYTHON,
-    REPO,
     ControllerProcess,
     RolloutSimulator,
-    free_port,
     start_prometheus_stub,
 )
-from tests.controller.kube import objects
-from tests.controller.kube.support import create_namespace, install_crds
-
-HARNESS_AGENT = "flagman-bench"
-NAMESPACE = "scale"
-ITERATIONS = 1_000_000  # never finishes within a bench
-CREATE_CONCURRENCY = 16
 
 
 @dataclass
@@ -84,97 +79,6 @@ class Result:
     load_average: str
 
 
-@contextlib.contextmanager
-def apiserver_process(workdir: pathlib.Path) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    log = (workdir / "apiserver.log").open("wb")
-    process = subprocess.Popen(
-        [PYTHON, "-m", "bench.scale.apiserver", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-async def wait_for(
-    probe: Callable[[], Awaitable[bool]], within: float, what: str, every: float = 0.5
-) -> None:
-    deadline = time.monotonic() + within
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(every)
-
-
-def deployment(index: int) -> dict[str, Any]:
-    body = objects.podinfo(replicas=1)
-    name = f"app-{index}"
-    body["metadata"] = {"name": name, "namespace": NAMESPACE, "labels": {"app": name}}
-    body["spec"]["selector"] = {"matchLabels": {"app": name}}
-    body["spec"]["template"]["metadata"]["labels"] = {"app": name}
-    return body
-
-
-def canary(index: int, interval: float) -> dict[str, Any]:
-    body = objects.tutorial_canary(
-        interval=f"{round(interval * 1000)}ms", name=f"app-{index}", target=f"app-{index}", webhooks=[]
-    )
-    body["metadata"]["namespace"] = NAMESPACE
-    del body["spec"]["autoscalerRef"]
-    body["spec"]["analysis"]["iterations"] = ITERATIONS
-    return body
-
-
-async def create_all(api: KubeApi, count: int, interval: float) -> None:
-    limit = asyncio.Semaphore(CREATE_CONCURRENCY)
-
-    async def create(index: int) -> None:
-        async with limit:
-            await api.create(DEPLOYMENTS, NAMESPACE, deployment(index))
-            await api.create(CANARIES, NAMESPACE, canary(index, interval))
-
-    await asyncio.gather(*(create(index) for index in range(count)))
-
-
-async def phases(api: KubeApi) -> collections.Counter[str]:
-    listing = await api.list(CANARIES, NAMESPACE)
-    return collections.Counter(
-        str((item.get("status") or {}).get("phase") or "") for item in listing.get("items") or []
-    )
-
-
-async def new_revision(api: KubeApi, count: int) -> None:
-    limit = asyncio.Semaphore(CREATE_CONCURRENCY)
-    patch = {"spec": {"template": {"spec": {"containers": [{"name": "podinfod", "image": "podinfo:2"}]}}}}
-
-    async def one(index: int) -> None:
-        async with limit:
-            await api.request(
-                "PATCH",
-                DEPLOYMENTS.path(NAMESPACE, f"app-{index}"),
-                body=copy.deepcopy(patch),
-                content_type="application/strategic-merge-patch+json",
-            )
-
-    await asyncio.gather(*(one(index) for index in range(count)))
-
-
-async def request_counts(session: aiohttp.ClientSession, url: str, since: int) -> tuple[int, dict[str, int]]:
-    async with session.get(f"{url}/bench/requests", params={"since": str(since)}) as response:
-        data = await response.json()
-    return int(data["next"]), {key: int(value) for key, value in data["counts"].items()}
-
-
 async def run(canaries: int, interval: float, window: float, workdir: pathlib.Path, qps: int) -> Result:
     with apiserver_process(workdir) as (url, server_pid):
         kubeconfig = workdir / "kubeconfig"
@@ -195,19 +99,7 @@ async def run(canaries: int, interval: float, window: float, workdir: pathlib.Pa
             ],
         )
         try:
-            await wait_for(_answers(api), 20, "the API server")
-            await install_crds(api)
-            await create_namespace(api, NAMESPACE)
-            await api.create(
-                CONFIGMAPS,
-                NAMESPACE,
-                {**objects.podinfo_config(), "metadata": {"name": "podinfo-config", "namespace": NAMESPACE}},
-            )
-            await api.create(
-                SECRETS,
-                NAMESPACE,
-                {**objects.podinfo_secret(), "metadata": {"name": "podinfo-secret", "namespace": NAMESPACE}},
-            )
+            await prepare(api)
             await rollouts.start()
             progress(f"creating {canaries} Deployments and Canaries")
             await create_all(api, canaries, interval)
@@ -282,21 +174,6 @@ async def run(canaries: int, interval: float, window: float, workdir: pathlib.Pa
         init_cpu_ms_per_canary=1000 * init_cpu / canaries,
         load_average=load,
     )
-
-
-def _answers(api: KubeApi) -> Callable[[], Awaitable[bool]]:
-    async def probe() -> bool:
-        try:
-            await api.request("GET", "/version")
-        except Exception:  # not up yet
-            return False
-        return True
-
-    return probe
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 DEFAULT_CURVE = "50@1,100@1,200@1,500@1,1000@10"

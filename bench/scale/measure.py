@@ -82,3 +82,21 @@ def _seconds(stamp: object) -> float:
         return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return 0.0
+
+
+class LogTail:
+    """The lines a log file gains from now on, read incrementally (polling a long log costs only what was
+    appended since the last poll)."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size
+        self.partial = b""
+
+    def new_lines(self) -> list[str]:
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            data = log.read()
+        self.offset += len(data)
+        *lines, self.partial = (self.partial + data).split(b"\n")
+        return [line.decode(errors="replace") for line in lines]

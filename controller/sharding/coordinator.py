@@ -5,7 +5,11 @@ Two tasks share the state (one event loop, so no locks but the per-shard ones ar
 * the renewal task renews every held shard Lease each retry period, with a PUT carrying the
   resourceVersion of its own last write. A shard it cannot renew for the renew deadline is *lost*: it stops
   that shard's Canary loops at once and must have stopped them `retry_period` before the lease duration is
-  up, or the process exits (as the leader does in `controller.leader`).
+  up, or the process exits at once. Once they stopped, `run` raises `ShardsLost`: the replica leaves (its
+  other shards released) and the process exits 1, as the leader does in `controller.leader`, so Kubernetes
+  restarts it. A replica cut off from the API server for a renew deadline has watch caches as stale as its
+  Leases; taking shards again with them would act on an old view of the Canaries (a deployed three-replica
+  chart did: it re-initialised a Canary mid-analysis from a status twenty seconds old).
 * the planning task lists the Leases (one call, by label) every retry period, renews the membership, and
   follows `balance.plan_shards`: it releases surplus shards (loops first, then the Lease, with no holder so
   the next replica need not wait) and takes free ones (never held, released, or expired).
@@ -69,6 +73,11 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
+class ShardsLost(Exception):
+    """This replica could not renew some shards in time (or another replica holds them): its view of the
+    cluster is not to be trusted, so the process should exit and start again with fresh caches."""
+
+
 @dataclass
 class _Held:
     lease: dict[str, Any]  # as this replica last wrote it
@@ -114,12 +123,22 @@ class ShardCoordinator:
         self._members = 1
         self._mismatch = ""
         self._holdings_logged: tuple[tuple[int, ...], int] | None = None
+        self._lost: ShardsLost | None = None
+        self._lost_stopped = asyncio.Event()  # the lost shards' loops ended: `run` raises `_lost`
 
     # --- what the scheduler asks ------------------------------------------------------------------
 
     def owns(self, namespace: str, name: str) -> bool:
-        """Whether this replica runs the loop of Canary `namespace/name`."""
-        return shard_of(namespace, name, self.shards) in self._active
+        """Whether this replica runs the loop of Canary `namespace/name`: its shard is held and was renewed
+        within the renew deadline (false at once after a pause of the process, before the renewal task has
+        even run, so a caller asking before each tick never acts on a Lease another replica may hold)."""
+        shard = shard_of(namespace, name, self.shards)
+        held = self._held.get(shard)
+        return (
+            shard in self._active
+            and held is not None
+            and self._monotonic() - held.renewed_at < self.timings.renew_deadline
+        )
 
     @property
     def held(self) -> list[int]:
@@ -128,7 +147,8 @@ class ShardCoordinator:
     # --- the two tasks -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Until cancelled; then stop this replica's loops, release its shards and leave the membership."""
+        """Until cancelled (or `ShardsLost`); then stop this replica's loops, release its shards and leave
+        the membership."""
         logger.info(
             "Sharding: %d shards, Leases %s0..%d and membership %s in namespace %s (identity %s)",
             self.shards,
@@ -151,7 +171,11 @@ class ShardCoordinator:
             # instead of the fastest taking them all and handing most back a round later.
             await self.plan_round(acquire=not first)
             first = False
-            await asyncio.sleep(self.timings.retry_period * (1 + random.random() * 0.2))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.timings.retry_period * (1 + random.random() * 0.2)):
+                    await self._lost_stopped.wait()
+            if self._lost is not None and self._lost_stopped.is_set():
+                raise self._lost
 
     async def _renew_forever(self) -> None:
         while True:
@@ -226,6 +250,7 @@ class ShardCoordinator:
             self._active.discard(shard)
             self._report(shard, False)
         logger.error("Lost shards %s: %s; stopping their canaries", _listing(lost), reason)
+        self._lost = self._lost or ShardsLost(f"lost shards {_listing(lost)}: {reason}")
         task = asyncio.create_task(self._stop_lost(frozenset(lost), stop_by), name=f"stop shards {lost}")
         self._losing.add(task)
         task.add_done_callback(self._losing.discard)
@@ -242,6 +267,8 @@ class ShardCoordinator:
                 _listing(shards),
             )
             self._exit(1)
+            return
+        self._lost_stopped.set()
 
     # --- planning ----------------------------------------------------------------------------------
 
@@ -279,7 +306,7 @@ class ShardCoordinator:
         plan = plan_shards(self.shards, self.identity, members, holders)
         if plan.release:
             await self._release(plan.release)
-        if acquire:
+        if acquire and self._lost is None:  # a replica that lost shards takes none with its stale view
             taken = [shard for shard in plan.acquire if await self._acquire(shard, by_shard.get(shard))]
             if taken:
                 self._start_loops()

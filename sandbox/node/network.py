@@ -54,6 +54,11 @@ class NetworkSettings:
         return ipaddress.ip_network(self.pod_cidr).prefixlen
 
 
+def bridge_mac(gateway: str) -> str:
+    """A locally administered unicast MAC from the gateway's IPv4 address: 10.244.0.1 -> 02:42:0a:f4:00:01."""
+    return "02:42:" + ":".join(f"{octet:02x}" for octet in ipaddress.IPv4Address(gateway).packed)
+
+
 def short_hash(uid: str) -> str:
     return hashlib.sha1(uid.encode()).hexdigest()[:10]
 
@@ -84,7 +89,20 @@ class NodeNetwork:
         if not netns_path(node).exists():
             await ip("netns", "add", node)
             await ip("-n", node, "link", "set", "lo", "up")
-            await ip("-n", node, "link", "add", BRIDGE, "type", "bridge")
+            # A fixed MAC: a bridge without one takes the lowest of its ports' and changes it as pods come
+            # and go, and pods then send to the gateway's old MAC until their ARP entry expires (tens of
+            # seconds without any connection through the node: Services, the API server).
+            await ip(
+                "-n",
+                node,
+                "link",
+                "add",
+                BRIDGE,
+                "address",
+                bridge_mac(self.settings.gateway),
+                "type",
+                "bridge",
+            )
             gateway = f"{self.settings.gateway}/{self.settings.prefix_length}"
             await ip("-n", node, "addr", "add", gateway, "dev", BRIDGE)
             await ip("-n", node, "link", "set", BRIDGE, "up")

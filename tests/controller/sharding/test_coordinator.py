@@ -18,7 +18,12 @@ import pytest
 
 from controller.errors import UnavailableError
 from controller.kube.api import KubeApi
-from controller.sharding.coordinator import DEAD_MEMBER_AFTER_LEASES, CanaryFilter, ShardCoordinator
+from controller.sharding.coordinator import (
+    DEAD_MEMBER_AFTER_LEASES,
+    CanaryFilter,
+    ShardCoordinator,
+    ShardsLost,
+)
 from controller.sharding.hashing import shard_of
 from controller.sharding.leases import LEASE_LABEL, LEASES, shard_lease_name
 from controller.sharding.timings import ShardTimings, ShardTimingsError
@@ -184,7 +189,7 @@ async def test_a_replica_shutting_down_hands_its_shards_over_at_once(
     ]
 
 
-async def test_a_cut_off_replica_stops_its_canaries_before_another_takes_them_over(
+async def test_a_cut_off_replica_stops_its_canaries_before_another_takes_them_over_then_leaves(
     replicas: Callable[..., Replica], caplog: pytest.LogCaptureFixture
 ) -> None:
     group = [replicas(name) for name in ("a", "b", "c")]
@@ -207,6 +212,21 @@ async def test_a_cut_off_replica_stops_its_canaries_before_another_takes_them_ov
     assert taken - cut_at >= TIMINGS.lease_duration
     assert taken - cut_at < 3 * TIMINGS.lease_duration
     assert "Lost shards" in caplog.text and cut.exits == []
+    # ...and then leaves: `run` raises ShardsLost (the process exits 1 and restarts with fresh caches)
+    assert cut.task is not None
+    await asyncio.wait({cut.task}, timeout=2 * TIMINGS.retry_period)
+    assert cut.task.done() and isinstance(cut.task.exception(), ShardsLost)
+
+
+async def test_a_paused_replica_owns_nothing_before_its_renewal_task_runs(
+    replicas: Callable[..., Replica],
+) -> None:
+    alone = replicas("alone")
+    await balanced([alone], [SHARDS])
+    assert all(alone.owns(key) for key in CANARIES)
+    # a pause of the process (SIGSTOP, a frozen VM) past the renew deadline: its monotonic clock jumps
+    alone.coordinator._monotonic = lambda: time.monotonic() + TIMINGS.renew_deadline
+    assert not any(alone.owns(key) for key in CANARIES)
 
 
 async def test_a_replica_whose_canaries_do_not_stop_in_time_exits(replicas: Callable[..., Replica]) -> None:
