@@ -349,12 +349,15 @@ class Scheduler:
                 async with self.gate.slot(due):
                     if stopped:
                         break
-                    try:
-                        outcome = await advance(ref, self._ports, self._settings, memory)
-                        if self._after_tick is not None:
-                            await self._after_tick(ref)
-                    except Exception:  # a bug in one tick must not kill the canary's loop
-                        logger.exception("tick failed", extra={"canary": key})
+                    # Sharding: a shard whose renewal is overdue (a paused process) may be another
+                    # replica's by now; skip the tick until it is renewed or its loops are stopped.
+                    if self.owns(ref.namespace, ref.name):
+                        try:
+                            outcome = await advance(ref, self._ports, self._settings, memory)
+                            if self._after_tick is not None:
+                                await self._after_tick(ref)
+                        except Exception:  # a bug in one tick must not kill the canary's loop
+                            logger.exception("tick failed", extra={"canary": key})
                 # Changes the tick itself caused (scaling the target, promoting the primary) must not
                 # wake the loop: that would run the next analysis early.
                 wake.clear()

@@ -27,7 +27,8 @@ import pytest
 
 from sandbox.apiserver.testing import ApiServer
 from sandbox.controlplane import ControlPlane
-from sandbox.controlplane.testing import availability, fresh_namespace
+from sandbox.controlplane.testing import fresh_namespace
+from tests.realbackend import control_plane_binaries_or_skip
 
 
 @pytest.fixture
@@ -43,11 +44,7 @@ def control_plane(
 ) -> Iterator[ControlPlane]:
     """The real control plane, once per session (skips or, with FLAGMAN_REQUIRE_REAL_BACKEND=1, fails
     when `make control-plane` has not been run)."""
-    found = availability()
-    if found.binaries is None:
-        if found.required:
-            pytest.fail(found.reason, pytrace=False)
-        pytest.skip(found.reason)
+    binaries = control_plane_binaries_or_skip()
     capture = request.config.pluginmanager.getplugin("capturemanager")
 
     def progress(message: str) -> None:  # start-up takes seconds: show it even with output captured
@@ -58,7 +55,7 @@ def control_plane(
             print(f"\n{message}", end="", flush=True)
 
     workdir = tmp_path_factory.mktemp("control-plane")
-    with ControlPlane(workdir, found.binaries, progress=progress) as plane:
+    with ControlPlane(workdir, binaries, progress=progress) as plane:
         yield plane
 
 

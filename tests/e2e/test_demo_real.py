@@ -5,27 +5,19 @@ with its Prometheus, podinfo, the load tester, promotion, rollback under HTTP 50
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from sandbox.controlplane.testing import availability
 from tests.e2e.story import STORY, assert_told, run_demo
+from tests.realbackend import node_binaries_or_skip
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(580)]
 
 
 @pytest.fixture
 def real_backend() -> None:
-    found = availability()
-    if found.binaries is None:
-        if found.required:
-            pytest.fail(found.reason, pytrace=False)
-        pytest.skip(found.reason)
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("the node agent needs root and iproute2 for network namespaces")
+    node_binaries_or_skip()
 
 
 def processes_mentioning(text: str) -> list[str]:

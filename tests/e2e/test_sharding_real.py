@@ -32,6 +32,7 @@ from controller.sharding.hashing import shard_of
 from controller.sharding.leases import LEASE_LABEL, shard_number
 from sandbox.controlplane.testing import availability
 from sandbox.node.cluster import RealCluster
+from tests.realbackend import node_binaries_or_skip
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -54,17 +55,11 @@ T = TypeVar("T")
 
 @pytest.fixture
 def real_backend() -> Path:
-    found = availability()
-    if found.binaries is None:
-        if found.required:
-            pytest.fail(found.reason, pytrace=False)
-        pytest.skip(found.reason)
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("the node agent needs root and iproute2 for network namespaces")
+    binaries = node_binaries_or_skip()
     for tool, path in (("helm (make tools)", str(HELM)), ("kubectl", shutil.which("kubectl") or "")):
         if not path or not os.access(path, os.X_OK):
-            (pytest.fail if found.required else pytest.skip)(f"{tool} is missing")
-    return found.binaries
+            (pytest.fail if availability().required else pytest.skip)(f"{tool} is missing")
+    return binaries
 
 
 @dataclass

@@ -7,8 +7,6 @@ controller), the real controller process, and a client that records the version 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 from bench.cutover.recorder import analyse
 from bench.cutover.sandbox import NEW, OLD, CutoverSandbox, cutover_sandbox, real_cutover_sandbox
 from controller.api.bluegreen_options import SCALE_DOWN_DELAY_ANNOTATION, SELECTOR_SWITCH_ANNOTATION
-from sandbox.controlplane.testing import availability
+from tests.realbackend import node_binaries_or_skip
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -31,14 +29,8 @@ async def sandbox_on(backend: str, workdir: Path) -> AsyncIterator[CutoverSandbo
         async with cutover_sandbox(workdir, OPTIONS) as sandbox:
             yield sandbox
         return
-    found = availability()
-    if found.binaries is None:
-        if found.required:
-            pytest.fail(found.reason, pytrace=False)
-        pytest.skip(found.reason)
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("the node agent needs root and iproute2 for network namespaces")
-    async with real_cutover_sandbox(workdir, OPTIONS, binaries=found.binaries) as sandbox:
+    binaries = node_binaries_or_skip()
+    async with real_cutover_sandbox(workdir, OPTIONS, binaries=binaries) as sandbox:
         yield sandbox
 
 

@@ -8,7 +8,8 @@ also logs with the Canary's key), and so are the intervals each replica held eac
 until `Released shard` or `Lost shards` plus the time it has to stop their loops). The check is the safety
 property itself: no two replicas' intervals of a shard overlap, and every line a replica logs for a Canary
 falls inside its interval of that Canary's shard. On a loaded machine a replica may miss a renewal and hand
-a shard over mid-test; that is allowed, two replicas at once are not. Promotions are counted in the
+a shard over mid-test (it then stops that shard's loops and exits, as a leader that lost its Lease does);
+that is allowed, two replicas at once are not. Promotions are counted in the
 Canary's Kubernetes events. Lease timings are short flags (3s), so a takeover takes seconds.
 """
 

@@ -89,3 +89,39 @@ async def test_stopping_a_shards_loops_waits_for_them_and_cancels_after_the_grac
     assert 0.2 <= time.monotonic() - started < 2  # the grace given, not the loops' default 30s
     assert list(loops.running()) == ["other.test"]
     await loops.stop_all()
+
+
+async def test_a_loop_skips_its_ticks_while_the_shard_is_not_owned() -> None:
+    """The coordinator stops a lost shard's loops, but a replica paused past its renew deadline must not
+    tick even once before that: `owns` is asked before every tick."""
+    world = World(canary_body(name="a", namespace="test"))
+    world.body["spec"]["analysis"]["interval"] = "20ms"
+    ticked: list[float] = []
+
+    async def after_tick(ref: CanaryRef) -> None:
+        ticked.append(time.monotonic())
+
+    scheduler = Scheduler(
+        Harness(world).ports,
+        RolloutSettings(min_analysis_interval=0.01),
+        canaries=_Canaries([world.body]),
+        read_canary=_never,
+        totals=_Totals(),
+        control_loop_interval=3600,
+        after_tick=after_tick,
+    )
+    owned = True
+    scheduler.owns = lambda namespace, name: owned
+    scheduler.operator_started()
+    for _ in range(200):
+        if ticked:
+            break
+        await asyncio.sleep(0.01)
+    assert ticked, "the owned canary never ticked"
+    owned = False
+    await asyncio.sleep(0.1)  # the loop keeps running (its shard is not yet given up) ...
+    count = len(ticked)
+    await asyncio.sleep(0.3)
+    assert len(ticked) == count  # ... but ticks no more
+    assert "a.test" in scheduler.loops.running()
+    await scheduler.operator_stopped()

@@ -20,7 +20,7 @@ from controller.errors import KubeError
 from controller.kube.api import KubeApi
 from sandbox.controlplane import ControlPlane, ControlPlaneError
 from sandbox.controlplane.pki import CertificateAuthority
-from sandbox.controlplane.testing import availability
+from tests.realbackend import control_plane_binaries_or_skip
 
 
 def kubectl(kubeconfig: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -174,12 +174,7 @@ def _alive(pid: int) -> bool:
 
 
 def require_binaries() -> pathlib.Path:
-    found = availability()
-    if found.binaries is None:
-        if found.required:
-            pytest.fail(found.reason, pytrace=False)
-        pytest.skip(found.reason)
-    return found.binaries
+    return control_plane_binaries_or_skip()
 
 
 def test_stop_leaves_no_process_and_no_port(tmp_path: pathlib.Path) -> None:

@@ -7,8 +7,6 @@ when network namespaces cannot be made (not root, no iproute2).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,8 +16,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from sandbox.controlplane.testing import availability, fresh_namespace
+from sandbox.controlplane.testing import fresh_namespace
 from sandbox.node.cluster import RealCluster
+from tests.realbackend import node_binaries_or_skip
 
 T = TypeVar("T")
 
@@ -74,14 +73,7 @@ def eventually(check: Callable[[], T | None], within: float = 60, what: str = "c
 @pytest.fixture(scope="session")
 def control_plane_binaries() -> Path:
     """Where `make control-plane` put the binaries; skips (or fails, see above) when a node cannot run."""
-    found = availability()
-    if found.binaries is None:
-        if found.required:
-            pytest.fail(found.reason, pytrace=False)
-        pytest.skip(found.reason)
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("the node agent needs root and iproute2 for network namespaces")
-    return found.binaries
+    return node_binaries_or_skip()
 
 
 @pytest.fixture(scope="package")  # torn down once the node tests are done, not at the end of the run

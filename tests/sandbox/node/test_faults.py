@@ -45,8 +45,8 @@ def test_a_crash_looping_container_backs_off_and_counts_restarts(node: Node) -> 
     node.apply(tool_pod("crasher", "echo boom; exit 1"))
 
     def restarted_twice() -> bool:
-        status = node.get("pod", "crasher")["status"]["containerStatuses"][0]
-        return int(status["restartCount"]) >= 2
+        statuses = node.get("pod", "crasher").get("status", {}).get("containerStatuses") or [{}]
+        return int(statuses[0].get("restartCount") or 0) >= 2  # no status yet while the pod starts
 
     eventually(restarted_twice, what="two restarts")
     eventually(lambda: waiting_reason(node.get("pod", "crasher")) == "CrashLoopBackOff", what="back-off")
