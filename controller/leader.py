@@ -235,7 +235,9 @@ class LeaseElector:
     async def _attempt(self, within: float) -> bool:
         """One try, never longer than `within`: a hung request must not outlive the renew deadline."""
         try:
-            return await asyncio.wait_for(self.try_acquire_or_renew(), within)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation of this task
+            async with asyncio.timeout(within):
+                return await self.try_acquire_or_renew()
         except TimeoutError:
             logger.warning("Lease %s/%s: the API server did not answer in time", self.namespace, self.name)
             return False
@@ -254,10 +256,8 @@ class LeaseElector:
             "renewTime": now,
         }
         try:
-            await asyncio.wait_for(
-                self.api.replace(LEASES, self.namespace, self.name, {**lease, "spec": spec}),
-                self.timings.renew_deadline,
-            )
+            async with asyncio.timeout(self.timings.renew_deadline):
+                await self.api.replace(LEASES, self.namespace, self.name, {**lease, "spec": spec})
         except (KubeError, TimeoutError) as error:  # it expires on its own after the lease duration
             logger.warning("cannot release Lease %s/%s: %s", self.namespace, self.name, error)
             return
