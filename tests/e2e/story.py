@@ -47,7 +47,8 @@ def run_demo(args: Sequence[str], *, timeout: float) -> str:
     output = result.stdout + result.stderr
     if result.returncode != 0:
         kept = keep_logs(args)
-        assert result.returncode == 0, f"{output[-6000:]}\n(logs of the demo kept in {kept})"
+        where = f"\n(the demo's logs are kept in {kept})" if kept else ""
+        assert result.returncode == 0, output[-6000:] + where
     return output
 
 

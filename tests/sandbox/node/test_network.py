@@ -69,6 +69,16 @@ def curl_in(network: NodeNetwork, uid: str, url: str) -> subprocess.CompletedPro
     return subprocess.run(argv, capture_output=True, text=True, check=False)
 
 
+def service_proxy(network: NodeNetwork, cluster_ip: str) -> PortProxy:
+    """A Service's port 80 on `cluster_ip`, listening in the node's namespace as the node agent's does."""
+    return PortProxy(
+        cluster_ip,
+        80,
+        listen=lambda host, port: listening_socket_in(network.node_namespace, host, port),
+        connect=network.connect,
+    )
+
+
 async def test_pods_reach_each_other_and_cluster_ips_but_the_host_sees_no_private_address(
     network: NodeNetwork,
 ) -> None:
@@ -79,12 +89,7 @@ async def test_pods_reach_each_other_and_cluster_ips_but_the_host_sees_no_privat
     assert await network.attach("uid-server", "test", "server") == server_ip  # stable per pod
 
     server = await serve_podinfo(network, "uid-server", server_ip)
-    proxy = PortProxy(
-        "10.96.7.7",
-        80,
-        listen=lambda host, port: listening_socket_in(network.node_namespace, host, port),
-        connect=network.connect,
-    )
+    proxy = service_proxy(network, "10.96.7.7")
     try:
         await until_ready(network, f"http://{server_ip}:9898/readyz")  # from the node's namespace
         direct = await asyncio.to_thread(curl_in, network, "uid-client", f"http://{server_ip}:9898/version")
@@ -140,12 +145,7 @@ async def test_a_gone_pods_address_fails_at_once_so_a_lagging_service_skips_it(n
     assert client_ip
     gone = await serve_podinfo(network, "uid-gone", gone_ip)
     live = await serve_podinfo(network, "uid-live", live_ip)
-    proxy = PortProxy(
-        "10.96.7.8",
-        80,
-        listen=lambda host, port: listening_socket_in(network.node_namespace, host, port),
-        connect=network.connect,
-    )
+    proxy = service_proxy(network, "10.96.7.8")
     try:
         await until_ready(network, f"http://{gone_ip}:9898/readyz")  # the node's neighbour cache learns it
         await until_ready(network, f"http://{live_ip}:9898/readyz")
